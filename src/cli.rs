@@ -1,0 +1,187 @@
+//! The command line: which mode runs, with which flags, and the exit status.
+//!
+//! Status 0: everything ran and held; 1: a command or assertion failed;
+//! 2: usage error, unreadable file or syntax error; 130: interrupted.
+
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+
+use crate::duration::{parse_duration, parse_timeout};
+use crate::golden::{run_tests, TestOptions};
+use crate::interp::{End, Interpreter};
+use crate::script::{Loader, Script};
+use crate::session::Session;
+use crate::transcript::Transcript;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "sockrepl",
+    version,
+    about = "A scriptable socket REPL: the Berkeley socket API on real kernel sockets, \
+             from a shell, from scripts, and as golden tests."
+)]
+struct Cli {
+    /// Default timeout for blocking commands (250ms, 1.5s, 2s, 1m, none).
+    #[arg(long, global = true, value_name = "DUR", value_parser = check_timeout)]
+    timeout: Option<String>,
+    /// Deterministic transcript: kernel-chosen ports, names and fds as placeholders.
+    #[arg(long, global = true)]
+    stable: bool,
+    /// Exit status for a script skipped by `require` (the test runner uses 77).
+    #[arg(long, global = true, hide = true, default_value_t = 0)]
+    skip_status: i32,
+    #[command(subcommand)]
+    mode: Option<Mode>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Mode {
+    /// Run a script ('-' reads it from stdin).
+    Run {
+        file: String,
+        /// Script arguments, ${1} to ${9}.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Golden-output tests: run every *.sock under the paths and compare with its .out.
+    Test {
+        paths: Vec<PathBuf>,
+        /// Scripts run at once (default: one per core).
+        #[arg(short = 'j', long, value_name = "N")]
+        jobs: Option<usize>,
+        /// Write the .out files from the current transcripts.
+        #[arg(long)]
+        bless: bool,
+        /// Kill a script that runs longer than this.
+        #[arg(long, value_name = "DUR", default_value = "120s", value_parser = parse_duration)]
+        kill_after: std::time::Duration,
+        /// Also list the scripts that passed.
+        #[arg(short, long)]
+        verbose: bool,
+    },
+    /// Parse only: report syntax errors, run nothing.
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+fn check_timeout(word: &str) -> Result<String, String> {
+    parse_timeout(word).map(|_| word.to_string())
+}
+
+/// Runs the program and returns its exit status.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return error.exit_code();
+        }
+    };
+    match &cli.mode {
+        Some(Mode::Run { file, args }) => run_file(&cli, file, args),
+        Some(Mode::Test { paths, jobs, bless, kill_after, verbose }) => {
+            let mut options = TestOptions::new(paths.clone());
+            options.jobs = *jobs;
+            options.bless = *bless;
+            options.timeout = cli.timeout.clone();
+            options.kill_after = *kill_after;
+            options.verbose = *verbose;
+            run_tests(&options).unwrap_or_else(|error| {
+                eprintln!("sockrepl test: {error:#}");
+                2
+            })
+        }
+        Some(Mode::Check { files }) => check_files(files),
+        None if std::io::stdin().is_terminal() => crate::repl::run(session(&cli)),
+        None => run_file(&cli, "-", &[]),
+    }
+}
+
+fn session(cli: &Cli) -> Session {
+    let mut session = Session::new(Transcript::stdout(), cli.stable);
+    if let Some(timeout) = &cli.timeout {
+        session.default_timeout = parse_timeout(timeout).expect("checked by clap");
+    }
+    session
+}
+
+/// `run FILE [ARG...]`: parse the whole script, then run it.
+fn run_file(cli: &Cli, file: &str, args: &[String]) -> i32 {
+    let (text, name, path) = match read_script(file) {
+        Ok(read) => read,
+        Err(message) => {
+            eprintln!("sockrepl: {message}");
+            return 2;
+        }
+    };
+    let script = match Loader::new(args).parse(&text, &name, path.as_deref()) {
+        Ok(script) => script,
+        Err(errors) => {
+            let session = session(cli);
+            for error in errors {
+                session.out.line(&error.to_string());
+            }
+            return 2;
+        }
+    };
+    run_script(cli, &script, args)
+}
+
+fn run_script(cli: &Cli, script: &Script, args: &[String]) -> i32 {
+    if let Err(error) = crate::wait::catch_interrupts() {
+        eprintln!("sockrepl: cannot catch Ctrl-C: {error}");
+    }
+    let mut interpreter = Interpreter::new(session(cli), true);
+    interpreter.args = args.to_vec();
+    let end = interpreter.run_script(script);
+    interpreter.session.close_all();
+    match end {
+        End::Skipped => cli.skip_status,
+        end => end.status(cli.skip_status),
+    }
+}
+
+/// The script's bytes, how to name it, and its path (none for stdin).
+fn read_script(file: &str) -> Result<(Vec<u8>, String, Option<PathBuf>), String> {
+    if file == "-" {
+        let mut text = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut text)
+            .map_err(|e| format!("cannot read stdin: {e}"))?;
+        return Ok((text, "<stdin>".to_string(), None));
+    }
+    let path = Path::new(file);
+    if path.is_dir() {
+        return Err(format!("{file} is a directory, not a script"));
+    }
+    let text = std::fs::read(path).map_err(|e| format!("cannot read {file}: {e}"))?;
+    Ok((text, file.to_string(), Some(path.to_path_buf())))
+}
+
+/// `check FILE...`: syntax errors on stdout, status 2 if any.
+fn check_files(files: &[PathBuf]) -> i32 {
+    let mut status = 0;
+    for file in files {
+        let name = file.display().to_string();
+        match read_script(&name) {
+            Err(message) => {
+                eprintln!("sockrepl: {message}");
+                status = 2;
+            }
+            Ok((text, name, path)) => match Loader::new(&[]).parse(&text, &name, path.as_deref()) {
+                Ok(script) => println!("{name}: ok ({} commands)", script.lines.len()),
+                Err(errors) => {
+                    for error in errors {
+                        println!("{error}");
+                    }
+                    status = 2;
+                }
+            },
+        }
+    }
+    status
+}

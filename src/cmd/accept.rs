@@ -1,0 +1,64 @@
+//! `accept`: take one connection from a listening socket's queue.
+
+use super::Help;
+use crate::errors::Failure;
+use crate::outcome::Outcome;
+use crate::parser::{Args, SyntaxError};
+use crate::session::Session;
+
+pub const HELP: Help = Help {
+    name: "accept",
+    synopsis: "accept NAME [NEW]",
+    summary: "Accept one connection as handle NEW (default NAME-1, NAME-2, ...) and show the peer. \
+              Waits at most the timeout for a connection.",
+    python: "conn, addr = s.accept()",
+    example: "accept srv conn",
+};
+
+#[derive(Debug, Clone)]
+pub struct Accept {
+    listener: String,
+    new: Option<String>,
+}
+
+impl Accept {
+    pub fn parse(args: &mut Args) -> Result<Self, SyntaxError> {
+        Ok(Accept { listener: args.handle()?, new: args.optional_handle()? })
+    }
+
+    pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
+        let new = match &self.new {
+            Some(name) => name.clone(),
+            None => default_name(session, &self.listener)?,
+        };
+        session.check_free(&new)?;
+        let listener = session.handle(&self.listener)?;
+        let deadline = session.deadline(listener);
+        let (socket, peer) = session
+            .retry(listener, libc::POLLIN, deadline, "no connection", |s| s.accept())
+            .map_err(|f| {
+                f.with_hint(|errno| {
+                    (errno == nix::errno::Errno::EINVAL).then(|| format!("{} is not listening", self.listener))
+                })
+            })?;
+        let kind = listener.kind;
+        let handle = session.handle_mut(&self.listener)?;
+        handle.accepted += 1;
+        let accepted = session.insert(&new, socket, kind)?;
+        accepted.port_chosen = true;
+        Ok(Outcome::Accepted { handle: new, peer })
+    }
+}
+
+/// `srv-1`, `srv-2`, ...: the first free name after those already taken.
+fn default_name(session: &Session, listener: &str) -> Result<String, Failure> {
+    let taken = session.handle(listener)?.accepted;
+    let mut n = taken + 1;
+    loop {
+        let name = format!("{listener}-{n}");
+        if !session.contains(&name) {
+            return Ok(name);
+        }
+        n += 1;
+    }
+}

@@ -1,0 +1,106 @@
+//! `connect` and `connect_ex`: start a connection (TCP's three-way
+//! handshake) or fix a datagram socket's peer.
+
+use nix::errno::Errno;
+use socket2::SockAddr;
+
+use super::Help;
+use crate::address::Address;
+use crate::errors::Failure;
+use crate::outcome::Outcome;
+use crate::parser::{Arg, Args, SyntaxError};
+use crate::session::Session;
+use crate::wait::wait_for;
+
+pub const HELP: Help = Help {
+    name: "connect",
+    synopsis: "connect NAME ADDR",
+    summary: "Connect to ADDR; fails with the errno (ECONNREFUSED when nothing listens there). \
+              Waits at most the timeout for the handshake.",
+    python: "s.connect(('127.0.0.1', 65432))",
+    example: "connect cli ${srv.addr}",
+};
+
+pub const EX_HELP: Help = Help {
+    name: "connect_ex",
+    synopsis: "connect_ex NAME ADDR",
+    summary: "Connect, but never fail: show 0 or the errno name, as Python's connect_ex returns it.",
+    python: "err = s.connect_ex(('127.0.0.1', 65432))",
+    example: "connect_ex cli 127.0.0.1:1",
+};
+
+#[derive(Debug, Clone)]
+pub struct Connect {
+    name: String,
+    addr: Arg<Address>,
+    never_fail: bool,
+}
+
+impl Connect {
+    pub fn parse(args: &mut Args, never_fail: bool) -> Result<Self, SyntaxError> {
+        Ok(Connect { name: args.handle()?, addr: args.arg("ADDR", Address::parse)?, never_fail })
+    }
+
+    pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
+        let addr = self.addr.get(session)?.into_owned();
+        let result = self.connect(session, &addr);
+        if result.is_ok() || matches!(result, Err(Failure::Sys { .. })) {
+            session.note_kernel_choice(&self.name);
+        }
+        let handle = session.handle(&self.name)?;
+        match (result, self.never_fail) {
+            (Ok(()), false) => Ok(Outcome::Connected {
+                local: handle.local_addr().unwrap_or_else(unnamed),
+                peer: handle.peer_addr().unwrap_or_else(unnamed),
+            }),
+            (Ok(()), true) => Ok(Outcome::ConnectResult(None)),
+            (Err(Failure::Sys { errno, .. }), true) => Ok(Outcome::ConnectResult(Some(errno))),
+            (Err(failure), _) => Err(failure.with_hint(|errno| connect_hint(errno, &addr))),
+        }
+    }
+
+    fn connect(&self, session: &Session, addr: &Address) -> Result<(), Failure> {
+        let handle = session.handle(&self.name)?;
+        let target = addr.resolve(handle.kind)?;
+        match handle.socket.connect(&target) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) && handle.blocking => {}
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) && handle.blocking => {
+                // A Unix listener's queue is full: wait for room, then try again.
+                let deadline = session.deadline(handle);
+                return session.retry(handle, libc::POLLOUT, deadline, "room in the listener's queue", |s| {
+                    s.connect(&target)
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
+        session.out.flush();
+        let what = format!("no answer from {addr}");
+        wait_for(handle.fd(), libc::POLLOUT, session.deadline(handle), &what)?;
+        match handle.socket.take_error()? {
+            Some(error) => Err(error.into()),
+            None => Ok(()),
+        }
+    }
+}
+
+fn unnamed() -> SockAddr {
+    // An AF_UNSPEC address shows as "(unnamed)".
+    // SAFETY: a zeroed sockaddr_storage with length 0 is a valid, empty address.
+    unsafe { SockAddr::new(std::mem::zeroed(), 0) }
+}
+
+fn connect_hint(errno: Errno, addr: &Address) -> Option<String> {
+    Some(match errno {
+        Errno::ECONNREFUSED => format!("nothing is listening at {addr}"),
+        Errno::ENOENT => format!("no socket file at {addr}"),
+        Errno::ETIMEDOUT => format!("{addr} never answered the handshake"),
+        Errno::ENETUNREACH => "this machine has no route to that network".into(),
+        Errno::EHOSTUNREACH => "no route to that host".into(),
+        Errno::EISCONN => "the socket is already connected".into(),
+        Errno::EADDRNOTAVAIL => "no local address or port left for this connection".into(),
+        Errno::EINPROGRESS => "a non-blocking connect returns at once: poll for POLLOUT, then check SO_ERROR".into(),
+        Errno::EALREADY => "a connect is already in progress on this socket".into(),
+        _ => return None,
+    })
+}

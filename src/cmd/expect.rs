@@ -1,0 +1,208 @@
+//! `expect` and `expect_eof`: assertions about what arrives next.
+
+use std::io::Read;
+
+use super::send::{datagram_bytes, open_data_file};
+use super::Help;
+use crate::data::{bytes_literal, Data};
+use crate::errors::Failure;
+use crate::handle::Handle;
+use crate::outcome::Outcome;
+use crate::parser::{Arg, Args, SyntaxError};
+use crate::session::Session;
+use crate::wait::Deadline;
+
+use super::recv::receive;
+
+pub const HELP: Help = Help {
+    name: "expect",
+    synopsis: "expect NAME DATA|--hex HEX|--file PATH",
+    summary: "Assert that exactly these bytes arrive next (several recv() calls if needed; on a \
+              datagram socket, one whole datagram). Different bytes, an early end of stream or a \
+              timeout fail and show expected against actual.",
+    python: "assert s.recv(12) == b'Hello, world'",
+    example: "expect cli 'Hello, world'",
+};
+
+pub const EOF_HELP: Help = Help {
+    name: "expect_eof",
+    synopsis: "expect_eof NAME",
+    summary: "Assert that the peer has closed: the next receive sees end of stream.",
+    python: "assert s.recv(1) == b''",
+    example: "expect_eof conn",
+};
+
+/// The most bytes of data a failure message quotes.
+const PREVIEW: usize = 200;
+/// The largest datagram.
+const DATAGRAM_BUFFER: usize = 65_536;
+/// How much of an expected file is compared at a time.
+const FILE_CHUNK: usize = 64 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct Expect {
+    name: String,
+    data: Arg<Data>,
+}
+
+impl Expect {
+    pub fn parse(args: &mut Args) -> Result<Self, SyntaxError> {
+        let option = args.data_option()?;
+        let name = args.handle()?;
+        Ok(Expect { name, data: args.data(option)? })
+    }
+
+    pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
+        let data = self.data.get(session)?.into_owned();
+        let handle = session.handle(&self.name)?;
+        let deadline = session.deadline(handle);
+        let count = if handle.kind.keeps_boundaries() {
+            expect_datagram(session, handle, &datagram_bytes(&data)?, deadline)?
+        } else {
+            match &data {
+                Data::Bytes(bytes) => expect_stream(session, handle, bytes, 0, deadline)?,
+                Data::File(path) => expect_file(session, handle, path, deadline)?,
+            }
+        };
+        Ok(Outcome::Expected { count })
+    }
+}
+
+/// Receives exactly `expected`, failing at the first byte that differs.
+/// `offset` places this chunk within a longer expectation (a file).
+fn expect_stream(
+    session: &Session,
+    handle: &Handle,
+    expected: &[u8],
+    offset: u64,
+    deadline: Deadline,
+) -> Result<u64, Failure> {
+    let mut buffer = vec![0u8; expected.len().min(FILE_CHUNK)];
+    let mut got = 0;
+    while got < expected.len() {
+        let want = (expected.len() - got).min(buffer.len());
+        let step = session.retry(handle, libc::POLLIN, deadline, "the expected bytes", |s| {
+            receive(s, &mut buffer[..want], false, false)
+        });
+        let n = match step {
+            Ok((n, _)) => n,
+            Err(Failure::Timeout { after, .. }) => {
+                let what = format!(
+                    "{}; {} of {} bytes arrived: {}",
+                    preview(expected),
+                    offset + got as u64,
+                    offset + expected.len() as u64,
+                    preview(&expected[..got])
+                );
+                return Err(Failure::Timeout { what, after });
+            }
+            Err(other) => return Err(other),
+        };
+        if n == 0 {
+            return Err(Failure::Assertion(format!(
+                "expected {}, but the stream ended after {} of {} bytes: {}",
+                preview(expected),
+                offset + got as u64,
+                offset + expected.len() as u64,
+                preview(&expected[..got])
+            )));
+        }
+        if buffer[..n] != expected[got..got + n] {
+            let mut actual = expected[..got].to_vec();
+            actual.extend_from_slice(&buffer[..n]);
+            let at = offset + got as u64 + first_difference(&buffer[..n], &expected[got..]) as u64;
+            return Err(Failure::Assertion(format!(
+                "expected {}, got {} (first difference at byte {at})",
+                preview(expected),
+                preview(&actual)
+            )));
+        }
+        got += n;
+    }
+    Ok(expected.len() as u64)
+}
+
+fn expect_file(
+    session: &Session,
+    handle: &Handle,
+    path: &std::path::Path,
+    deadline: Deadline,
+) -> Result<u64, Failure> {
+    let mut file = open_data_file(path)?;
+    let mut chunk = vec![0u8; FILE_CHUNK];
+    let mut offset = 0u64;
+    loop {
+        let n = file.read(&mut chunk).map_err(Failure::from)?;
+        if n == 0 {
+            return Ok(offset);
+        }
+        offset += expect_stream(session, handle, &chunk[..n], offset, deadline)?;
+    }
+}
+
+fn expect_datagram(
+    session: &Session,
+    handle: &Handle,
+    expected: &[u8],
+    deadline: Deadline,
+) -> Result<u64, Failure> {
+    let mut buffer = vec![0u8; DATAGRAM_BUFFER];
+    let (size, _) = session.retry(handle, libc::POLLIN, deadline, "the expected datagram", |s| {
+        receive(s, &mut buffer, true, false)
+    })?;
+    let actual = &buffer[..size.min(buffer.len())];
+    if actual != expected {
+        return Err(Failure::Assertion(format!(
+            "expected the datagram {}, got {}",
+            preview(expected),
+            preview(actual)
+        )));
+    }
+    Ok(size as u64)
+}
+
+fn first_difference(a: &[u8], b: &[u8]) -> usize {
+    a.iter().zip(b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()))
+}
+
+/// A bytes literal, cut short for long data.
+fn preview(bytes: &[u8]) -> String {
+    if bytes.len() <= PREVIEW {
+        bytes_literal(bytes)
+    } else {
+        format!("{}... ({} bytes)", bytes_literal(&bytes[..PREVIEW]), bytes.len())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ExpectEof {
+    name: String,
+}
+
+impl ExpectEof {
+    pub fn parse(args: &mut Args) -> Result<Self, SyntaxError> {
+        Ok(ExpectEof { name: args.handle()? })
+    }
+
+    pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
+        let handle = session.handle(&self.name)?;
+        if handle.kind.keeps_boundaries() {
+            return Err(Failure::usage(format!(
+                "{} is a datagram socket: it has no end of stream (an empty datagram is just a datagram)",
+                self.name
+            )));
+        }
+        let deadline = session.deadline(handle);
+        let mut buffer = [0u8; 64];
+        let (n, _) = session.retry(handle, libc::POLLIN, deadline, "end of stream", |s| {
+            receive(s, &mut buffer, false, false)
+        })?;
+        if n > 0 {
+            return Err(Failure::Assertion(format!(
+                "expected end of stream, got {}",
+                bytes_literal(&buffer[..n])
+            )));
+        }
+        Ok(Outcome::EndOfStreamExpected)
+    }
+}

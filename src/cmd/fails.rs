@@ -1,0 +1,79 @@
+//! `fails`: assert that a command fails, with a given errno or TIMEOUT.
+
+use super::{Command, Help};
+use crate::errors::{all_error_names, ErrorName, Failure};
+use crate::lexer::Word;
+use crate::outcome::Outcome;
+use crate::parser::{did_you_mean, Args, SyntaxError};
+use crate::session::Session;
+
+pub const HELP: Help = Help {
+    name: "fails",
+    synopsis: "fails [ERRNAME] COMMAND...",
+    summary: "Assert that COMMAND fails (with that errno name, or TIMEOUT); the session goes on. \
+              Names match by value, so EAGAIN and EWOULDBLOCK are the same.",
+    python: "with pytest.raises(ConnectionRefusedError): s.connect(addr)",
+    example: "fails ECONNREFUSED connect cli 127.0.0.1:1",
+};
+
+#[derive(Debug, Clone)]
+pub struct Fails {
+    expected: Option<ErrorName>,
+    command: Box<Command>,
+}
+
+impl Fails {
+    pub fn parse(args: &mut Args) -> Result<Self, SyntaxError> {
+        let words: Vec<Word> = args.rest().into_iter().cloned().collect();
+        let first = words
+            .first()
+            .and_then(Word::literal)
+            .ok_or_else(|| SyntaxError::new("missing COMMAND (usage: fails [ERRNAME] COMMAND...)"))?;
+        let (expected, command_words) = if super::help_for(first).is_some() {
+            (None, &words[..])
+        } else {
+            (Some(parse_error_name(first)?), &words[1..])
+        };
+        let command = Command::parse(command_words)?;
+        if matches!(command, Command::Source(_) | Command::Exit(_) | Command::Require(_) | Command::Help(_)) {
+            return Err(SyntaxError::new("fails wraps a command that can fail on a socket"));
+        }
+        Ok(Fails { expected, command: Box::new(command) })
+    }
+
+    pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
+        let failure = match self.command.apply(session) {
+            Ok(_) => {
+                let wanted = self.expected.map(|e| format!(" with {e}")).unwrap_or_default();
+                return Err(Failure::Assertion(format!("expected a failure{wanted}, but the command succeeded")));
+            }
+            Err(failure) => failure,
+        };
+        if !failure.is_expectable() {
+            return Err(failure);
+        }
+        match self.expected {
+            Some(expected) if !failure.matches(&expected) => Err(Failure::Assertion(format!(
+                "expected {expected}, but it failed with {failure}"
+            ))),
+            _ => Ok(Outcome::FailedAsExpected(failure)),
+        }
+    }
+}
+
+fn parse_error_name(word: &str) -> Result<ErrorName, SyntaxError> {
+    if let Some(name) = ErrorName::parse(word) {
+        return Ok(name);
+    }
+    let names = all_error_names();
+    let suggestion = did_you_mean(word, names.iter().map(String::as_str))
+        .map(|s| format!(" (did you mean {s}?)"))
+        .unwrap_or_default();
+    if word.chars().next().is_some_and(|c| c.is_ascii_uppercase()) {
+        Err(SyntaxError::new(format!("unknown error name '{word}'{suggestion}")))
+    } else {
+        Err(SyntaxError::new(format!(
+            "'{word}' is neither a command nor an error name (usage: fails [ERRNAME] COMMAND...)"
+        )))
+    }
+}

@@ -1,0 +1,83 @@
+//! `poll`: wait on several sockets at once, as a server's event loop does.
+
+use std::time::Duration;
+
+use super::Help;
+use crate::duration::parse_timeout;
+use crate::errors::Failure;
+use crate::outcome::Outcome;
+use crate::parser::{Arg, Args, SyntaxError};
+use crate::session::Session;
+use crate::wait::{poll_many, Deadline};
+
+pub const HELP: Help = Help {
+    name: "poll",
+    synopsis: "poll NAME... [--timeout DUR]",
+    summary: "Wait until one of the sockets has something to read (data, a connection waiting, \
+              end of stream or an error), then show each one's POLLIN/POLLOUT/POLLHUP/POLLERR.",
+    python: "p = select.poll(); p.register(s); p.poll(5000)",
+    example: "poll srv conn --timeout 1s",
+};
+
+#[derive(Debug, Clone)]
+pub struct Poll {
+    names: Vec<String>,
+    timeout: Option<Arg<Option<Duration>>>,
+}
+
+impl Poll {
+    pub fn parse(args: &mut Args) -> Result<Self, SyntaxError> {
+        let timeout = match args.option("--timeout")? {
+            Some(word) => Some(match word.literal() {
+                Some(text) => Arg::Ready(parse_timeout(text).map_err(SyntaxError::new)?),
+                None => Arg::Later(word.clone(), parse_timeout),
+            }),
+            None => None,
+        };
+        let mut names = vec![args.handle()?];
+        while let Some(name) = args.optional_handle()? {
+            names.push(name);
+        }
+        Ok(Poll { names, timeout })
+    }
+
+    pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
+        let timeout = match &self.timeout {
+            Some(arg) => *arg.get(session)?,
+            None => session.default_timeout,
+        };
+        let fds = self
+            .names
+            .iter()
+            .map(|name| session.handle(name).map(|h| h.fd()))
+            .collect::<Result<Vec<_>, _>>()?;
+        session.out.flush();
+        let waiting: Vec<_> = fds.iter().map(|&fd| (fd, libc::POLLIN)).collect();
+        poll_many(&waiting, Deadline::after(timeout), "no handle ready")?;
+        // Report everything each socket is ready for, writing included.
+        let everything: Vec<_> = fds.iter().map(|&fd| (fd, libc::POLLIN | libc::POLLOUT)).collect();
+        let states = poll_many(&everything, Deadline::after(Some(Duration::ZERO)), "")
+            .unwrap_or_else(|_| vec![0; fds.len()]);
+        Ok(Outcome::Polled(self.names.iter().cloned().zip(states).collect()))
+    }
+}
+
+/// `POLLIN|POLLOUT`, or `-` for nothing.
+pub fn describe_events(revents: i16) -> String {
+    let names: Vec<&str> = [
+        (libc::POLLIN, "POLLIN"),
+        (libc::POLLOUT, "POLLOUT"),
+        (libc::POLLHUP, "POLLHUP"),
+        (libc::POLLERR, "POLLERR"),
+        (libc::POLLNVAL, "POLLNVAL"),
+    ]
+    .iter()
+    .filter(|(bit, _)| revents & bit != 0)
+    .map(|(_, name)| *name)
+    .collect();
+    if names.is_empty() {
+        "-".to_string()
+    } else {
+        names.join("|")
+    }
+}

@@ -1,0 +1,80 @@
+//! `require`: skip the rest of a script on a machine that lacks something.
+
+use socket2::{Domain, Protocol, Socket, Type};
+use std::net::{Ipv6Addr, SocketAddr};
+
+use super::Help;
+use crate::outcome::Outcome;
+use crate::parser::{Args, SyntaxError};
+
+pub const HELP: Help = Help {
+    name: "require",
+    synopsis: "require ipv6|raw|unix|icmp",
+    summary: "Skip the rest of the script (status 0, counted as skipped by test) when the machine \
+              lacks IPv6, raw sockets (privilege), Unix sockets or ping sockets.",
+    python: "pytest.importorskip(...)",
+    example: "require raw",
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feature {
+    Ipv6,
+    Raw,
+    Unix,
+    Icmp,
+}
+
+#[derive(Debug, Clone)]
+pub struct Require {
+    feature: Feature,
+}
+
+impl Require {
+    pub fn parse(args: &mut Args) -> Result<Self, SyntaxError> {
+        let feature = match args.literal("ipv6|raw|unix|icmp")? {
+            "ipv6" => Feature::Ipv6,
+            "raw" => Feature::Raw,
+            "unix" => Feature::Unix,
+            "icmp" => Feature::Icmp,
+            other => return Err(args.usage_error(&format!("cannot require '{other}'"))),
+        };
+        Ok(Require { feature })
+    }
+
+    pub fn apply(&self) -> Outcome {
+        match missing(self.feature) {
+            None => Outcome::Available(format!("{}: available", name(self.feature))),
+            Some(reason) => Outcome::Skip(reason.to_string()),
+        }
+    }
+}
+
+fn name(feature: Feature) -> &'static str {
+    match feature {
+        Feature::Ipv6 => "ipv6",
+        Feature::Raw => "raw",
+        Feature::Unix => "unix",
+        Feature::Icmp => "icmp",
+    }
+}
+
+/// Why the feature is missing, or `None` when it works here.
+fn missing(feature: Feature) -> Option<&'static str> {
+    match feature {
+        Feature::Ipv6 => {
+            let works = Socket::new(Domain::IPV6, Type::DGRAM, None)
+                .and_then(|s| s.bind(&SocketAddr::from((Ipv6Addr::LOCALHOST, 0)).into()))
+                .is_ok();
+            (!works).then_some("no IPv6 loopback (::1) on this machine")
+        }
+        Feature::Raw => Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4))
+            .is_err()
+            .then_some("raw sockets need root or CAP_NET_RAW"),
+        Feature::Unix => Socket::new(Domain::UNIX, Type::STREAM, None)
+            .is_err()
+            .then_some("no Unix domain sockets on this machine"),
+        Feature::Icmp => Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::ICMPV4))
+            .is_err()
+            .then_some("ping sockets are not allowed for this group (sysctl net.ipv4.ping_group_range)"),
+    }
+}

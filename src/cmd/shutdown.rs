@@ -1,0 +1,52 @@
+//! `shutdown`: half-close a connection.
+
+use std::net::Shutdown as How;
+
+use super::Help;
+use crate::errors::Failure;
+use crate::outcome::Outcome;
+use crate::parser::{Args, SyntaxError};
+use crate::session::Session;
+
+pub const HELP: Help = Help {
+    name: "shutdown",
+    synopsis: "shutdown NAME read|write|both",
+    summary: "Half-close: write sends end of stream (FIN) to the peer but keeps reading; read \
+              stops receiving; both does the two.",
+    python: "s.shutdown(socket.SHUT_WR)",
+    example: "shutdown cli write",
+};
+
+#[derive(Debug, Clone)]
+pub struct Shutdown {
+    name: String,
+    how: How,
+}
+
+impl Shutdown {
+    pub fn parse(args: &mut Args) -> Result<Self, SyntaxError> {
+        let name = args.handle()?;
+        let how = match args.literal("read|write|both")? {
+            "read" => How::Read,
+            "write" => How::Write,
+            "both" => How::Both,
+            other => return Err(args.usage_error(&format!("'{other}' is not read, write or both"))),
+        };
+        Ok(Shutdown { name, how })
+    }
+
+    pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
+        let handle = session.handle(&self.name)?;
+        handle.socket.shutdown(self.how).map_err(|e| {
+            Failure::from(e).with_hint(|errno| {
+                (errno == nix::errno::Errno::ENOTCONN).then(|| "only a connected socket can shut down".to_string())
+            })
+        })?;
+        let text = match self.how {
+            How::Read => "shut down reading (SHUT_RD)",
+            How::Write => "shut down writing (SHUT_WR): the peer will see end of stream",
+            How::Both => "shut down both ways (SHUT_RDWR)",
+        };
+        Ok(Outcome::Text(text.to_string()))
+    }
+}

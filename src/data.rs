@@ -1,0 +1,196 @@
+//! DATA words in, bytes literals and hexdumps out.
+//!
+//! Data is written the way the lecture's Python client writes it: a bytes
+//! literal's escapes (`'hello\n'`), or `--hex`, or `--file` (streamed, never
+//! loaded whole). Received bytes are shown as a Python bytes literal whose
+//! inner text, put in single quotes, is a DATA word for the same bytes.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+/// Bytes a command sends or expects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Data {
+    Bytes(Vec<u8>),
+    /// A file's bytes, read in chunks when the command runs.
+    File(PathBuf),
+}
+
+/// Decodes the escapes of a Python bytes literal: `\\ \' \" \a \b \f \n \r
+/// \t \v \0 \xHH`. Other characters stand for their UTF-8 bytes.
+pub fn decode_escapes(word: &str) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::with_capacity(word.len());
+    let mut chars = word.char_indices();
+    while let Some((_, c)) = chars.next() {
+        if c != '\\' {
+            let mut buf = [0u8; 4];
+            bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            continue;
+        }
+        let escaped = match chars.next() {
+            None => return Err("a lone backslash ends the data (write \\\\ for a backslash)".into()),
+            Some((_, c)) => c,
+        };
+        let byte = match escaped {
+            '\\' => b'\\',
+            '\'' => b'\'',
+            '"' => b'"',
+            'a' => 0x07,
+            'b' => 0x08,
+            'f' => 0x0c,
+            'n' => b'\n',
+            'r' => b'\r',
+            't' => b'\t',
+            'v' => 0x0b,
+            '0' => 0,
+            'x' => hex_escape(&mut chars)?,
+            other => {
+                return Err(format!(
+                    "bad escape '\\{other}' (known: \\\\ \\' \\\" \\a \\b \\f \\n \\r \\t \\v \\0 \\xHH)"
+                ))
+            }
+        };
+        bytes.push(byte);
+    }
+    Ok(bytes)
+}
+
+fn hex_escape(chars: &mut std::str::CharIndices<'_>) -> Result<u8, String> {
+    let digits: String = chars.clone().take(2).map(|(_, c)| c).collect();
+    if digits.len() != 2 || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(format!("bad escape '\\x{digits}': \\x takes two hex digits"));
+    }
+    chars.nth(1);
+    u8::from_str_radix(&digits, 16).map_err(|e| e.to_string())
+}
+
+/// Decodes `--hex` text: hex digit pairs, whitespace allowed anywhere.
+pub fn decode_hex(text: &str) -> Result<Vec<u8>, String> {
+    let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    if let Some(bad) = digits.iter().find(|b| !b.is_ascii_hexdigit()) {
+        return Err(format!("bad hex '{}': not a hex digit", char::from(*bad).escape_default()));
+    }
+    if digits.len() % 2 != 0 {
+        return Err(format!("bad hex: {} digits, an odd number", digits.len()));
+    }
+    Ok(digits
+        .chunks(2)
+        .map(|pair| (hex_value(pair[0]) << 4) | hex_value(pair[1]))
+        .collect())
+}
+
+fn hex_value(digit: u8) -> u8 {
+    match digit {
+        b'0'..=b'9' => digit - b'0',
+        b'a'..=b'f' => digit - b'a' + 10,
+        _ => digit - b'A' + 10,
+    }
+}
+
+/// Shows bytes as a Python bytes literal: `b'Hello, world\n'`.
+///
+/// The quote is always `'` and a quote inside is `\x27`, so the inner text
+/// in single quotes is always a valid DATA word (Python would switch to `"`).
+pub fn bytes_literal(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() + 3);
+    out.push_str("b'");
+    push_escaped(&mut out, bytes);
+    out.push('\'');
+    out
+}
+
+/// Appends the escaped inner text of a bytes literal.
+pub fn push_escaped(out: &mut String, bytes: &[u8]) {
+    for &byte in bytes {
+        match byte {
+            b'\\' => out.push_str("\\\\"),
+            b'\'' => out.push_str("\\x27"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x20..=0x7e => out.push(char::from(byte)),
+            _ => {
+                let _ = write!(out, "\\x{byte:02x}");
+            }
+        }
+    }
+}
+
+/// A hexdump in the layout of `hexdump -C`: offset, 16 hex bytes, text.
+pub fn hexdump(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for (row, chunk) in bytes.chunks(16).enumerate() {
+        let _ = write!(out, "{:08x}  ", row * 16);
+        for column in 0..16 {
+            match chunk.get(column) {
+                Some(byte) => {
+                    let _ = write!(out, "{byte:02x} ");
+                }
+                None => out.push_str("   "),
+            }
+            if column == 7 {
+                out.push(' ');
+            }
+        }
+        out.push_str(" |");
+        out.extend(chunk.iter().map(|&b| {
+            if (0x20..0x7f).contains(&b) {
+                char::from(b)
+            } else {
+                '.'
+            }
+        }));
+        out.push_str("|\n");
+    }
+    let _ = write!(out, "{:08x}", bytes.len());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_every_escape() {
+        let decoded = decode_escapes(r#"a\\\'\"\a\b\f\n\r\t\v\0\x41\xff"#).unwrap();
+        assert_eq!(decoded, b"a\\'\"\x07\x08\x0c\n\r\t\x0b\0A\xff");
+    }
+
+    #[test]
+    fn rejects_bad_escapes() {
+        assert!(decode_escapes(r"\q").is_err());
+        assert!(decode_escapes(r"\x4").is_err());
+        assert!(decode_escapes(r"\xzz").is_err());
+        assert!(decode_escapes("end\\").is_err());
+    }
+
+    #[test]
+    fn literal_round_trips_through_decode() {
+        let all: Vec<u8> = (0..=255).collect();
+        let literal = bytes_literal(&all);
+        let inner = &literal[2..literal.len() - 1];
+        assert_eq!(decode_escapes(inner).unwrap(), all);
+        assert!(!inner.contains('\''));
+    }
+
+    #[test]
+    fn literal_looks_like_python() {
+        assert_eq!(bytes_literal(b"Hello, world"), "b'Hello, world'");
+        assert_eq!(bytes_literal(b"hi\n\x00"), "b'hi\\n\\x00'");
+    }
+
+    #[test]
+    fn hex_allows_whitespace() {
+        assert_eq!(decode_hex("48 65\n6c").unwrap(), b"Hel");
+        assert!(decode_hex("4").is_err());
+        assert!(decode_hex("zz").is_err());
+    }
+
+    #[test]
+    fn hexdump_matches_hexdump_c() {
+        assert_eq!(
+            hexdump(b"Hello, world\n"),
+            "00000000  48 65 6c 6c 6f 2c 20 77  6f 72 6c 64 0a           |Hello, world.|\n0000000d"
+        );
+    }
+}

@@ -1,0 +1,198 @@
+//! The ways a command can fail, and how each is named.
+//!
+//! Socket calls fail with an errno; sockrepl shows it as the C name and the
+//! libc text (`ECONNREFUSED (Connection refused)`) so a student can look it
+//! up, adds a hint where the cause is clear, and lets `fails` match it by
+//! value so aliases such as `EAGAIN`/`EWOULDBLOCK` both work.
+
+use nix::errno::Errno;
+use std::fmt;
+use std::io;
+use std::time::Duration;
+
+use crate::duration::format_duration;
+
+/// Why a command did not succeed at run time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// A system call failed with this errno; `hint` says what to do about it.
+    Sys { errno: Errno, hint: Option<String> },
+    /// A blocking command ran out of time waiting for `what`.
+    Timeout { what: String, after: Duration },
+    /// An assertion (`expect`, `fails`, ...) did not hold.
+    Assertion(String),
+    /// A host name could not be resolved.
+    Resolve(String),
+    /// The script asked for something impossible: unknown handle, wrong socket kind...
+    Usage(String),
+    /// Ctrl-C arrived while the command waited.
+    Interrupted,
+}
+
+impl Failure {
+    pub fn sys(errno: Errno) -> Self {
+        Failure::Sys { errno, hint: None }
+    }
+
+    pub fn usage(message: impl Into<String>) -> Self {
+        Failure::Usage(message.into())
+    }
+
+    /// Adds a hint unless this failure already has one or is not a system error.
+    pub fn with_hint(self, hint: impl FnOnce(Errno) -> Option<String>) -> Self {
+        match self {
+            Failure::Sys { errno, hint: None } => Failure::Sys { errno, hint: hint(errno) },
+            other => other,
+        }
+    }
+
+    /// Whether `fails NAME` accepts this failure.
+    pub fn matches(&self, expected: &ErrorName) -> bool {
+        match (self, expected) {
+            (Failure::Sys { errno, .. }, ErrorName::Errno(want)) => errno == want,
+            (Failure::Timeout { .. }, ErrorName::Timeout) => true,
+            _ => false,
+        }
+    }
+
+    /// Whether `fails` (with or without a name) may swallow this failure: a
+    /// script bug such as an unknown handle must never pass as "expected".
+    pub fn is_expectable(&self) -> bool {
+        !matches!(self, Failure::Usage(_) | Failure::Interrupted)
+    }
+}
+
+impl From<io::Error> for Failure {
+    fn from(error: io::Error) -> Self {
+        match error.raw_os_error() {
+            Some(code) => Failure::sys(Errno::from_raw(code)),
+            None => Failure::Usage(error.to_string()),
+        }
+    }
+}
+
+impl From<Errno> for Failure {
+    fn from(errno: Errno) -> Self {
+        Failure::sys(errno)
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Sys { errno, hint } => {
+                write!(f, "{}", describe_errno(*errno))?;
+                if let Some(hint) = hint {
+                    write!(f, "; hint: {hint}")?;
+                }
+                Ok(())
+            }
+            Failure::Timeout { what, after } => {
+                write!(f, "TIMEOUT ({what} within {})", format_duration(*after))
+            }
+            Failure::Assertion(message) | Failure::Usage(message) => f.write_str(message),
+            Failure::Resolve(message) => write!(f, "cannot resolve {message}"),
+            Failure::Interrupted => f.write_str("interrupted"),
+        }
+    }
+}
+
+/// `ECONNREFUSED (Connection refused)`.
+pub fn describe_errno(errno: Errno) -> String {
+    format!("{} ({})", errno_name(errno), errno_text(errno))
+}
+
+/// The C library's text for an errno, as `strerror` (and Python) gives it.
+pub fn errno_text(errno: Errno) -> String {
+    let text = io::Error::from_raw_os_error(errno as i32).to_string();
+    match text.rfind(" (os error") {
+        Some(end) => text[..end].to_string(),
+        None => text,
+    }
+}
+
+/// The C name of an errno value, e.g. `ECONNREFUSED`.
+pub fn errno_name(errno: Errno) -> String {
+    format!("{errno:?}")
+}
+
+/// What `fails NAME` expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorName {
+    Errno(Errno),
+    Timeout,
+}
+
+impl ErrorName {
+    /// Parses `ECONNREFUSED`, an alias such as `EWOULDBLOCK`, or `TIMEOUT`.
+    pub fn parse(name: &str) -> Option<Self> {
+        if name == "TIMEOUT" {
+            return Some(ErrorName::Timeout);
+        }
+        errno_by_name(name).map(ErrorName::Errno)
+    }
+}
+
+impl fmt::Display for ErrorName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ErrorName::Errno(errno) => f.write_str(&errno_name(*errno)),
+            ErrorName::Timeout => f.write_str("TIMEOUT"),
+        }
+    }
+}
+
+/// Names that libc defines as another errno's value.
+const ALIASES: &[(&str, Errno)] = &[
+    ("EWOULDBLOCK", Errno::EAGAIN),
+    ("ENOTSUP", Errno::EOPNOTSUPP),
+    ("EDEADLOCK", Errno::EDEADLK),
+];
+
+/// Looks an errno up by its C name, aliases included.
+pub fn errno_by_name(name: &str) -> Option<Errno> {
+    if let Some((_, errno)) = ALIASES.iter().find(|(alias, _)| *alias == name) {
+        return Some(*errno);
+    }
+    if !name.starts_with('E') {
+        return None;
+    }
+    (1..200)
+        .map(Errno::from_raw)
+        .find(|errno| *errno != Errno::UnknownErrno && errno_name(*errno) == name)
+}
+
+/// Every errno name `fails` accepts, for completion and suggestions.
+pub fn all_error_names() -> Vec<String> {
+    let mut names: Vec<String> = (1..200)
+        .map(Errno::from_raw)
+        .filter(|errno| *errno != Errno::UnknownErrno)
+        .map(errno_name)
+        .chain(ALIASES.iter().map(|(alias, _)| alias.to_string()))
+        .collect();
+    names.push("TIMEOUT".to_string());
+    names.sort();
+    names.dedup();
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_match_by_value() {
+        assert_eq!(errno_by_name("EWOULDBLOCK"), Some(Errno::EAGAIN));
+        assert_eq!(errno_by_name("EAGAIN"), Some(Errno::EAGAIN));
+        assert_eq!(errno_by_name("ECONNREFUSED"), Some(Errno::ECONNREFUSED));
+        assert_eq!(errno_by_name("ENOPE"), None);
+    }
+
+    #[test]
+    fn describes_with_name_and_text() {
+        assert_eq!(
+            describe_errno(Errno::ECONNREFUSED),
+            "ECONNREFUSED (Connection refused)"
+        );
+    }
+}

@@ -1,0 +1,63 @@
+//! A handle: one named kernel socket and what sockrepl remembers about it.
+
+use socket2::{SockAddr, Socket};
+use std::os::fd::{AsRawFd, RawFd};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::kind::Kind;
+
+pub struct Handle {
+    pub name: String,
+    pub socket: Socket,
+    pub kind: Kind,
+    /// `settimeout`: `None` follows the session default; `Some(None)` blocks forever.
+    pub timeout: Option<Option<Duration>>,
+    /// `setblocking off` makes calls that would block fail with EAGAIN.
+    pub blocking: bool,
+    /// A Unix socket file this handle's `bind` created, removed on close.
+    pub bound_path: Option<PathBuf>,
+    /// Whether the script chose the local port itself (so it is shown as is).
+    pub port_chosen: bool,
+    pub listening: bool,
+    /// How many connections `accept` has taken, for the default names `srv-1`, `srv-2`...
+    pub accepted: u32,
+    /// Creation order, so `sockets` lists handles as they were made.
+    pub serial: u64,
+}
+
+impl Handle {
+    pub fn new(name: String, socket: Socket, kind: Kind, serial: u64) -> Self {
+        Handle {
+            name,
+            socket,
+            kind,
+            timeout: None,
+            blocking: true,
+            bound_path: None,
+            port_chosen: false,
+            listening: false,
+            accepted: 0,
+            serial,
+        }
+    }
+
+    pub fn fd(&self) -> RawFd {
+        self.socket.as_raw_fd()
+    }
+
+    pub fn local_addr(&self) -> Option<SockAddr> {
+        self.socket.local_addr().ok()
+    }
+
+    pub fn peer_addr(&self) -> Option<SockAddr> {
+        self.socket.peer_addr().ok()
+    }
+
+    /// Closes the socket and removes the Unix socket file it bound.
+    pub fn close(self) -> Option<PathBuf> {
+        drop(self.socket);
+        let path = self.bound_path?;
+        std::fs::remove_file(&path).ok().map(|_| path)
+    }
+}

@@ -1,0 +1,172 @@
+//! The interpreter core that the shell, `run` and `test` all share: it takes
+//! parsed lines, echoes each (after expansion), applies it to the session
+//! and renders the outcome, stopping at the first failure.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::cmd::source::Source;
+use crate::cmd::Command;
+use crate::errors::Failure;
+use crate::outcome::Outcome;
+use crate::parser::Arg;
+use crate::render::render;
+use crate::script::{display_beside, source_text, Line, Loader, Script};
+use crate::session::Session;
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// Every line ran.
+    Completed,
+    /// A command or assertion failed (the failure line was written).
+    Failed,
+    /// `exit STATUS` or `quit`.
+    Exit(i32),
+    /// `require` found something missing.
+    Skipped,
+    /// Ctrl-C during a command.
+    Interrupted,
+}
+
+impl End {
+    /// The process exit status for this ending.
+    pub fn status(self, skip_status: i32) -> i32 {
+        match self {
+            End::Completed => 0,
+            End::Failed => 1,
+            End::Exit(status) => status,
+            End::Skipped => skip_status,
+            End::Interrupted => 130,
+        }
+    }
+}
+
+pub struct Interpreter {
+    pub session: Session,
+    /// Whether each command line is written to the transcript before its
+    /// outcome (`run`, `test`); the shell's user typed it already.
+    pub echo: bool,
+    /// Script arguments, for sources loaded at run time.
+    pub args: Vec<String>,
+}
+
+impl Interpreter {
+    pub fn new(session: Session, echo: bool) -> Self {
+        Interpreter { session, echo, args: Vec::new() }
+    }
+
+    /// Runs every line of a script, stopping at the first failure.
+    pub fn run_script(&mut self, script: &Script) -> End {
+        for line in &script.lines {
+            match self.run_line(script, line) {
+                End::Completed => {}
+                end => return end,
+            }
+        }
+        End::Completed
+    }
+
+    /// Runs one line: echo, apply, render; a failure writes its one line.
+    pub fn run_line(&mut self, script: &Script, line: &Line) -> End {
+        if self.echo {
+            let shown = self.show_line(line);
+            self.session.out.line(&shown);
+        }
+        let result = match &line.command {
+            Command::Source(source) => return self.run_source(script, line, source),
+            command => command.apply(&mut self.session),
+        };
+        match result {
+            Ok(outcome) => self.show_outcome(&outcome),
+            Err(failure) => {
+                self.report(script, line, &failure);
+                if failure == Failure::Interrupted {
+                    End::Interrupted
+                } else {
+                    End::Failed
+                }
+            }
+        }
+    }
+
+    fn show_outcome(&mut self, outcome: &Outcome) -> End {
+        if let Some(text) = render(outcome, &self.session) {
+            self.session.out.line(&text);
+        }
+        match outcome {
+            Outcome::Exit(status) => End::Exit(*status),
+            Outcome::Skip(_) => End::Skipped,
+            _ => End::Completed,
+        }
+    }
+
+    /// The failure line: `FILE:LINE: COMMAND: MESSAGE`.
+    fn report(&mut self, script: &Script, line: &Line, failure: &Failure) {
+        let command = line.words.first().and_then(|w| w.literal()).unwrap_or("?");
+        let text = if self.echo {
+            format!("{}:{}: {command}: {failure}", script.name, line.number)
+        } else {
+            format!("error: {command}: {failure}")
+        };
+        self.session.out.line(&text);
+    }
+
+    /// The command line as run: expansions filled in, words quoted as needed.
+    fn show_line(&mut self, line: &Line) -> String {
+        let mut shown = String::from("> ");
+        for (index, word) in line.words.iter().enumerate() {
+            if index > 0 {
+                shown.push(' ');
+            }
+            let text = match word.literal() {
+                Some(text) => quote(text),
+                None => match self.session.expand(word) {
+                    Ok((_, display)) => quote(&display),
+                    Err(_) => source_text(word),
+                },
+            };
+            shown.push_str(&text);
+        }
+        shown
+    }
+
+    fn run_source(&mut self, script: &Script, line: &Line, source: &Source) -> End {
+        let loaded = match (&source.loaded, &source.path) {
+            (Some(loaded), _) => Ok(Arc::clone(loaded)),
+            (None, arg) => self.load_source_now(script, arg),
+        };
+        match loaded {
+            Ok(sourced) => self.run_script(&sourced),
+            Err(failure) => {
+                self.report(script, line, &failure);
+                End::Failed
+            }
+        }
+    }
+
+    fn load_source_now(&mut self, script: &Script, path: &Arg<PathBuf>) -> Result<Arc<Script>, Failure> {
+        let path = path.get(&mut self.session)?.into_owned();
+        let display = display_beside(&script.name, &path);
+        Loader::new(&self.args)
+            .load_file(&script.dir.join(&path), &display)
+            .map(Arc::new)
+            .map_err(|e| Failure::usage(e.message))
+    }
+}
+
+/// Quotes a word for the echoed line only when a shell would need it.
+fn quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && !word.starts_with('#')
+        && word
+            .chars()
+            .all(|c| !c.is_whitespace() && !matches!(c, '\'' | '"' | '\\' | '$' | '`' | ';' | '&' | '|' | '(' | ')'));
+    if plain {
+        word.to_string()
+    } else if !word.contains('\'') {
+        format!("'{word}'")
+    } else {
+        shlex::try_quote(word).map_or_else(|_| format!("{word:?}"), |q| q.into_owned())
+    }
+}

@@ -1,0 +1,271 @@
+//! Step one of a line's path: split it into words and find its `${...}`.
+//!
+//! `${...}` expands before splitting and always yields one word, so each is
+//! swapped for a private placeholder character, the line is split by POSIX
+//! shell rules (the `shlex` crate), and each word keeps its placeholders as
+//! typed pieces. Script arguments and environment variables are filled in
+//! now; handle addresses (`${srv.addr}`) wait until the command runs.
+
+use shlex::Shlex;
+
+/// One word of a command line: literal text and expansions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Word {
+    pub pieces: Vec<Piece>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    Text(String),
+    Var(Var),
+}
+
+/// An expansion that can only be filled in when the command runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Var {
+    Handle { handle: String, field: Field },
+    /// `${tmp}`: a private directory for this session's Unix socket files.
+    Tmp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Addr,
+    Host,
+    Port,
+    Peer,
+}
+
+/// A syntax error in one line; `column` is 1-based where it helps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LexError {
+    pub message: String,
+    pub column: Option<usize>,
+}
+
+/// What static expansions are filled from.
+pub struct Context<'a> {
+    pub args: &'a [String],
+}
+
+/// First and last private-use code point used as a placeholder.
+const PLACEHOLDER_BASE: u32 = 0x10_0000;
+const PLACEHOLDER_LAST: u32 = 0x10_FFFD;
+
+impl Word {
+    pub fn text(text: impl Into<String>) -> Self {
+        Word { pieces: vec![Piece::Text(text.into())] }
+    }
+
+    /// The word's text when it has no run-time expansion.
+    pub fn literal(&self) -> Option<&str> {
+        match self.pieces.as_slice() {
+            [] => Some(""),
+            [Piece::Text(text)] => Some(text),
+            _ => None,
+        }
+    }
+}
+
+/// Splits one line into words, filling in static expansions.
+pub fn split_line(line: &str, context: &Context) -> Result<Vec<Word>, LexError> {
+    if let Some(position) = line.chars().position(is_placeholder) {
+        return Err(LexError {
+            message: "unsupported character (Unicode private use plane 16)".into(),
+            column: Some(position + 1),
+        });
+    }
+    let (text, names) = hide_expansions(line)?;
+    let mut lexer = Shlex::new(&text);
+    let raw_words: Vec<String> = lexer.by_ref().collect();
+    if lexer.had_error {
+        return Err(unterminated(line));
+    }
+    raw_words
+        .iter()
+        .map(|word| build_word(word, &names, context))
+        .collect()
+}
+
+fn is_placeholder(c: char) -> bool {
+    (PLACEHOLDER_BASE..=PLACEHOLDER_LAST).contains(&u32::from(c))
+}
+
+/// Replaces each `${name}` with a placeholder and `$$` with `$`.
+fn hide_expansions(line: &str) -> Result<(String, Vec<String>), LexError> {
+    let mut text = String::with_capacity(line.len());
+    let mut names = Vec::new();
+    let mut rest = line;
+    while let Some(dollar) = rest.find('$') {
+        text.push_str(&rest[..dollar]);
+        let after = &rest[dollar + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            text.push('$');
+            rest = tail;
+        } else if let Some(inner) = after.strip_prefix('{') {
+            let close = inner.find('}').ok_or_else(|| LexError {
+                message: "'${' without its '}'".into(),
+                column: Some(line.len() - rest.len() + dollar + 1),
+            })?;
+            let code = PLACEHOLDER_BASE + names.len() as u32;
+            if code > PLACEHOLDER_LAST {
+                return Err(LexError { message: "too many ${...} on one line".into(), column: None });
+            }
+            text.push(char::from_u32(code).expect("private use code point"));
+            names.push(inner[..close].to_string());
+            rest = &inner[close + 1..];
+        } else {
+            text.push('$');
+            rest = after;
+        }
+    }
+    text.push_str(rest);
+    Ok((text, names))
+}
+
+fn build_word(raw: &str, names: &[String], context: &Context) -> Result<Word, LexError> {
+    let mut pieces: Vec<Piece> = Vec::new();
+    let mut literal = String::new();
+    for c in raw.chars() {
+        if !is_placeholder(c) {
+            literal.push(c);
+            continue;
+        }
+        let name = &names[(u32::from(c) - PLACEHOLDER_BASE) as usize];
+        match expansion(name, context)? {
+            Expansion::Static(value) => literal.push_str(&value),
+            Expansion::Later(var) => {
+                if !literal.is_empty() {
+                    pieces.push(Piece::Text(std::mem::take(&mut literal)));
+                }
+                pieces.push(Piece::Var(var));
+            }
+        }
+    }
+    if !literal.is_empty() || pieces.is_empty() {
+        pieces.push(Piece::Text(literal));
+    }
+    Ok(Word { pieces })
+}
+
+enum Expansion {
+    Static(String),
+    Later(Var),
+}
+
+fn expansion(name: &str, context: &Context) -> Result<Expansion, LexError> {
+    let error = |message: String| LexError { message, column: None };
+    if let Ok(index) = name.parse::<usize>() {
+        let given = context.args.len();
+        return match index.checked_sub(1).and_then(|i| context.args.get(i)) {
+            Some(value) => Ok(Expansion::Static(value.clone())),
+            None => Err(error(format!(
+                "${{{name}}}: the script was given {given} argument{}",
+                if given == 1 { "" } else { "s" }
+            ))),
+        };
+    }
+    if let Some(variable) = name.strip_prefix("env.") {
+        return std::env::var(variable)
+            .map(Expansion::Static)
+            .map_err(|_| error(format!("${{{name}}}: {variable} is not set in the environment")));
+    }
+    if name == "tmp" {
+        return Ok(Expansion::Later(Var::Tmp));
+    }
+    let unknown = || {
+        error(format!(
+            "unknown expansion ${{{name}}} (known: ${{H.addr}} ${{H.host}} ${{H.port}} ${{H.peer}} ${{1}}..${{9}} ${{env.NAME}} ${{tmp}})"
+        ))
+    };
+    let (handle, field) = name.rsplit_once('.').ok_or_else(unknown)?;
+    let field = match field {
+        "addr" => Field::Addr,
+        "host" => Field::Host,
+        "port" => Field::Port,
+        "peer" => Field::Peer,
+        _ => return Err(unknown()),
+    };
+    if !is_handle_name(handle) {
+        return Err(unknown());
+    }
+    Ok(Expansion::Later(Var::Handle { handle: handle.to_string(), field }))
+}
+
+/// Letters, digits, `_` and `-`, starting with a letter or `_`.
+pub fn is_handle_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Finds where an unterminated quote (or a trailing backslash) starts.
+fn unterminated(line: &str) -> LexError {
+    let mut open: Option<(usize, char)> = None;
+    let mut escaped = false;
+    let mut in_comment_word = false;
+    for (column, c) in line.chars().enumerate() {
+        match open {
+            _ if in_comment_word => break,
+            None if escaped => escaped = false,
+            None if c == '\\' => escaped = true,
+            None if c == '\'' || c == '"' => open = Some((column, c)),
+            None if c == '#' && (column == 0 || line[..line.char_indices().nth(column).map_or(0, |(i, _)| i)].ends_with([' ', '\t'])) => {
+                in_comment_word = true
+            }
+            Some((_, '"')) if escaped => escaped = false,
+            Some((_, '"')) if c == '\\' => escaped = true,
+            Some((_, quote)) if c == quote => open = None,
+            _ => {}
+        }
+    }
+    match open {
+        Some((column, quote)) => LexError {
+            message: format!("unterminated quote: the {quote} here is never closed"),
+            column: Some(column + 1),
+        },
+        None => LexError { message: "a backslash ends the line".into(), column: Some(line.chars().count()) },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(line: &str) -> Result<Vec<Word>, LexError> {
+        split_line(line, &Context { args: &["127.0.0.1:9".to_string(), "a b".to_string()] })
+    }
+
+    #[test]
+    fn splits_like_a_shell_and_drops_comments() {
+        let words = split(r#"send c 'hello\n' "x y" # comment"#).unwrap();
+        let texts: Vec<_> = words.iter().map(|w| w.literal().unwrap()).collect();
+        assert_eq!(texts, ["send", "c", r"hello\n", "x y"]);
+    }
+
+    #[test]
+    fn expansions_stay_one_word() {
+        let words = split("print ${2} x$${1}").unwrap();
+        assert_eq!(words[1].literal(), Some("a b"));
+        assert_eq!(words[2].literal(), Some("x$127.0.0.1:9"));
+        let words = split("connect c ${srv.addr}").unwrap();
+        assert_eq!(
+            words[2].pieces,
+            [Piece::Var(Var::Handle { handle: "srv".into(), field: Field::Addr })]
+        );
+    }
+
+    #[test]
+    fn reports_errors() {
+        assert!(split("print ${3}").is_err());
+        assert!(split("print ${srv.nope}").is_err());
+        assert!(split("print ${srv").is_err());
+        let error = split("send c 'oops").unwrap_err();
+        assert_eq!(error.column, Some(8));
+    }
+
+    #[test]
+    fn expansion_inside_a_comment_is_ignored() {
+        assert_eq!(split("close c # see ${nothing}").unwrap().len(), 2);
+    }
+}

@@ -1,0 +1,41 @@
+//! sockrepl: a scriptable socket REPL for learning, teaching and poking at
+//! the Berkeley socket API on real kernel sockets.
+//!
+//! A line travels through the crate in four steps, each in its own file:
+//!
+//! 1. [`lexer`]: split into words by shell rules, `${...}` found and kept
+//!    as one word (script arguments and environment filled in at once);
+//! 2. [`parser`] and [`cmd`]: words into a typed [`cmd::Command`], one file
+//!    per command under `cmd/`, each with its `parse` and `apply`;
+//! 3. [`session`]: `apply` runs against the session's handle table
+//!    ([`handle`]), waiting through [`wait`] with deadlines and Ctrl-C;
+//! 4. [`render`]: the [`outcome::Outcome`] into transcript text, with the
+//!    `--stable` placeholders.
+//!
+//! [`script`] parses a whole file before any line runs; [`interp`] is the
+//! one interpreter core that [`repl`] (the shell), `run` and `test`
+//! ([`golden`]) share. [`cli`] maps the command line onto them. The data
+//! words and bytes literals live in [`data`], addresses in [`address`],
+//! socket kinds in [`kind`], errno names and hints in [`errors`], the
+//! `sockets` table's kernel queries in [`netstat`].
+
+pub mod address;
+pub mod cli;
+pub mod cmd;
+pub mod data;
+pub mod duration;
+pub mod errors;
+pub mod golden;
+pub mod handle;
+pub mod interp;
+pub mod kind;
+pub mod lexer;
+pub mod netstat;
+pub mod outcome;
+pub mod parser;
+pub mod render;
+pub mod repl;
+pub mod script;
+pub mod session;
+pub mod transcript;
+pub mod wait;

@@ -1,0 +1,251 @@
+//! Step two of a line's path: words into a typed command.
+//!
+//! `Args` walks a command's words for its `parse` function. A word with no
+//! run-time expansion is parsed into its type now, so a bad address or a
+//! bad escape is a syntax error before the script runs; a word such as
+//! `${srv.addr}` is kept as an [`Arg::Later`] and parsed when it runs.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use crate::data::{decode_escapes, decode_hex, Data};
+use crate::errors::Failure;
+use crate::lexer::{is_handle_name, LexError, Word};
+use crate::session::Session;
+
+/// A syntax error: the script does not run at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxError {
+    pub message: String,
+    pub column: Option<usize>,
+}
+
+impl SyntaxError {
+    pub fn new(message: impl Into<String>) -> Self {
+        SyntaxError { message: message.into(), column: None }
+    }
+}
+
+impl From<LexError> for SyntaxError {
+    fn from(error: LexError) -> Self {
+        SyntaxError { message: error.message, column: error.column }
+    }
+}
+
+impl fmt::Display for SyntaxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// A typed argument, ready now or parsed when the command runs.
+#[derive(Debug, Clone)]
+pub enum Arg<T> {
+    Ready(T),
+    Later(Word, fn(&str) -> Result<T, String>),
+}
+
+impl<T: Clone> Arg<T> {
+    /// The value, expanding `${...}` now if the word has any.
+    pub fn get(&self, session: &mut Session) -> Result<Cow<'_, T>, Failure> {
+        match self {
+            Arg::Ready(value) => Ok(Cow::Borrowed(value)),
+            Arg::Later(word, parse) => {
+                let (text, _) = session.expand(word)?;
+                parse(&text).map(Cow::Owned).map_err(Failure::Usage)
+            }
+        }
+    }
+}
+
+/// The words after a command's name, consumed by its parser.
+pub struct Args<'w> {
+    synopsis: &'static str,
+    words: Vec<&'w Word>,
+}
+
+impl<'w> Args<'w> {
+    pub fn new(synopsis: &'static str, words: &'w [Word]) -> Self {
+        Args { synopsis, words: words.iter().collect() }
+    }
+
+    /// An error that shows the command's synopsis.
+    pub fn usage_error(&self, problem: &str) -> SyntaxError {
+        SyntaxError::new(format!("{problem} (usage: {})", self.synopsis))
+    }
+
+    /// Removes a literal `--flag` wherever it stands.
+    pub fn flag(&mut self, flag: &str) -> bool {
+        match self.words.iter().position(|w| w.literal() == Some(flag)) {
+            Some(index) => {
+                self.words.remove(index);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes `--option VALUE` wherever it stands and returns VALUE.
+    pub fn option(&mut self, flag: &str) -> Result<Option<&'w Word>, SyntaxError> {
+        let Some(index) = self.words.iter().position(|w| w.literal() == Some(flag)) else {
+            return Ok(None);
+        };
+        if index + 1 >= self.words.len() {
+            return Err(self.usage_error(&format!("{flag} needs a value")));
+        }
+        let value = self.words.remove(index + 1);
+        self.words.remove(index);
+        Ok(Some(value))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
+    fn next(&mut self, what: &str) -> Result<&'w Word, SyntaxError> {
+        if self.words.is_empty() {
+            return Err(self.usage_error(&format!("missing {what}")));
+        }
+        Ok(self.words.remove(0))
+    }
+
+    /// A word that must be written out in full (no `${...}`).
+    pub fn literal(&mut self, what: &str) -> Result<&'w str, SyntaxError> {
+        let word = self.next(what)?;
+        word.literal()
+            .ok_or_else(|| self.usage_error(&format!("{what} cannot use ${{...}}")))
+    }
+
+    pub fn optional_literal(&mut self) -> Option<&'w str> {
+        let word = self.words.first()?.literal()?;
+        self.words.remove(0);
+        Some(word)
+    }
+
+    /// A handle name.
+    pub fn handle(&mut self) -> Result<String, SyntaxError> {
+        let name = self.literal("NAME")?;
+        check_handle_name(name)?;
+        Ok(name.to_string())
+    }
+
+    pub fn optional_handle(&mut self) -> Result<Option<String>, SyntaxError> {
+        if self.words.is_empty() {
+            return Ok(None);
+        }
+        self.handle().map(Some)
+    }
+
+    /// A typed argument.
+    pub fn arg<T>(&mut self, what: &str, parse: fn(&str) -> Result<T, String>) -> Result<Arg<T>, SyntaxError> {
+        let word = self.next(what)?;
+        typed(word, parse)
+    }
+
+    pub fn optional_arg<T>(&mut self, parse: fn(&str) -> Result<T, String>) -> Result<Option<Arg<T>>, SyntaxError> {
+        match self.words.first() {
+            None => Ok(None),
+            Some(_) => self.arg("", parse).map(Some),
+        }
+    }
+
+    /// `--hex HEX` or `--file PATH`, wherever they stand; call it before
+    /// taking positional words so the flags are not mistaken for them.
+    pub fn data_option(&mut self) -> Result<Option<Arg<Data>>, SyntaxError> {
+        if let Some(hex) = self.option("--hex")? {
+            return typed(hex, |text| decode_hex(text).map(Data::Bytes)).map(Some);
+        }
+        if let Some(path) = self.option("--file")? {
+            return typed(path, |text| Ok(Data::File(text.into()))).map(Some);
+        }
+        Ok(None)
+    }
+
+    /// DATA, unless [`Args::data_option`] already found `--hex`/`--file`.
+    pub fn data(&mut self, option: Option<Arg<Data>>) -> Result<Arg<Data>, SyntaxError> {
+        match option {
+            Some(data) => Ok(data),
+            None => self.arg("DATA", |text| decode_escapes(text).map(Data::Bytes)),
+        }
+    }
+
+    /// The words left, for commands that take the rest of the line.
+    pub fn rest(&mut self) -> Vec<&'w Word> {
+        std::mem::take(&mut self.words)
+    }
+
+    /// Fails when words are left over.
+    pub fn finish(&self) -> Result<(), SyntaxError> {
+        match self.words.first() {
+            None => Ok(()),
+            Some(word) => {
+                let shown = word.literal().unwrap_or("${...}");
+                Err(self.usage_error(&format!("unexpected '{shown}'")))
+            }
+        }
+    }
+}
+
+fn typed<T>(word: &Word, parse: fn(&str) -> Result<T, String>) -> Result<Arg<T>, SyntaxError> {
+    match word.literal() {
+        Some(text) => parse(text).map(Arg::Ready).map_err(SyntaxError::new),
+        None => Ok(Arg::Later(word.clone(), parse)),
+    }
+}
+
+pub fn check_handle_name(name: &str) -> Result<(), SyntaxError> {
+    if is_handle_name(name) {
+        Ok(())
+    } else {
+        Err(SyntaxError::new(format!(
+            "bad handle name '{name}': letters, digits, _ and -, starting with a letter or _"
+        )))
+    }
+}
+
+/// Parses on/off words: `1`/`0`, `on`/`off`, `true`/`false`.
+pub fn parse_bool(word: &str) -> Result<bool, String> {
+    match word {
+        "1" | "on" | "true" => Ok(true),
+        "0" | "off" | "false" => Ok(false),
+        _ => Err(format!("'{word}' is not a boolean (1/0, on/off, true/false)")),
+    }
+}
+
+/// The candidate closest to `word`, for "did you mean".
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|(distance, c)| *distance <= (c.len() / 3).max(1) + 1)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous + usize::from(ca != *cb);
+            previous = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_close_names() {
+        let names = ["connect", "close", "recv"];
+        assert_eq!(did_you_mean("conect", names), Some("connect"));
+        assert_eq!(did_you_mean("rcv", names), Some("recv"));
+        assert_eq!(did_you_mean("zzzzzz", names), None);
+    }
+}

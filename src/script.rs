@@ -1,0 +1,205 @@
+//! Loading a script: every line split and parsed before the first one runs.
+//!
+//! A script with a syntax error is rejected whole, so a typo on the last
+//! line never leaves a half-run exercise behind. Sources with a written-out
+//! path are loaded and checked here too.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::cmd::Command;
+use crate::lexer::{split_line, Context, Piece, Var, Word, Field};
+use crate::parser::{Arg, SyntaxError};
+
+/// A parsed script.
+#[derive(Debug)]
+pub struct Script {
+    /// How failure lines name it (`echo.sock:12: ...`).
+    pub name: String,
+    /// The directory `source` paths are relative to.
+    pub dir: PathBuf,
+    pub lines: Vec<Line>,
+}
+
+/// One command line of a script.
+#[derive(Debug)]
+pub struct Line {
+    pub number: usize,
+    pub words: Vec<Word>,
+    pub command: Command,
+}
+
+/// A syntax error with its place: `FILE:LINE: COMMAND: MESSAGE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptError {
+    pub file: String,
+    pub line: usize,
+    pub command: Option<String>,
+    pub error: SyntaxError,
+}
+
+impl fmt::Display for ScriptError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: ", self.file, self.line)?;
+        if let Some(command) = &self.command {
+            write!(f, "{command}: ")?;
+        }
+        write!(f, "{}", self.error.message)?;
+        if let Some(column) = self.error.column {
+            write!(f, " (column {column})")?;
+        }
+        Ok(())
+    }
+}
+
+/// The most errors reported for one script: past that, it is probably not a script.
+const MAX_ERRORS: usize = 20;
+/// How deep `source` may nest.
+const MAX_DEPTH: usize = 32;
+
+/// Loads and parses a script file.
+pub struct Loader<'a> {
+    pub args: &'a [String],
+    /// Canonical paths of the scripts being loaded, to catch `source` loops.
+    stack: Vec<PathBuf>,
+}
+
+impl<'a> Loader<'a> {
+    pub fn new(args: &'a [String]) -> Self {
+        Loader { args, stack: Vec::new() }
+    }
+
+    /// Parses a script's text. `name` is how errors name it; `path` is the
+    /// file it came from (none for stdin).
+    pub fn parse(&mut self, text: &[u8], name: &str, path: Option<&Path>) -> Result<Script, Vec<ScriptError>> {
+        let dir = path
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        if let Some(canonical) = path.and_then(|p| p.canonicalize().ok()) {
+            self.stack.push(canonical);
+        }
+        let result = self.parse_lines(text, name, &dir);
+        if path.is_some() {
+            self.stack.pop();
+        }
+        result.map(|lines| Script { name: name.to_string(), dir, lines })
+    }
+
+    fn parse_lines(&mut self, text: &[u8], name: &str, dir: &Path) -> Result<Vec<Line>, Vec<ScriptError>> {
+        if text.iter().take(8192).any(|&b| b == 0) {
+            let error = SyntaxError::new("this is a binary file, not a script (it holds NUL bytes)");
+            return Err(vec![ScriptError { file: name.to_string(), line: 1, command: None, error }]);
+        }
+        let mut lines = Vec::new();
+        let mut errors = Vec::new();
+        for (index, raw) in text.split(|&b| b == b'\n').enumerate() {
+            let number = index + 1;
+            let at = |command: Option<String>, error: SyntaxError| ScriptError {
+                file: name.to_string(),
+                line: number,
+                command,
+                error,
+            };
+            match self.parse_line(raw, name, dir) {
+                Ok(Some(line)) => lines.push(Line { number, ..line }),
+                Ok(None) => {}
+                Err((command, error)) => errors.push(at(command, error)),
+            }
+            if errors.len() >= MAX_ERRORS {
+                break;
+            }
+        }
+        if errors.is_empty() {
+            Ok(lines)
+        } else {
+            Err(errors)
+        }
+    }
+
+    fn parse_line(
+        &mut self,
+        raw: &[u8],
+        name: &str,
+        dir: &Path,
+    ) -> Result<Option<Line>, (Option<String>, SyntaxError)> {
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let text = std::str::from_utf8(raw).map_err(|e| {
+            let column = String::from_utf8_lossy(&raw[..e.valid_up_to()]).chars().count() + 1;
+            (None, SyntaxError { message: "not valid UTF-8".into(), column: Some(column) })
+        })?;
+        if text.contains('\0') {
+            return Err((None, SyntaxError::new("a NUL byte in the line")));
+        }
+        let words = split_line(text, &Context { args: self.args }).map_err(|e| (None, e.into()))?;
+        if words.is_empty() {
+            return Ok(None);
+        }
+        let command_name = words[0].literal().map(str::to_string);
+        let mut command = Command::parse(&words).map_err(|e| (command_name.clone(), e))?;
+        self.load_source(&mut command, name, dir)
+            .map_err(|e| (command_name.clone(), e))?;
+        Ok(Some(Line { number: 0, words, command }))
+    }
+
+    /// Loads a `source` (also one wrapped in nothing else) whose path is known now.
+    fn load_source(&mut self, command: &mut Command, name: &str, dir: &Path) -> Result<(), SyntaxError> {
+        let Command::Source(source) = command else { return Ok(()) };
+        let Arg::Ready(path) = &source.path else { return Ok(()) };
+        let script = self.load_file(&dir.join(path), &display_beside(name, path))?;
+        source.loaded = Some(Arc::new(script));
+        Ok(())
+    }
+
+    /// Reads and parses a sourced file; its own errors become this line's error.
+    pub fn load_file(&mut self, path: &Path, display: &str) -> Result<Script, SyntaxError> {
+        let canonical = path
+            .canonicalize()
+            .map_err(|e| SyntaxError::new(format!("cannot read {display}: {e}")))?;
+        if self.stack.contains(&canonical) {
+            return Err(SyntaxError::new(format!("{display} sources itself (a source loop)")));
+        }
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(SyntaxError::new(format!("sources nest more than {MAX_DEPTH} deep")));
+        }
+        let text = std::fs::read(path).map_err(|e| SyntaxError::new(format!("cannot read {display}: {e}")))?;
+        self.parse(&text, display, Some(path)).map_err(|errors| {
+            let first = &errors[0];
+            SyntaxError::new(format!("in {first}"))
+        })
+    }
+}
+
+/// How a sourced file is named: beside the script that sources it.
+pub fn display_beside(parent: &str, path: &Path) -> String {
+    if path.is_absolute() {
+        return path.display().to_string();
+    }
+    match Path::new(parent).parent() {
+        Some(dir) if !dir.as_os_str().is_empty() && !parent.starts_with('<') => {
+            dir.join(path).display().to_string()
+        }
+        _ => path.display().to_string(),
+    }
+}
+
+/// A word as it was written, for echoing a line whose expansion failed.
+pub fn source_text(word: &Word) -> String {
+    word.pieces
+        .iter()
+        .map(|piece| match piece {
+            Piece::Text(text) => text.clone(),
+            Piece::Var(Var::Tmp) => "${tmp}".to_string(),
+            Piece::Var(Var::Handle { handle, field }) => {
+                let field = match field {
+                    Field::Addr => "addr",
+                    Field::Host => "host",
+                    Field::Port => "port",
+                    Field::Peer => "peer",
+                };
+                format!("${{{handle}.{field}}}")
+            }
+        })
+        .collect()
+}

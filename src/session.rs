@@ -1,0 +1,286 @@
+//! The session: the handle table and everything commands share.
+//!
+//! Commands run against a `Session`: they look handles up by name, wait on
+//! sockets through it (so the transcript is flushed before every wait),
+//! and show addresses through it (so `--stable` placeholders are applied
+//! in one place).
+
+use socket2::{SockAddr, Socket};
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::address::format_sockaddr;
+use crate::errors::Failure;
+use crate::handle::Handle;
+use crate::lexer::{Field, Piece, Var, Word};
+use crate::transcript::Transcript;
+use crate::wait::{wait_for, Deadline};
+
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub struct Session {
+    handles: HashMap<String, Handle>,
+    next_serial: u64,
+    /// `timeout`/`--timeout`: the default for blocking commands.
+    pub default_timeout: Option<Duration>,
+    /// `--stable`: kernel-chosen values shown as placeholders.
+    pub stable: bool,
+    /// Kernel-chosen ports and autobound names, with their placeholders.
+    placeholders: HashMap<String, String>,
+    tmp_dir: Option<PathBuf>,
+    pub out: Transcript,
+}
+
+impl Session {
+    pub fn new(out: Transcript, stable: bool) -> Self {
+        Session {
+            handles: HashMap::new(),
+            next_serial: 0,
+            default_timeout: Some(DEFAULT_TIMEOUT),
+            stable,
+            placeholders: HashMap::new(),
+            tmp_dir: None,
+            out,
+        }
+    }
+
+    pub fn handle(&self, name: &str) -> Result<&Handle, Failure> {
+        self.handles.get(name).ok_or_else(|| no_such_handle(name))
+    }
+
+    pub fn handle_mut(&mut self, name: &str) -> Result<&mut Handle, Failure> {
+        self.handles.get_mut(name).ok_or_else(|| no_such_handle(name))
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.handles.contains_key(name)
+    }
+
+    /// Fails when `name` is taken, before any socket is made for it.
+    pub fn check_free(&self, name: &str) -> Result<(), Failure> {
+        if self.contains(name) {
+            return Err(Failure::usage(format!("a handle named {name} already exists (close it first)")));
+        }
+        Ok(())
+    }
+
+    /// Adds a socket under a new name.
+    pub fn insert(&mut self, name: &str, socket: Socket, kind: crate::kind::Kind) -> Result<&mut Handle, Failure> {
+        self.check_free(name)?;
+        socket.set_nonblocking(true)?;
+        self.next_serial += 1;
+        let handle = Handle::new(name.to_string(), socket, kind, self.next_serial);
+        Ok(self.handles.entry(name.to_string()).or_insert(handle))
+    }
+
+    pub fn remove(&mut self, name: &str) -> Result<Handle, Failure> {
+        self.handles.remove(name).ok_or_else(|| no_such_handle(name))
+    }
+
+    /// The live handles in the order they were made.
+    pub fn handles(&self) -> Vec<&Handle> {
+        let mut handles: Vec<&Handle> = self.handles.values().collect();
+        handles.sort_by_key(|h| h.serial);
+        handles
+    }
+
+    pub fn handle_names(&self) -> Vec<String> {
+        self.handles().iter().map(|h| h.name.clone()).collect()
+    }
+
+    /// Closes every handle, removing the Unix socket files they bound.
+    pub fn close_all(&mut self) {
+        for (_, handle) in self.handles.drain() {
+            handle.close();
+        }
+        if let Some(dir) = self.tmp_dir.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+
+    /// When a blocking command on this handle must give up.
+    pub fn deadline(&self, handle: &Handle) -> Deadline {
+        Deadline::after(handle.timeout.unwrap_or(self.default_timeout))
+    }
+
+    /// Runs a socket call the way a blocking socket would: on EAGAIN, wait
+    /// for `events` and try again until the deadline; in non-blocking mode,
+    /// EAGAIN is the answer.
+    pub fn retry<T>(
+        &self,
+        handle: &Handle,
+        events: i16,
+        deadline: Deadline,
+        what: &str,
+        mut call: impl FnMut(&Socket) -> io::Result<T>,
+    ) -> Result<T, Failure> {
+        loop {
+            match call(&handle.socket) {
+                Ok(value) => return Ok(value),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && handle.blocking => {
+                    self.out.flush();
+                    wait_for(handle.fd(), events, deadline, what)?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Remembers a port or autobound name the kernel chose for `handle`, so
+    /// that `--stable` can show it as `<handle.port>`.
+    pub fn note_kernel_choice(&mut self, name: &str) {
+        let Some(handle) = self.handles.get(name) else { return };
+        let Some(local) = handle.local_addr() else { return };
+        if let Some(inet) = local.as_socket() {
+            if inet.port() != 0 && !handle.port_chosen {
+                self.placeholders
+                    .entry(port_key(inet.port()))
+                    .or_insert_with(|| format!("<{name}.port>"));
+            }
+        } else if let Some(abstract_name) = local.as_abstract_namespace() {
+            self.placeholders
+                .entry(abstract_key(abstract_name))
+                .or_insert_with(|| format!("@<{name}.autobind>"));
+        }
+    }
+
+    /// Forgets a port once nothing in the session can show it any more.
+    pub fn forget_port(&mut self, port: u16) {
+        self.placeholders.remove(&port_key(port));
+    }
+
+    /// An address as the transcript shows it.
+    pub fn show_addr(&self, addr: &SockAddr) -> String {
+        if !self.stable {
+            return format_sockaddr(addr);
+        }
+        if let Some(inet) = addr.as_socket() {
+            return self.show_inet(inet);
+        }
+        if let Some(name) = addr.as_abstract_namespace() {
+            if let Some(placeholder) = self.placeholders.get(&abstract_key(name)) {
+                return placeholder.clone();
+            }
+        }
+        self.hide_tmp(&format_sockaddr(addr))
+    }
+
+    fn show_inet(&self, inet: SocketAddr) -> String {
+        match self.placeholders.get(&port_key(inet.port())) {
+            Some(port) if inet.is_ipv4() => format!("{}:{port}", inet.ip()),
+            Some(port) => format!("[{}]:{port}", inet.ip()),
+            None => inet.to_string(),
+        }
+    }
+
+    /// A port as the transcript shows it.
+    pub fn show_port(&self, port: u16) -> String {
+        match self.placeholders.get(&port_key(port)) {
+            Some(placeholder) if self.stable => placeholder.clone(),
+            _ => port.to_string(),
+        }
+    }
+
+    pub fn show_fd(&self, handle: &Handle) -> String {
+        if self.stable {
+            format!("<{}.fd>", handle.name)
+        } else {
+            handle.fd().to_string()
+        }
+    }
+
+    fn hide_tmp(&self, text: &str) -> String {
+        match &self.tmp_dir {
+            Some(dir) => text.replace(&*dir.to_string_lossy(), "<tmp>"),
+            None => text.to_string(),
+        }
+    }
+
+    /// The private directory `${tmp}` names, made on first use.
+    pub fn tmp_dir(&mut self) -> Result<PathBuf, Failure> {
+        if let Some(dir) = &self.tmp_dir {
+            return Ok(dir.clone());
+        }
+        static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("sockrepl-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(Failure::from)?;
+        self.tmp_dir = Some(dir.clone());
+        Ok(dir)
+    }
+
+    /// Expands a word's run-time `${...}`: the value used, and how the
+    /// transcript shows it.
+    pub fn expand(&mut self, word: &Word) -> Result<(String, String), Failure> {
+        let mut value = String::new();
+        let mut shown = String::new();
+        for piece in &word.pieces {
+            match piece {
+                Piece::Text(text) => {
+                    value.push_str(text);
+                    shown.push_str(text);
+                }
+                Piece::Var(var) => {
+                    let (v, s) = self.expand_var(var)?;
+                    value.push_str(&v);
+                    shown.push_str(&s);
+                }
+            }
+        }
+        Ok((value, shown))
+    }
+
+    fn expand_var(&mut self, var: &Var) -> Result<(String, String), Failure> {
+        match var {
+            Var::Tmp => {
+                let dir = self.tmp_dir()?.to_string_lossy().into_owned();
+                let shown = if self.stable { "<tmp>".to_string() } else { dir.clone() };
+                Ok((dir, shown))
+            }
+            Var::Handle { handle, field } => {
+                let h = self.handle(handle)?;
+                let addr = match field {
+                    Field::Peer => h.peer_addr().ok_or_else(|| {
+                        Failure::usage(format!("${{{handle}.peer}}: {handle} is not connected"))
+                    })?,
+                    _ => h.local_addr().ok_or_else(|| Failure::usage(format!("{handle} has no address")))?,
+                };
+                Ok(self.addr_field(handle, &addr, *field))
+            }
+        }
+    }
+
+    fn addr_field(&self, handle: &str, addr: &SockAddr, field: Field) -> (String, String) {
+        match (addr.as_socket(), field) {
+            (Some(inet), Field::Host) => (inet.ip().to_string(), inet.ip().to_string()),
+            (Some(inet), Field::Port) => (inet.port().to_string(), self.show_port(inet.port())),
+            (_, Field::Port | Field::Host) => {
+                let _ = handle;
+                (format_sockaddr(addr), self.show_addr(addr))
+            }
+            _ => (format_sockaddr(addr), self.show_addr(addr)),
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.close_all();
+    }
+}
+
+fn no_such_handle(name: &str) -> Failure {
+    Failure::usage(format!("no handle named {name}"))
+}
+
+fn port_key(port: u16) -> String {
+    format!("port:{port}")
+}
+
+fn abstract_key(name: &[u8]) -> String {
+    format!("abstract:{}", String::from_utf8_lossy(name))
+}

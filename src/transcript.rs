@@ -1,0 +1,57 @@
+//! Where the transcript goes: stdout or memory, batched, flushed before
+//! every wait on the network so nothing shown is ever held back.
+
+use std::cell::RefCell;
+use std::io::{self, Write};
+
+pub struct Transcript {
+    sink: RefCell<Sink>,
+}
+
+enum Sink {
+    Stdout(io::BufWriter<io::Stdout>),
+    Memory(Vec<u8>),
+}
+
+impl Transcript {
+    pub fn stdout() -> Self {
+        let writer = io::BufWriter::with_capacity(64 * 1024, io::stdout());
+        Transcript { sink: RefCell::new(Sink::Stdout(writer)) }
+    }
+
+    pub fn memory() -> Self {
+        Transcript { sink: RefCell::new(Sink::Memory(Vec::new())) }
+    }
+
+    /// Writes one or more lines (a trailing newline is added).
+    pub fn line(&self, text: &str) {
+        let mut sink = self.sink.borrow_mut();
+        let writer: &mut dyn Write = match &mut *sink {
+            Sink::Stdout(writer) => writer,
+            Sink::Memory(buffer) => buffer,
+        };
+        // A closed stdout (a pager quit early) must not kill the session.
+        let _ = writer.write_all(text.as_bytes());
+        let _ = writer.write_all(b"\n");
+    }
+
+    pub fn flush(&self) {
+        if let Sink::Stdout(writer) = &mut *self.sink.borrow_mut() {
+            let _ = writer.flush();
+        }
+    }
+
+    /// Takes what was written to a memory transcript.
+    pub fn take(&self) -> Vec<u8> {
+        match &mut *self.sink.borrow_mut() {
+            Sink::Memory(buffer) => std::mem::take(buffer),
+            Sink::Stdout(_) => Vec::new(),
+        }
+    }
+}
+
+impl Drop for Transcript {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
