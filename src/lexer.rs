@@ -245,9 +245,10 @@ mod tests {
 
     #[test]
     fn expansions_stay_one_word() {
-        let words = split("print ${2} x$${1}").unwrap();
+        let words = split("print ${2} x$$${1} $${1}").unwrap();
         assert_eq!(words[1].literal(), Some("a b"));
         assert_eq!(words[2].literal(), Some("x$127.0.0.1:9"));
+        assert_eq!(words[3].literal(), Some("${1}"));
         let words = split("connect c ${srv.addr}").unwrap();
         assert_eq!(
             words[2].pieces,
