@@ -40,7 +40,9 @@ impl Address {
             return parse_bracketed(word, rest);
         }
         if let Some(port) = word.strip_prefix(':') {
-            return Ok(Address::Wildcard { port: parse_port(word, port)? });
+            return Ok(Address::Wildcard {
+                port: parse_port(word, port)?,
+            });
         }
         let (host, port) = match word.rsplit_once(':') {
             Some((host, port)) => (host, Some(parse_port(word, port)?)),
@@ -52,7 +54,9 @@ impl Address {
     /// The socket address to hand to the kernel for a socket of this kind.
     pub fn resolve(&self, kind: Kind) -> Result<SockAddr, Failure> {
         match (self, kind.family) {
-            (Address::UnixPath(path), Family::Unix) => unix_addr(path.as_os_str().as_bytes(), false),
+            (Address::UnixPath(path), Family::Unix) => {
+                unix_addr(path.as_os_str().as_bytes(), false)
+            }
             (Address::Abstract(name), Family::Unix) => unix_addr(name, true),
             (_, Family::Unix) => Err(Failure::usage(format!(
                 "a Unix socket takes a path containing '/' (./lab.sock) or an @name, not {}",
@@ -89,7 +93,10 @@ fn parse_bracketed(word: &str, rest: &str) -> Result<Address, String> {
             None => return Err(format!("bad address '{word}': expected ':PORT' after ']'")),
         },
     };
-    Ok(Address::Ip { ip: IpAddr::V6(ip), port })
+    Ok(Address::Ip {
+        ip: IpAddr::V6(ip),
+        port,
+    })
 }
 
 fn parse_host(word: &str, host: &str, port: Option<u16>) -> Result<Address, String> {
@@ -97,25 +104,37 @@ fn parse_host(word: &str, host: &str, port: Option<u16>) -> Result<Address, Stri
         return Err(format!("bad address '{word}': no host"));
     }
     if host.contains(':') {
-        return Err(format!("bad address '{word}': write an IPv6 address in brackets, as in [::1]:8080"));
+        return Err(format!(
+            "bad address '{word}': write an IPv6 address in brackets, as in [::1]:8080"
+        ));
     }
     if host.chars().all(|c| c.is_ascii_digit() || c == '.') {
-        let ip: Ipv4Addr = host
-            .parse()
-            .map_err(|_| format!("bad address '{word}': '{host}' is not an IPv4 address (A.B.C.D)"))?;
-        return Ok(Address::Ip { ip: IpAddr::V4(ip), port });
+        let ip: Ipv4Addr = host.parse().map_err(|_| {
+            format!("bad address '{word}': '{host}' is not an IPv4 address (A.B.C.D)")
+        })?;
+        return Ok(Address::Ip {
+            ip: IpAddr::V4(ip),
+            port,
+        });
     }
-    let valid_name = host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_');
+    let valid_name = host
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_');
     if !valid_name {
         return Err(format!("bad address '{word}': '{host}' is not a host name"));
     }
-    Ok(Address::Host { name: host.to_string(), port })
+    Ok(Address::Host {
+        name: host.to_string(),
+        port,
+    })
 }
 
 fn parse_port(word: &str, port: &str) -> Result<u16, String> {
     match port.parse::<u32>() {
         Ok(n) if n <= 65535 && !port.starts_with('+') => Ok(n as u16),
-        _ => Err(format!("bad port in '{word}': '{port}' is not a number from 0 to 65535")),
+        _ => Err(format!(
+            "bad port in '{word}': '{port}' is not a number from 0 to 65535"
+        )),
     }
 }
 
@@ -123,7 +142,9 @@ fn port_for(address: &Address, port: Option<u16>, kind: Kind) -> Result<u16, Fai
     match port {
         Some(port) => Ok(port),
         None if kind.ignores_ports() => Ok(0),
-        None => Err(Failure::usage(format!("{address} has no port: write HOST:PORT"))),
+        None => Err(Failure::usage(format!(
+            "{address} has no port: write HOST:PORT"
+        ))),
     }
 }
 
@@ -158,7 +179,11 @@ fn resolve_host(name: &str, port: u16, family: Family) -> Result<IpAddr, Failure
         .map(|addr| addr.ip())
         .find(|ip| ip.is_ipv4() == (family == Family::Inet))
         .ok_or_else(|| {
-            let wanted = if family == Family::Inet { "IPv4" } else { "IPv6" };
+            let wanted = if family == Family::Inet {
+                "IPv4"
+            } else {
+                "IPv6"
+            };
             Failure::Resolve(format!("{name}: it has no {wanted} address"))
         })
 }
@@ -177,7 +202,10 @@ impl std::fmt::Display for Address {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let port = |p: &Option<u16>| p.map(|p| format!(":{p}")).unwrap_or_default();
         match self {
-            Address::Ip { ip: IpAddr::V6(ip), port: p } if p.is_some() => write!(f, "[{ip}]{}", port(p)),
+            Address::Ip {
+                ip: IpAddr::V6(ip),
+                port: p,
+            } if p.is_some() => write!(f, "[{ip}]{}", port(p)),
             Address::Ip { ip, port: p } => write!(f, "{ip}{}", port(p)),
             Address::Host { name, port: p } => write!(f, "{name}{}", port(p)),
             Address::Wildcard { port } => write!(f, ":{port}"),
@@ -212,24 +240,49 @@ mod tests {
     fn parses_every_form() {
         assert_eq!(
             Address::parse("127.0.0.1:80").unwrap(),
-            Address::Ip { ip: "127.0.0.1".parse().unwrap(), port: Some(80) }
+            Address::Ip {
+                ip: "127.0.0.1".parse().unwrap(),
+                port: Some(80)
+            }
         );
         assert_eq!(
             Address::parse("[::1]:80").unwrap(),
-            Address::Ip { ip: "::1".parse().unwrap(), port: Some(80) }
+            Address::Ip {
+                ip: "::1".parse().unwrap(),
+                port: Some(80)
+            }
         );
         assert_eq!(Address::parse(":0").unwrap(), Address::Wildcard { port: 0 });
         assert_eq!(
             Address::parse("localhost:22").unwrap(),
-            Address::Host { name: "localhost".into(), port: Some(22) }
+            Address::Host {
+                name: "localhost".into(),
+                port: Some(22)
+            }
         );
-        assert_eq!(Address::parse("./lab.sock").unwrap(), Address::UnixPath("./lab.sock".into()));
-        assert_eq!(Address::parse("@lab").unwrap(), Address::Abstract(b"lab".to_vec()));
+        assert_eq!(
+            Address::parse("./lab.sock").unwrap(),
+            Address::UnixPath("./lab.sock".into())
+        );
+        assert_eq!(
+            Address::parse("@lab").unwrap(),
+            Address::Abstract(b"lab".to_vec())
+        );
     }
 
     #[test]
     fn rejects_bad_addresses() {
-        for bad in ["1.2.3:80", "[::1", "host:99999", "[::1]80", "::1:80", ":", "a b:1", "h:-1", "[zz]:1"] {
+        for bad in [
+            "1.2.3:80",
+            "[::1",
+            "host:99999",
+            "[::1]80",
+            "::1:80",
+            ":",
+            "a b:1",
+            "h:-1",
+            "[zz]:1",
+        ] {
             assert!(Address::parse(bad).is_err(), "{bad} should be rejected");
         }
     }
@@ -241,7 +294,10 @@ mod tests {
         let addr = Address::parse(":0").unwrap();
         assert_eq!(format_sockaddr(&addr.resolve(tcp).unwrap()), "0.0.0.0:0");
         assert_eq!(format_sockaddr(&addr.resolve(tcp6).unwrap()), "[::]:0");
-        assert!(Address::parse("127.0.0.1:1").unwrap().resolve(tcp6).is_err());
+        assert!(Address::parse("127.0.0.1:1")
+            .unwrap()
+            .resolve(tcp6)
+            .is_err());
         assert!(Address::parse("127.0.0.1").unwrap().resolve(tcp).is_err());
         let icmp = Kind::from_short("icmp").unwrap();
         assert!(Address::parse("127.0.0.1").unwrap().resolve(icmp).is_ok());

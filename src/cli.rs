@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, Subcommand};
 
 use crate::duration::{parse_duration, parse_timeout};
+use crate::errors::file_error;
 use crate::golden::{run_tests, TestOptions};
 use crate::interp::{End, Interpreter};
 use crate::script::{Loader, Script};
@@ -83,7 +84,13 @@ pub fn main() -> i32 {
     };
     match &cli.mode {
         Some(Mode::Run { file, args }) => run_file(&cli, file, args),
-        Some(Mode::Test { paths, jobs, bless, kill_after, verbose }) => {
+        Some(Mode::Test {
+            paths,
+            jobs,
+            bless,
+            kill_after,
+            verbose,
+        }) => {
             let mut options = TestOptions::new(paths.clone());
             options.jobs = *jobs;
             options.bless = *bless;
@@ -128,7 +135,11 @@ fn run_file(cli: &Cli, file: &str, args: &[String]) -> i32 {
             return 2;
         }
     };
-    run_script(cli, &script, args)
+    let status = run_script(cli, &script, args);
+    // The process ends now: freeing a large script line by line would only
+    // cost time (handles were closed, and socket files removed, already).
+    std::mem::forget(script);
+    status
 }
 
 fn run_script(cli: &Cli, script: &Script, args: &[String]) -> i32 {
@@ -158,7 +169,7 @@ fn read_script(file: &str) -> Result<(Vec<u8>, String, Option<PathBuf>), String>
     if path.is_dir() {
         return Err(format!("{file} is a directory, not a script"));
     }
-    let text = std::fs::read(path).map_err(|e| format!("cannot read {file}: {e}"))?;
+    let text = std::fs::read(path).map_err(|e| file_error("read", path, &e))?;
     Ok((text, file.to_string(), Some(path.to_path_buf())))
 }
 

@@ -28,7 +28,9 @@ pub fn decode_escapes(word: &str) -> Result<Vec<u8>, String> {
             continue;
         }
         let escaped = match chars.next() {
-            None => return Err("a lone backslash ends the data (write \\\\ for a backslash)".into()),
+            None => {
+                return Err("a lone backslash ends the data (write \\\\ for a backslash)".into())
+            }
             Some((_, c)) => c,
         };
         let byte = match escaped {
@@ -58,7 +60,9 @@ pub fn decode_escapes(word: &str) -> Result<Vec<u8>, String> {
 fn hex_escape(chars: &mut std::str::CharIndices<'_>) -> Result<u8, String> {
     let digits: String = chars.clone().take(2).map(|(_, c)| c).collect();
     if digits.len() != 2 || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(format!("bad escape '\\x{digits}': \\x takes two hex digits"));
+        return Err(format!(
+            "bad escape '\\x{digits}': \\x takes two hex digits"
+        ));
     }
     chars.nth(1);
     u8::from_str_radix(&digits, 16).map_err(|e| e.to_string())
@@ -68,10 +72,16 @@ fn hex_escape(chars: &mut std::str::CharIndices<'_>) -> Result<u8, String> {
 pub fn decode_hex(text: &str) -> Result<Vec<u8>, String> {
     let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
     if let Some(bad) = digits.iter().find(|b| !b.is_ascii_hexdigit()) {
-        return Err(format!("bad hex '{}': not a hex digit", char::from(*bad).escape_default()));
+        return Err(format!(
+            "bad hex '{}': not a hex digit",
+            char::from(*bad).escape_default()
+        ));
     }
     if digits.len() % 2 != 0 {
-        return Err(format!("bad hex: {} digits, an odd number", digits.len()));
+        return Err(format!(
+            "bad hex: an odd number of digits ({}); each byte takes two",
+            digits.len()
+        ));
     }
     Ok(digits
         .chunks(2)

@@ -7,7 +7,9 @@ use std::time::Duration;
 pub fn parse_duration(word: &str) -> Result<Duration, String> {
     let split = word
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .ok_or_else(|| format!("bad duration '{word}': give a unit, as in 250ms, 1.5s, 2s or 1m"))?;
+        .ok_or_else(|| {
+            format!("bad duration '{word}': give a unit, as in 250ms, 1.5s, 2s or 1m")
+        })?;
     let (number, unit) = word.split_at(split);
     let value: f64 = number
         .parse()

@@ -41,7 +41,10 @@ impl Failure {
     /// Adds a hint unless this failure already has one or is not a system error.
     pub fn with_hint(self, hint: impl FnOnce(Errno) -> Option<String>) -> Self {
         match self {
-            Failure::Sys { errno, hint: None } => Failure::Sys { errno, hint: hint(errno) },
+            Failure::Sys { errno, hint: None } => Failure::Sys {
+                errno,
+                hint: hint(errno),
+            },
             other => other,
         }
     }
@@ -114,6 +117,15 @@ pub fn errno_text(errno: Errno) -> String {
 /// The C name of an errno value, e.g. `ECONNREFUSED`.
 pub fn errno_name(errno: Errno) -> String {
     format!("{errno:?}")
+}
+
+/// A file error as a person reads it: `cannot read x.bin: No such file or directory`.
+pub fn file_error(verb: &str, path: &std::path::Path, error: &io::Error) -> String {
+    let reason = match error.raw_os_error() {
+        Some(code) => errno_text(Errno::from_raw(code)),
+        None => error.to_string(),
+    };
+    format!("cannot {verb} {}: {reason}", path.display())
 }
 
 /// What `fails NAME` expects.

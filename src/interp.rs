@@ -49,11 +49,18 @@ pub struct Interpreter {
     pub echo: bool,
     /// Script arguments, for sources loaded at run time.
     pub args: Vec<String>,
+    /// One line of transcript being built, reused for every line.
+    scratch: String,
 }
 
 impl Interpreter {
     pub fn new(session: Session, echo: bool) -> Self {
-        Interpreter { session, echo, args: Vec::new() }
+        Interpreter {
+            session,
+            echo,
+            args: Vec::new(),
+            scratch: String::new(),
+        }
     }
 
     /// Runs every line of a script, stopping at the first failure.
@@ -70,8 +77,8 @@ impl Interpreter {
     /// Runs one line: echo, apply, render; a failure writes its one line.
     pub fn run_line(&mut self, script: &Script, line: &Line) -> End {
         if self.echo {
-            let shown = self.show_line(line);
-            self.session.out.line(&shown);
+            self.show_line(line);
+            self.session.out.line(&self.scratch);
         }
         let result = match &line.command {
             Command::Source(source) => return self.run_source(script, line, source),
@@ -91,8 +98,10 @@ impl Interpreter {
     }
 
     fn show_outcome(&mut self, outcome: &Outcome) -> End {
-        if let Some(text) = render(outcome, &self.session) {
-            self.session.out.line(&text);
+        self.scratch.clear();
+        render(outcome, &self.session, &mut self.scratch);
+        if !self.scratch.is_empty() {
+            self.session.out.line(&self.scratch);
         }
         match outcome {
             Outcome::Exit(status) => End::Exit(*status),
@@ -112,23 +121,23 @@ impl Interpreter {
         self.session.out.line(&text);
     }
 
-    /// The command line as run: expansions filled in, words quoted as needed.
-    fn show_line(&mut self, line: &Line) -> String {
-        let mut shown = String::from("> ");
+    /// Writes the command line as run into `scratch`: expansions filled
+    /// in, words quoted as needed.
+    fn show_line(&mut self, line: &Line) {
+        self.scratch.clear();
+        self.scratch.push_str("> ");
         for (index, word) in line.words.iter().enumerate() {
             if index > 0 {
-                shown.push(' ');
+                self.scratch.push(' ');
             }
-            let text = match word.literal() {
-                Some(text) => quote(text),
+            match word.literal() {
+                Some(text) => push_quoted(&mut self.scratch, text),
                 None => match self.session.expand(word) {
-                    Ok((_, display)) => quote(&display),
-                    Err(_) => source_text(word),
+                    Ok((_, display)) => push_quoted(&mut self.scratch, &display),
+                    Err(_) => self.scratch.push_str(&source_text(word)),
                 },
-            };
-            shown.push_str(&text);
+            }
         }
-        shown
     }
 
     fn run_source(&mut self, script: &Script, line: &Line, source: &Source) -> End {
@@ -145,7 +154,11 @@ impl Interpreter {
         }
     }
 
-    fn load_source_now(&mut self, script: &Script, path: &Arg<PathBuf>) -> Result<Arc<Script>, Failure> {
+    fn load_source_now(
+        &mut self,
+        script: &Script,
+        path: &Arg<PathBuf>,
+    ) -> Result<Arc<Script>, Failure> {
         let path = path.get(&mut self.session)?.into_owned();
         let display = display_beside(&script.name, &path);
         Loader::new(&self.args)
@@ -155,18 +168,27 @@ impl Interpreter {
     }
 }
 
-/// Quotes a word for the echoed line only when a shell would need it.
-fn quote(word: &str) -> String {
+/// Appends a word to the echoed line, quoted only when a shell would need it.
+fn push_quoted(out: &mut String, word: &str) {
     let plain = !word.is_empty()
         && !word.starts_with('#')
-        && word
-            .chars()
-            .all(|c| !c.is_whitespace() && !matches!(c, '\'' | '"' | '\\' | '$' | '`' | ';' | '&' | '|' | '(' | ')'));
+        && word.chars().all(|c| {
+            !c.is_whitespace()
+                && !matches!(
+                    c,
+                    '\'' | '"' | '\\' | '$' | '`' | ';' | '&' | '|' | '(' | ')'
+                )
+        });
     if plain {
-        word.to_string()
+        out.push_str(word);
     } else if !word.contains('\'') {
-        format!("'{word}'")
+        out.push('\'');
+        out.push_str(word);
+        out.push('\'');
     } else {
-        shlex::try_quote(word).map_or_else(|_| format!("{word:?}"), |q| q.into_owned())
+        match shlex::try_quote(word) {
+            Ok(quoted) => out.push_str(&quoted),
+            Err(_) => out.push_str(&format!("{word:?}")),
+        }
     }
 }

@@ -29,7 +29,16 @@ pub enum SockType {
 }
 
 /// The short kind names the `socket` command takes.
-pub const KIND_NAMES: &[&str] = &["tcp", "udp", "tcp6", "udp6", "unix", "unix-dgram", "icmp", "raw"];
+pub const KIND_NAMES: &[&str] = &[
+    "tcp",
+    "udp",
+    "tcp6",
+    "udp6",
+    "unix",
+    "unix-dgram",
+    "icmp",
+    "raw",
+];
 
 const FAMILIES: &[(&str, Family)] = &[
     ("AF_INET", Family::Inet),
@@ -56,7 +65,11 @@ const PROTOCOLS: &[(&str, i32)] = &[
 
 impl Kind {
     const fn new(family: Family, socktype: SockType, protocol: i32) -> Self {
-        Kind { family, socktype, protocol }
+        Kind {
+            family,
+            socktype,
+            protocol,
+        }
     }
 
     /// Parses a short name such as `udp6`.
@@ -77,11 +90,17 @@ impl Kind {
     }
 
     /// Parses `AF_INET SOCK_STREAM [IPPROTO_TCP|number]`.
-    pub fn from_c_names(family: &str, socktype: &str, protocol: Option<&str>) -> Result<Self, String> {
+    pub fn from_c_names(
+        family: &str,
+        socktype: &str,
+        protocol: Option<&str>,
+    ) -> Result<Self, String> {
         let family = lookup(FAMILIES, family)
             .ok_or_else(|| format!("unknown family '{family}' (AF_INET, AF_INET6 or AF_UNIX)"))?;
         let socktype = lookup(TYPES, socktype).ok_or_else(|| {
-            format!("unknown type '{socktype}' (SOCK_STREAM, SOCK_DGRAM, SOCK_RAW or SOCK_SEQPACKET)")
+            format!(
+                "unknown type '{socktype}' (SOCK_STREAM, SOCK_DGRAM, SOCK_RAW or SOCK_SEQPACKET)"
+            )
         })?;
         let protocol = match protocol {
             None => 0,
@@ -177,7 +196,10 @@ fn lookup<T: Copy>(table: &[(&str, T)], name: &str) -> Option<T> {
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.family_name(), self.type_name())?;
-        if let Some((name, _)) = PROTOCOLS.iter().find(|(_, p)| *p == self.protocol && *p != 0) {
+        if let Some((name, _)) = PROTOCOLS
+            .iter()
+            .find(|(_, p)| *p == self.protocol && *p != 0)
+        {
             write!(f, " {name}")?;
         } else if self.protocol != 0 {
             write!(f, " {}", self.protocol)?;
@@ -192,12 +214,18 @@ mod tests {
 
     #[test]
     fn short_and_long_forms_agree() {
-        assert_eq!(Kind::from_short("tcp"), Kind::from_c_names("AF_INET", "SOCK_STREAM", None).ok());
+        assert_eq!(
+            Kind::from_short("tcp"),
+            Kind::from_c_names("AF_INET", "SOCK_STREAM", None).ok()
+        );
         assert_eq!(
             Kind::from_short("icmp"),
             Kind::from_c_names("AF_INET", "SOCK_DGRAM", Some("IPPROTO_ICMP")).ok()
         );
-        assert_eq!(Kind::from_short("raw").unwrap().to_string(), "AF_INET SOCK_RAW IPPROTO_ICMP");
+        assert_eq!(
+            Kind::from_short("raw").unwrap().to_string(),
+            "AF_INET SOCK_RAW IPPROTO_ICMP"
+        );
         assert!(Kind::from_c_names("AF_FOO", "SOCK_STREAM", None).is_err());
     }
 }

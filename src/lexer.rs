@@ -23,7 +23,10 @@ pub enum Piece {
 /// An expansion that can only be filled in when the command runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Var {
-    Handle { handle: String, field: Field },
+    Handle {
+        handle: String,
+        field: Field,
+    },
     /// `${tmp}`: a private directory for this session's Unix socket files.
     Tmp,
 }
@@ -54,7 +57,9 @@ const PLACEHOLDER_LAST: u32 = 0x10_FFFD;
 
 impl Word {
     pub fn text(text: impl Into<String>) -> Self {
-        Word { pieces: vec![Piece::Text(text.into())] }
+        Word {
+            pieces: vec![Piece::Text(text.into())],
+        }
     }
 
     /// The word's text when it has no run-time expansion.
@@ -75,6 +80,14 @@ pub fn split_line(line: &str, context: &Context) -> Result<Vec<Word>, LexError> 
             column: Some(position + 1),
         });
     }
+    if !line.contains(['\'', '"', '\\', '#', '$']) {
+        // Nothing a shell would treat specially: words are split by blanks alone.
+        return Ok(line
+            .split([' ', '\t', '\n'])
+            .filter(|w| !w.is_empty())
+            .map(Word::text)
+            .collect());
+    }
     let (text, names) = hide_expansions(line)?;
     let mut lexer = Shlex::new(&text);
     let raw_words: Vec<String> = lexer.by_ref().collect();
@@ -82,7 +95,7 @@ pub fn split_line(line: &str, context: &Context) -> Result<Vec<Word>, LexError> 
         return Err(unterminated(line));
     }
     raw_words
-        .iter()
+        .into_iter()
         .map(|word| build_word(word, &names, context))
         .collect()
 }
@@ -109,7 +122,10 @@ fn hide_expansions(line: &str) -> Result<(String, Vec<String>), LexError> {
             })?;
             let code = PLACEHOLDER_BASE + names.len() as u32;
             if code > PLACEHOLDER_LAST {
-                return Err(LexError { message: "too many ${...} on one line".into(), column: None });
+                return Err(LexError {
+                    message: "too many ${...} on one line".into(),
+                    column: None,
+                });
             }
             text.push(char::from_u32(code).expect("private use code point"));
             names.push(inner[..close].to_string());
@@ -123,7 +139,10 @@ fn hide_expansions(line: &str) -> Result<(String, Vec<String>), LexError> {
     Ok((text, names))
 }
 
-fn build_word(raw: &str, names: &[String], context: &Context) -> Result<Word, LexError> {
+fn build_word(raw: String, names: &[String], context: &Context) -> Result<Word, LexError> {
+    if !raw.chars().any(is_placeholder) {
+        return Ok(Word::text(raw));
+    }
     let mut pieces: Vec<Piece> = Vec::new();
     let mut literal = String::new();
     for c in raw.chars() {
@@ -154,7 +173,10 @@ enum Expansion {
 }
 
 fn expansion(name: &str, context: &Context) -> Result<Expansion, LexError> {
-    let error = |message: String| LexError { message, column: None };
+    let error = |message: String| LexError {
+        message,
+        column: None,
+    };
     if let Ok(index) = name.parse::<usize>() {
         let given = context.args.len();
         return match index.checked_sub(1).and_then(|i| context.args.get(i)) {
@@ -166,9 +188,11 @@ fn expansion(name: &str, context: &Context) -> Result<Expansion, LexError> {
         };
     }
     if let Some(variable) = name.strip_prefix("env.") {
-        return std::env::var(variable)
-            .map(Expansion::Static)
-            .map_err(|_| error(format!("${{{name}}}: {variable} is not set in the environment")));
+        return std::env::var(variable).map(Expansion::Static).map_err(|_| {
+            error(format!(
+                "${{{name}}}: {variable} is not set in the environment"
+            ))
+        });
     }
     if name == "tmp" {
         return Ok(Expansion::Later(Var::Tmp));
@@ -189,7 +213,10 @@ fn expansion(name: &str, context: &Context) -> Result<Expansion, LexError> {
     if !is_handle_name(handle) {
         return Err(unknown());
     }
-    Ok(Expansion::Later(Var::Handle { handle: handle.to_string(), field }))
+    Ok(Expansion::Later(Var::Handle {
+        handle: handle.to_string(),
+        field,
+    }))
 }
 
 /// Letters, digits, `_` and `-`, starting with a letter or `_`.
@@ -210,7 +237,11 @@ fn unterminated(line: &str) -> LexError {
             None if escaped => escaped = false,
             None if c == '\\' => escaped = true,
             None if c == '\'' || c == '"' => open = Some((column, c)),
-            None if c == '#' && (column == 0 || line[..line.char_indices().nth(column).map_or(0, |(i, _)| i)].ends_with([' ', '\t'])) => {
+            None if c == '#'
+                && (column == 0
+                    || line[..line.char_indices().nth(column).map_or(0, |(i, _)| i)]
+                        .ends_with([' ', '\t'])) =>
+            {
                 in_comment_word = true
             }
             Some((_, '"')) if escaped => escaped = false,
@@ -224,7 +255,10 @@ fn unterminated(line: &str) -> LexError {
             message: format!("unterminated quote: the {quote} here is never closed"),
             column: Some(column + 1),
         },
-        None => LexError { message: "a backslash ends the line".into(), column: Some(line.chars().count()) },
+        None => LexError {
+            message: "a backslash ends the line".into(),
+            column: Some(line.chars().count()),
+        },
     }
 }
 
@@ -233,7 +267,12 @@ mod tests {
     use super::*;
 
     fn split(line: &str) -> Result<Vec<Word>, LexError> {
-        split_line(line, &Context { args: &["127.0.0.1:9".to_string(), "a b".to_string()] })
+        split_line(
+            line,
+            &Context {
+                args: &["127.0.0.1:9".to_string(), "a b".to_string()],
+            },
+        )
     }
 
     #[test]
@@ -252,7 +291,10 @@ mod tests {
         let words = split("connect c ${srv.addr}").unwrap();
         assert_eq!(
             words[2].pieces,
-            [Piece::Var(Var::Handle { handle: "srv".into(), field: Field::Addr })]
+            [Piece::Var(Var::Handle {
+                handle: "srv".into(),
+                field: Field::Addr
+            })]
         );
     }
 

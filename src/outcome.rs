@@ -14,23 +14,50 @@ pub enum Outcome {
     Nothing,
     /// A plain line of text (`print`, `help`, option values...).
     Text(String),
-    Created { handle: String },
-    Pair { first: String, second: String },
+    Created {
+        handle: String,
+    },
+    Pair {
+        first: String,
+        second: String,
+    },
     Bound(SockAddr),
-    Listening { local: SockAddr, backlog: i32 },
-    Connected { local: SockAddr, peer: SockAddr },
+    Listening {
+        local: SockAddr,
+        backlog: i32,
+    },
+    Connected {
+        local: SockAddr,
+        peer: SockAddr,
+    },
     /// `connect_ex`: `None` for 0.
     ConnectResult(Option<Errno>),
-    Accepted { handle: String, peer: SockAddr },
-    Sent { sent: u64, of: u64 },
-    SentTo { sent: u64, to: SockAddr },
+    Accepted {
+        handle: String,
+        peer: SockAddr,
+    },
+    Sent {
+        sent: u64,
+        of: u64,
+    },
+    SentTo {
+        sent: u64,
+        to: SockAddr,
+    },
     Received(Received),
-    Saved { count: u64, path: PathBuf },
-    Closed { removed: Option<PathBuf> },
+    Saved {
+        count: u64,
+        path: PathBuf,
+    },
+    Closed {
+        removed: Option<PathBuf>,
+    },
     Address(SockAddr),
     Polled(Vec<(String, i16)>),
     Table(Vec<SocketRow>),
-    Expected { count: u64 },
+    Expected {
+        count: u64,
+    },
     EndOfStreamExpected,
     FailedAsExpected(Failure),
     Available(String),

@@ -22,13 +22,19 @@ pub struct SyntaxError {
 
 impl SyntaxError {
     pub fn new(message: impl Into<String>) -> Self {
-        SyntaxError { message: message.into(), column: None }
+        SyntaxError {
+            message: message.into(),
+            column: None,
+        }
     }
 }
 
 impl From<LexError> for SyntaxError {
     fn from(error: LexError) -> Self {
-        SyntaxError { message: error.message, column: error.column }
+        SyntaxError {
+            message: error.message,
+            column: error.column,
+        }
     }
 }
 
@@ -38,11 +44,14 @@ impl fmt::Display for SyntaxError {
     }
 }
 
+/// Parses one word's text into a typed value.
+pub type WordParser<T> = fn(&str) -> Result<T, String>;
+
 /// A typed argument, ready now or parsed when the command runs.
 #[derive(Debug, Clone)]
 pub enum Arg<T> {
     Ready(T),
-    Later(Word, fn(&str) -> Result<T, String>),
+    Later(Word, WordParser<T>),
 }
 
 impl<T: Clone> Arg<T> {
@@ -66,7 +75,10 @@ pub struct Args<'w> {
 
 impl<'w> Args<'w> {
     pub fn new(synopsis: &'static str, words: &'w [Word]) -> Self {
-        Args { synopsis, words: words.iter().collect() }
+        Args {
+            synopsis,
+            words: words.iter().collect(),
+        }
     }
 
     /// An error that shows the command's synopsis.
@@ -137,12 +149,19 @@ impl<'w> Args<'w> {
     }
 
     /// A typed argument.
-    pub fn arg<T>(&mut self, what: &str, parse: fn(&str) -> Result<T, String>) -> Result<Arg<T>, SyntaxError> {
+    pub fn arg<T>(
+        &mut self,
+        what: &str,
+        parse: fn(&str) -> Result<T, String>,
+    ) -> Result<Arg<T>, SyntaxError> {
         let word = self.next(what)?;
         typed(word, parse)
     }
 
-    pub fn optional_arg<T>(&mut self, parse: fn(&str) -> Result<T, String>) -> Result<Option<Arg<T>>, SyntaxError> {
+    pub fn optional_arg<T>(
+        &mut self,
+        parse: fn(&str) -> Result<T, String>,
+    ) -> Result<Option<Arg<T>>, SyntaxError> {
         match self.words.first() {
             None => Ok(None),
             Some(_) => self.arg("", parse).map(Some),
@@ -208,12 +227,17 @@ pub fn parse_bool(word: &str) -> Result<bool, String> {
     match word {
         "1" | "on" | "true" => Ok(true),
         "0" | "off" | "false" => Ok(false),
-        _ => Err(format!("'{word}' is not a boolean (1/0, on/off, true/false)")),
+        _ => Err(format!(
+            "'{word}' is not a boolean (1/0, on/off, true/false)"
+        )),
     }
 }
 
 /// The candidate closest to `word`, for "did you mean".
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (edit_distance(word, c), c))

@@ -4,6 +4,7 @@
 //! placeholders, so the same script renders byte for byte the same.
 
 use socket2::SockAddr;
+use std::fmt::{self, Write as _};
 
 use crate::cmd::poll::describe_events;
 use crate::data::{bytes_literal, hexdump};
@@ -12,103 +13,148 @@ use crate::netstat::SocketRow;
 use crate::outcome::{Outcome, ReceiveKind, Received};
 use crate::session::Session;
 
-/// The text an outcome shows, or `None` for a silent one.
-pub fn render(outcome: &Outcome, session: &Session) -> Option<String> {
+/// Appends the text an outcome shows to `out` (nothing for a silent one).
+/// Writing into one reused buffer keeps the per-command cost to the system
+/// calls themselves.
+pub fn render(outcome: &Outcome, session: &Session, out: &mut String) {
     let addr = |a: &SockAddr| session.show_addr(a);
-    Some(match outcome {
-        Outcome::Nothing | Outcome::Exit(_) => return None,
-        Outcome::Text(text) | Outcome::Available(text) => text.clone(),
-        Outcome::Created { handle } => created(session, handle),
-        Outcome::Pair { first, second } => format!(
-            "{} (connected to each other)",
-            [created(session, first), created(session, second)].join("; ")
+    // Writing to a String cannot fail.
+    let _ = match outcome {
+        Outcome::Nothing | Outcome::Exit(_) => Ok(()),
+        Outcome::Text(text) | Outcome::Available(text) => out.write_str(text),
+        Outcome::Created { handle } => out.write_str(&created(session, handle)),
+        Outcome::Pair { first, second } => write!(
+            out,
+            "{}; {} (connected to each other)",
+            created(session, first),
+            created(session, second)
         ),
-        Outcome::Bound(local) => format!("bound to {}", addr(local)),
-        Outcome::Listening { local, backlog } => format!("listening on {} (backlog {backlog})", addr(local)),
-        Outcome::Connected { local, peer } => format!("connected {} -> {}", addr(local), addr(peer)),
-        Outcome::ConnectResult(None) => "0".to_string(),
-        Outcome::ConnectResult(Some(errno)) => describe_errno(*errno),
-        Outcome::Accepted { handle, peer } => format!("accepted {handle} from {}", addr(peer)),
-        Outcome::Sent { sent, of } if sent == of => format!("sent {}", plural(*sent, "byte")),
-        Outcome::Sent { sent, of } => format!("sent {sent} of {}", plural(*of, "byte")),
-        Outcome::SentTo { sent, to } => format!("sent {} to {}", plural(*sent, "byte"), addr(to)),
-        Outcome::Received(received) => render_received(received, session),
-        Outcome::Saved { count, path } => {
-            format!("received {} into {}, then end of stream", plural(*count, "byte"), path.display())
+        Outcome::Bound(local) => write!(out, "bound to {}", addr(local)),
+        Outcome::Listening { local, backlog } => {
+            write!(out, "listening on {} (backlog {backlog})", addr(local))
         }
-        Outcome::Closed { removed: None } => "closed".to_string(),
-        Outcome::Closed { removed: Some(path) } => format!("closed (removed {})", path.display()),
-        Outcome::Address(a) => addr(a),
+        Outcome::Connected { local, peer } => {
+            write!(out, "connected {} -> {}", addr(local), addr(peer))
+        }
+        Outcome::ConnectResult(None) => out.write_str("0"),
+        Outcome::ConnectResult(Some(errno)) => out.write_str(&describe_errno(*errno)),
+        Outcome::Accepted { handle, peer } => write!(out, "accepted {handle} from {}", addr(peer)),
+        Outcome::Sent { sent, of } if sent == of => write!(out, "sent {}", Count(*sent, "byte")),
+        Outcome::Sent { sent, of } => write!(out, "sent {sent} of {}", Count(*of, "byte")),
+        Outcome::SentTo { sent, to } => {
+            write!(out, "sent {} to {}", Count(*sent, "byte"), addr(to))
+        }
+        Outcome::Received(received) => render_received(received, session, out),
+        Outcome::Saved { count, path } => write!(
+            out,
+            "received {} into {}, then end of stream",
+            Count(*count, "byte"),
+            path.display()
+        ),
+        Outcome::Closed { removed: None } => out.write_str("closed"),
+        Outcome::Closed {
+            removed: Some(path),
+        } => write!(out, "closed (removed {})", path.display()),
+        Outcome::Address(a) => out.write_str(&addr(a)),
         Outcome::Polled(states) => {
             let width = states.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
             let lines: Vec<String> = states
                 .iter()
                 .map(|(name, revents)| format!("{name:width$}  {}", describe_events(*revents)))
                 .collect();
-            lines.join("\n")
+            out.write_str(&lines.join("\n"))
         }
-        Outcome::Table(rows) => render_table(rows, session),
-        Outcome::Expected { count } => format!("ok: {} as expected", plural(*count, "byte")),
-        Outcome::EndOfStreamExpected => "ok: end of stream".to_string(),
-        Outcome::FailedAsExpected(failure) => format!("failed as expected: {failure}"),
-        Outcome::Skip(reason) => format!("skipped: {reason}"),
-    })
+        Outcome::Table(rows) => out.write_str(&render_table(rows, session)),
+        Outcome::Expected { count } => write!(out, "ok: {} as expected", Count(*count, "byte")),
+        Outcome::EndOfStreamExpected => out.write_str("ok: end of stream"),
+        Outcome::FailedAsExpected(failure) => write!(out, "failed as expected: {failure}"),
+        Outcome::Skip(reason) => write!(out, "skipped: {reason}"),
+    };
 }
 
 fn created(session: &Session, name: &str) -> String {
     match session.handle(name) {
-        Ok(handle) => format!("created {name}: {}, fd {}", handle.kind, session.show_fd(handle)),
+        Ok(handle) => format!(
+            "created {name}: {}, fd {}",
+            handle.kind,
+            session.show_fd(handle)
+        ),
         Err(_) => format!("created {name}"),
     }
 }
 
-fn plural(count: u64, noun: &str) -> String {
-    if count == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{count} {noun}s")
+/// `1 byte`, `12 bytes`.
+struct Count(u64, &'static str);
+
+impl fmt::Display for Count {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Count(count, noun) = *self;
+        write!(f, "{count} {noun}{}", if count == 1 { "" } else { "s" })
     }
 }
 
-fn render_received(received: &Received, session: &Session) -> String {
+fn render_received(received: &Received, session: &Session, out: &mut String) -> fmt::Result {
     let from = received
         .from
         .as_ref()
-        .filter(|a| a.as_socket().is_some() || a.as_pathname().is_some() || a.as_abstract_namespace().is_some())
+        .filter(|a| {
+            a.as_socket().is_some()
+                || a.as_pathname().is_some()
+                || a.as_abstract_namespace().is_some()
+        })
         .map(|a| format!(" from {}", session.show_addr(a)))
         .unwrap_or_default();
-    let shown = |bytes: &[u8]| {
-        if received.hex {
-            hexdump(bytes)
-        } else {
-            bytes_literal(bytes)
-        }
-    };
     match &received.what {
-        ReceiveKind::Bytes { bytes, truncated_from } => {
+        ReceiveKind::Bytes {
+            bytes,
+            truncated_from,
+        } => {
             let cut = truncated_from
                 .map(|size| format!(" (datagram of {size} bytes cut to {})", bytes.len()))
                 .unwrap_or_default();
             if received.hex {
-                format!("{} bytes{from}{cut}:\n{}", bytes.len(), shown(bytes))
+                write!(
+                    out,
+                    "{}{from}{cut}:\n{}",
+                    Count(bytes.len() as u64, "byte"),
+                    hexdump(bytes)
+                )
             } else {
-                format!("{}{from}{cut}", shown(bytes))
+                write!(out, "{}{from}{cut}", bytes_literal(bytes))
             }
         }
         ReceiveKind::All(bytes) if received.hex => {
-            format!("{}, then end of stream:\n{}", plural(bytes.len() as u64, "byte"), shown(bytes))
+            write!(
+                out,
+                "{}, then end of stream:\n{}",
+                Count(bytes.len() as u64, "byte"),
+                hexdump(bytes)
+            )
         }
         ReceiveKind::All(bytes) => {
-            format!("{} ({}, then end of stream)", shown(bytes), plural(bytes.len() as u64, "byte"))
+            write!(
+                out,
+                "{} ({}, then end of stream)",
+                bytes_literal(bytes),
+                Count(bytes.len() as u64, "byte")
+            )
         }
-        ReceiveKind::EndOfStream => "b'' (end of stream: the peer closed its side)".to_string(),
-        ReceiveKind::EmptyDatagram => format!("b'' (an empty datagram){from}"),
+        ReceiveKind::EndOfStream => out.write_str("b'' (end of stream: the peer closed its side)"),
+        ReceiveKind::EmptyDatagram => write!(out, "b'' (an empty datagram){from}"),
     }
 }
 
 /// The `sockets` table, laid out like `netstat -tanp`.
 fn render_table(rows: &[SocketRow], session: &Session) -> String {
-    let header = ["Name", "Proto", "Recv-Q", "Send-Q", "Local Address", "Foreign Address", "State"];
+    let header = [
+        "Name",
+        "Proto",
+        "Recv-Q",
+        "Send-Q",
+        "Local Address",
+        "Foreign Address",
+        "State",
+    ];
     let cells: Vec<[String; 7]> = rows
         .iter()
         .map(|row| {
@@ -117,8 +163,8 @@ fn render_table(rows: &[SocketRow], session: &Session) -> String {
                 row.proto.to_string(),
                 row.recv_q.to_string(),
                 row.send_q.to_string(),
-                table_addr(row.local.as_ref(), session),
-                table_addr(row.foreign.as_ref(), session),
+                table_addr(row.local.as_ref(), None, session),
+                table_addr(row.foreign.as_ref(), row.local.as_ref(), session),
                 row.state.to_string(),
             ]
         })
@@ -152,11 +198,18 @@ fn render_table(rows: &[SocketRow], session: &Session) -> String {
     lines.join("\n")
 }
 
-/// netstat's `*` for "any port" or "no peer".
-fn table_addr(addr: Option<&SockAddr>, session: &Session) -> String {
-    match addr {
+/// netstat's `*` for "any port" and, for a socket with no peer, its
+/// family's wildcard (`0.0.0.0:*`, `[::]:*`, or `*` for Unix sockets).
+fn table_addr(addr: Option<&SockAddr>, family: Option<&SockAddr>, session: &Session) -> String {
+    let wildcard = |a: &SockAddr| match a.as_socket() {
+        Some(inet) if inet.is_ipv6() => "[::]:*".to_string(),
+        Some(_) => "0.0.0.0:*".to_string(),
         None => "*".to_string(),
+    };
+    match addr {
+        None => family.map_or_else(|| "*".to_string(), wildcard),
         Some(a) => match a.as_socket() {
+            Some(inet) if inet.port() == 0 && inet.is_ipv6() => format!("[{}]:*", inet.ip()),
             Some(inet) if inet.port() == 0 => format!("{}:*", inet.ip()),
             _ if a.is_unnamed() => "*".to_string(),
             _ => session.show_addr(a),

@@ -22,7 +22,10 @@ pub fn run(session: Session) -> i32 {
     if let Err(error) = crate::wait::catch_interrupts() {
         eprintln!("sockrepl: Ctrl-C will not cancel commands: {error}");
     }
-    println!("sockrepl {}: type 'help' for the commands, Ctrl-D to leave.", env!("CARGO_PKG_VERSION"));
+    println!(
+        "sockrepl {}: type 'help' for the commands, Ctrl-D to leave.",
+        env!("CARGO_PKG_VERSION")
+    );
     let mut interpreter = Interpreter::new(session, false);
     let status = loop {
         match editor.readline(PROMPT) {

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::cmd::Command;
-use crate::lexer::{split_line, Context, Piece, Var, Word, Field};
+use crate::errors::file_error;
+use crate::lexer::{split_line, Context, Field, Piece, Var, Word};
 use crate::parser::{Arg, SyntaxError};
 
 /// A parsed script.
@@ -67,12 +68,20 @@ pub struct Loader<'a> {
 
 impl<'a> Loader<'a> {
     pub fn new(args: &'a [String]) -> Self {
-        Loader { args, stack: Vec::new() }
+        Loader {
+            args,
+            stack: Vec::new(),
+        }
     }
 
     /// Parses a script's text. `name` is how errors name it; `path` is the
     /// file it came from (none for stdin).
-    pub fn parse(&mut self, text: &[u8], name: &str, path: Option<&Path>) -> Result<Script, Vec<ScriptError>> {
+    pub fn parse(
+        &mut self,
+        text: &[u8],
+        name: &str,
+        path: Option<&Path>,
+    ) -> Result<Script, Vec<ScriptError>> {
         let dir = path
             .and_then(Path::parent)
             .map(Path::to_path_buf)
@@ -84,13 +93,28 @@ impl<'a> Loader<'a> {
         if path.is_some() {
             self.stack.pop();
         }
-        result.map(|lines| Script { name: name.to_string(), dir, lines })
+        result.map(|lines| Script {
+            name: name.to_string(),
+            dir,
+            lines,
+        })
     }
 
-    fn parse_lines(&mut self, text: &[u8], name: &str, dir: &Path) -> Result<Vec<Line>, Vec<ScriptError>> {
+    fn parse_lines(
+        &mut self,
+        text: &[u8],
+        name: &str,
+        dir: &Path,
+    ) -> Result<Vec<Line>, Vec<ScriptError>> {
         if text.iter().take(8192).any(|&b| b == 0) {
-            let error = SyntaxError::new("this is a binary file, not a script (it holds NUL bytes)");
-            return Err(vec![ScriptError { file: name.to_string(), line: 1, command: None, error }]);
+            let error =
+                SyntaxError::new("this is a binary file, not a script (it holds NUL bytes)");
+            return Err(vec![ScriptError {
+                file: name.to_string(),
+                line: 1,
+                command: None,
+                error,
+            }]);
         }
         let mut lines = Vec::new();
         let mut errors = Vec::new();
@@ -126,8 +150,17 @@ impl<'a> Loader<'a> {
     ) -> Result<Option<Line>, (Option<String>, SyntaxError)> {
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         let text = std::str::from_utf8(raw).map_err(|e| {
-            let column = String::from_utf8_lossy(&raw[..e.valid_up_to()]).chars().count() + 1;
-            (None, SyntaxError { message: "not valid UTF-8".into(), column: Some(column) })
+            let column = String::from_utf8_lossy(&raw[..e.valid_up_to()])
+                .chars()
+                .count()
+                + 1;
+            (
+                None,
+                SyntaxError {
+                    message: "not valid UTF-8".into(),
+                    column: Some(column),
+                },
+            )
         })?;
         if text.contains('\0') {
             return Err((None, SyntaxError::new("a NUL byte in the line")));
@@ -140,13 +173,26 @@ impl<'a> Loader<'a> {
         let mut command = Command::parse(&words).map_err(|e| (command_name.clone(), e))?;
         self.load_source(&mut command, name, dir)
             .map_err(|e| (command_name.clone(), e))?;
-        Ok(Some(Line { number: 0, words, command }))
+        Ok(Some(Line {
+            number: 0,
+            words,
+            command,
+        }))
     }
 
     /// Loads a `source` (also one wrapped in nothing else) whose path is known now.
-    fn load_source(&mut self, command: &mut Command, name: &str, dir: &Path) -> Result<(), SyntaxError> {
-        let Command::Source(source) = command else { return Ok(()) };
-        let Arg::Ready(path) = &source.path else { return Ok(()) };
+    fn load_source(
+        &mut self,
+        command: &mut Command,
+        name: &str,
+        dir: &Path,
+    ) -> Result<(), SyntaxError> {
+        let Command::Source(source) = command else {
+            return Ok(());
+        };
+        let Arg::Ready(path) = &source.path else {
+            return Ok(());
+        };
         let script = self.load_file(&dir.join(path), &display_beside(name, path))?;
         source.loaded = Some(Arc::new(script));
         Ok(())
@@ -156,14 +202,19 @@ impl<'a> Loader<'a> {
     pub fn load_file(&mut self, path: &Path, display: &str) -> Result<Script, SyntaxError> {
         let canonical = path
             .canonicalize()
-            .map_err(|e| SyntaxError::new(format!("cannot read {display}: {e}")))?;
+            .map_err(|e| SyntaxError::new(file_error("read", Path::new(display), &e)))?;
         if self.stack.contains(&canonical) {
-            return Err(SyntaxError::new(format!("{display} sources itself (a source loop)")));
+            return Err(SyntaxError::new(format!(
+                "{display} sources itself (a source loop)"
+            )));
         }
         if self.stack.len() >= MAX_DEPTH {
-            return Err(SyntaxError::new(format!("sources nest more than {MAX_DEPTH} deep")));
+            return Err(SyntaxError::new(format!(
+                "sources nest more than {MAX_DEPTH} deep"
+            )));
         }
-        let text = std::fs::read(path).map_err(|e| SyntaxError::new(format!("cannot read {display}: {e}")))?;
+        let text = std::fs::read(path)
+            .map_err(|e| SyntaxError::new(file_error("read", Path::new(display), &e)))?;
         self.parse(&text, display, Some(path)).map_err(|errors| {
             let first = &errors[0];
             SyntaxError::new(format!("in {first}"))

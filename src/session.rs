@@ -52,7 +52,9 @@ impl Session {
     }
 
     pub fn handle_mut(&mut self, name: &str) -> Result<&mut Handle, Failure> {
-        self.handles.get_mut(name).ok_or_else(|| no_such_handle(name))
+        self.handles
+            .get_mut(name)
+            .ok_or_else(|| no_such_handle(name))
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -62,13 +64,20 @@ impl Session {
     /// Fails when `name` is taken, before any socket is made for it.
     pub fn check_free(&self, name: &str) -> Result<(), Failure> {
         if self.contains(name) {
-            return Err(Failure::usage(format!("a handle named {name} already exists (close it first)")));
+            return Err(Failure::usage(format!(
+                "a handle named {name} already exists (close it first)"
+            )));
         }
         Ok(())
     }
 
     /// Adds a socket under a new name.
-    pub fn insert(&mut self, name: &str, socket: Socket, kind: crate::kind::Kind) -> Result<&mut Handle, Failure> {
+    pub fn insert(
+        &mut self,
+        name: &str,
+        socket: Socket,
+        kind: crate::kind::Kind,
+    ) -> Result<&mut Handle, Failure> {
         self.check_free(name)?;
         socket.set_nonblocking(true)?;
         self.next_serial += 1;
@@ -77,7 +86,9 @@ impl Session {
     }
 
     pub fn remove(&mut self, name: &str) -> Result<Handle, Failure> {
-        self.handles.remove(name).ok_or_else(|| no_such_handle(name))
+        self.handles
+            .remove(name)
+            .ok_or_else(|| no_such_handle(name))
     }
 
     /// The live handles in the order they were made.
@@ -133,8 +144,12 @@ impl Session {
     /// Remembers a port or autobound name the kernel chose for `handle`, so
     /// that `--stable` can show it as `<handle.port>`.
     pub fn note_kernel_choice(&mut self, name: &str) {
-        let Some(handle) = self.handles.get(name) else { return };
-        let Some(local) = handle.local_addr() else { return };
+        let Some(handle) = self.handles.get(name) else {
+            return;
+        };
+        let Some(local) = handle.local_addr() else {
+            return;
+        };
         if let Some(inet) = local.as_socket() {
             if inet.port() != 0 && !handle.port_chosen {
                 self.placeholders
@@ -238,7 +253,11 @@ impl Session {
         match var {
             Var::Tmp => {
                 let dir = self.tmp_dir()?.to_string_lossy().into_owned();
-                let shown = if self.stable { "<tmp>".to_string() } else { dir.clone() };
+                let shown = if self.stable {
+                    "<tmp>".to_string()
+                } else {
+                    dir.clone()
+                };
                 Ok((dir, shown))
             }
             Var::Handle { handle, field } => {
@@ -247,22 +266,28 @@ impl Session {
                     Field::Peer => h.peer_addr().ok_or_else(|| {
                         Failure::usage(format!("${{{handle}.peer}}: {handle} is not connected"))
                     })?,
-                    _ => h.local_addr().ok_or_else(|| Failure::usage(format!("{handle} has no address")))?,
+                    _ => h
+                        .local_addr()
+                        .ok_or_else(|| Failure::usage(format!("{handle} has no address")))?,
                 };
-                Ok(self.addr_field(handle, &addr, *field))
+                self.addr_field(handle, &addr, *field)
             }
         }
     }
 
-    fn addr_field(&self, handle: &str, addr: &SockAddr, field: Field) -> (String, String) {
+    fn addr_field(
+        &self,
+        handle: &str,
+        addr: &SockAddr,
+        field: Field,
+    ) -> Result<(String, String), Failure> {
         match (addr.as_socket(), field) {
-            (Some(inet), Field::Host) => (inet.ip().to_string(), inet.ip().to_string()),
-            (Some(inet), Field::Port) => (inet.port().to_string(), self.show_port(inet.port())),
-            (_, Field::Port | Field::Host) => {
-                let _ = handle;
-                (format_sockaddr(addr), self.show_addr(addr))
-            }
-            _ => (format_sockaddr(addr), self.show_addr(addr)),
+            (Some(inet), Field::Host) => Ok((inet.ip().to_string(), inet.ip().to_string())),
+            (Some(inet), Field::Port) => Ok((inet.port().to_string(), self.show_port(inet.port()))),
+            (None, Field::Host | Field::Port) => Err(Failure::usage(format!(
+                "{handle} is a Unix socket: it has an address (${{{handle}.addr}}) but no host or port"
+            ))),
+            _ => Ok((format_sockaddr(addr), self.show_addr(addr))),
         }
     }
 }

@@ -16,11 +16,15 @@ enum Sink {
 impl Transcript {
     pub fn stdout() -> Self {
         let writer = io::BufWriter::with_capacity(64 * 1024, io::stdout());
-        Transcript { sink: RefCell::new(Sink::Stdout(writer)) }
+        Transcript {
+            sink: RefCell::new(Sink::Stdout(writer)),
+        }
     }
 
     pub fn memory() -> Self {
-        Transcript { sink: RefCell::new(Sink::Memory(Vec::new())) }
+        Transcript {
+            sink: RefCell::new(Sink::Memory(Vec::new())),
+        }
     }
 
     /// Writes one or more lines (a trailing newline is added).

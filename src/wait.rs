@@ -69,7 +69,10 @@ pub struct Deadline {
 
 impl Deadline {
     pub fn after(timeout: Option<Duration>) -> Self {
-        Deadline { at: timeout.map(|t| Instant::now() + t), timeout }
+        Deadline {
+            at: timeout.map(|t| Instant::now() + t),
+            timeout,
+        }
     }
 
     /// Milliseconds left for poll(2): -1 for no limit.
@@ -90,20 +93,35 @@ impl Deadline {
 
     /// The TIMEOUT failure for this deadline.
     pub fn timeout(&self, what: &str) -> Failure {
-        Failure::Timeout { what: what.to_string(), after: self.timeout.unwrap_or_default() }
+        Failure::Timeout {
+            what: what.to_string(),
+            after: self.timeout.unwrap_or_default(),
+        }
     }
 }
 
 /// Polls several descriptors at once; returns each one's revents, or a
 /// TIMEOUT naming `what` when none became ready in time.
-pub fn poll_many(fds: &[(RawFd, i16)], deadline: Deadline, what: &str) -> Result<Vec<i16>, Failure> {
+pub fn poll_many(
+    fds: &[(RawFd, i16)],
+    deadline: Deadline,
+    what: &str,
+) -> Result<Vec<i16>, Failure> {
     let mut pollfds: Vec<libc::pollfd> = fds
         .iter()
-        .map(|&(fd, events)| libc::pollfd { fd, events, revents: 0 })
+        .map(|&(fd, events)| libc::pollfd {
+            fd,
+            events,
+            revents: 0,
+        })
         .collect();
     let interrupt = INTERRUPT_READ.load(Ordering::SeqCst);
     if interrupt >= 0 {
-        pollfds.push(libc::pollfd { fd: interrupt, events: libc::POLLIN, revents: 0 });
+        pollfds.push(libc::pollfd {
+            fd: interrupt,
+            events: libc::POLLIN,
+            revents: 0,
+        });
     }
     loop {
         if INTERRUPTED.load(Ordering::SeqCst) {
@@ -112,7 +130,8 @@ pub fn poll_many(fds: &[(RawFd, i16)], deadline: Deadline, what: &str) -> Result
         }
         let millis = deadline.poll_millis();
         // SAFETY: pollfds is a valid, initialised array of its length.
-        let ready = unsafe { libc::poll(pollfds.as_mut_ptr(), pollfds.len() as libc::nfds_t, millis) };
+        let ready =
+            unsafe { libc::poll(pollfds.as_mut_ptr(), pollfds.len() as libc::nfds_t, millis) };
         if ready < 0 {
             match Errno::last() {
                 Errno::EINTR => continue,

@@ -9,7 +9,8 @@ use crate::session::Session;
 pub const HELP: Help = Help {
     name: "accept",
     synopsis: "accept NAME [NEW]",
-    summary: "Accept one connection as handle NEW (default NAME-1, NAME-2, ...) and show the peer. \
+    summary:
+        "Accept one connection as handle NEW (default NAME-1, NAME-2, ...) and show the peer. \
               Waits at most the timeout for a connection.",
     python: "conn, addr = s.accept()",
     example: "accept srv conn",
@@ -23,7 +24,10 @@ pub struct Accept {
 
 impl Accept {
     pub fn parse(args: &mut Args) -> Result<Self, SyntaxError> {
-        Ok(Accept { listener: args.handle()?, new: args.optional_handle()? })
+        Ok(Accept {
+            listener: args.handle()?,
+            new: args.optional_handle()?,
+        })
     }
 
     pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
@@ -35,10 +39,13 @@ impl Accept {
         let listener = session.handle(&self.listener)?;
         let deadline = session.deadline(listener);
         let (socket, peer) = session
-            .retry(listener, libc::POLLIN, deadline, "no connection", |s| s.accept())
+            .retry(listener, libc::POLLIN, deadline, "no connection", |s| {
+                s.accept()
+            })
             .map_err(|f| {
                 f.with_hint(|errno| {
-                    (errno == nix::errno::Errno::EINVAL).then(|| format!("{} is not listening", self.listener))
+                    (errno == nix::errno::Errno::EINVAL)
+                        .then(|| format!("{} is not listening", self.listener))
                 })
             })?;
         let kind = listener.kind;

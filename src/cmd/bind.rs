@@ -26,7 +26,10 @@ pub struct Bind {
 
 impl Bind {
     pub fn parse(args: &mut Args) -> Result<Self, SyntaxError> {
-        Ok(Bind { name: args.handle()?, addr: args.arg("ADDR", Address::parse)? })
+        Ok(Bind {
+            name: args.handle()?,
+            addr: args.arg("ADDR", Address::parse)?,
+        })
     }
 
     pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {

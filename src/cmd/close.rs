@@ -9,7 +9,8 @@ use crate::session::Session;
 pub const HELP: Help = Help {
     name: "close",
     synopsis: "close NAME",
-    summary: "Close the socket and forget the handle; a Unix socket file its bind created is removed.",
+    summary:
+        "Close the socket and forget the handle; a Unix socket file its bind created is removed.",
     python: "s.close()",
     example: "close cli",
 };
@@ -21,7 +22,9 @@ pub struct Close {
 
 impl Close {
     pub fn parse(args: &mut Args) -> Result<Self, SyntaxError> {
-        Ok(Close { name: args.handle()? })
+        Ok(Close {
+            name: args.handle()?,
+        })
     }
 
     pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {

@@ -24,7 +24,8 @@ pub const HELP: Help = Help {
 pub const EX_HELP: Help = Help {
     name: "connect_ex",
     synopsis: "connect_ex NAME ADDR",
-    summary: "Connect, but never fail: show 0 or the errno name, as Python's connect_ex returns it.",
+    summary:
+        "Connect, but never fail: show 0 or the errno name, as Python's connect_ex returns it.",
     python: "err = s.connect_ex(('127.0.0.1', 65432))",
     example: "connect_ex cli 127.0.0.1:1",
 };
@@ -38,7 +39,11 @@ pub struct Connect {
 
 impl Connect {
     pub fn parse(args: &mut Args, never_fail: bool) -> Result<Self, SyntaxError> {
-        Ok(Connect { name: args.handle()?, addr: args.arg("ADDR", Address::parse)?, never_fail })
+        Ok(Connect {
+            name: args.handle()?,
+            addr: args.arg("ADDR", Address::parse)?,
+            never_fail,
+        })
     }
 
     pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
@@ -68,9 +73,13 @@ impl Connect {
             Err(e) if e.raw_os_error() == Some(libc::EAGAIN) && handle.blocking => {
                 // A Unix listener's queue is full: wait for room, then try again.
                 let deadline = session.deadline(handle);
-                return session.retry(handle, libc::POLLOUT, deadline, "room in the listener's queue", |s| {
-                    s.connect(&target)
-                });
+                return session.retry(
+                    handle,
+                    libc::POLLOUT,
+                    deadline,
+                    "room in the listener's queue",
+                    |s| s.connect(&target),
+                );
             }
             Err(e) => return Err(e.into()),
         }
@@ -99,7 +108,9 @@ fn connect_hint(errno: Errno, addr: &Address) -> Option<String> {
         Errno::EHOSTUNREACH => "no route to that host".into(),
         Errno::EISCONN => "the socket is already connected".into(),
         Errno::EADDRNOTAVAIL => "no local address or port left for this connection".into(),
-        Errno::EINPROGRESS => "a non-blocking connect returns at once: poll for POLLOUT, then check SO_ERROR".into(),
+        Errno::EINPROGRESS => {
+            "a non-blocking connect returns at once: poll for POLLOUT, then check SO_ERROR".into()
+        }
         Errno::EALREADY => "a connect is already in progress on this socket".into(),
         _ => return None,
     })

@@ -49,17 +49,20 @@ impl Expect {
     pub fn parse(args: &mut Args) -> Result<Self, SyntaxError> {
         let option = args.data_option()?;
         let name = args.handle()?;
-        Ok(Expect { name, data: args.data(option)? })
+        Ok(Expect {
+            name,
+            data: args.data(option)?,
+        })
     }
 
     pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
-        let data = self.data.get(session)?.into_owned();
+        let data = self.data.get(session)?;
         let handle = session.handle(&self.name)?;
         let deadline = session.deadline(handle);
         let count = if handle.kind.keeps_boundaries() {
             expect_datagram(session, handle, &datagram_bytes(&data)?, deadline)?
         } else {
-            match &data {
+            match &*data {
                 Data::Bytes(bytes) => expect_stream(session, handle, bytes, 0, deadline)?,
                 Data::File(path) => expect_file(session, handle, path, deadline)?,
             }
@@ -77,7 +80,15 @@ fn expect_stream(
     offset: u64,
     deadline: Deadline,
 ) -> Result<u64, Failure> {
-    let mut buffer = vec![0u8; expected.len().min(FILE_CHUNK)];
+    // Most expectations are short: keep their buffer on the stack.
+    let mut small = [0u8; 512];
+    let mut large = Vec::new();
+    let buffer: &mut [u8] = if expected.len() <= small.len() {
+        &mut small[..expected.len()]
+    } else {
+        large.resize(expected.len().min(FILE_CHUNK), 0);
+        &mut large
+    };
     let mut got = 0;
     while got < expected.len() {
         let want = (expected.len() - got).min(buffer.len());
@@ -147,9 +158,13 @@ fn expect_datagram(
     deadline: Deadline,
 ) -> Result<u64, Failure> {
     let mut buffer = vec![0u8; DATAGRAM_BUFFER];
-    let (size, _) = session.retry(handle, libc::POLLIN, deadline, "the expected datagram", |s| {
-        receive(s, &mut buffer, true, false)
-    })?;
+    let (size, _) = session.retry(
+        handle,
+        libc::POLLIN,
+        deadline,
+        "the expected datagram",
+        |s| receive(s, &mut buffer, true, false),
+    )?;
     let actual = &buffer[..size.min(buffer.len())];
     if actual != expected {
         return Err(Failure::Assertion(format!(
@@ -162,7 +177,10 @@ fn expect_datagram(
 }
 
 fn first_difference(a: &[u8], b: &[u8]) -> usize {
-    a.iter().zip(b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()))
+    a.iter()
+        .zip(b)
+        .position(|(x, y)| x != y)
+        .unwrap_or(a.len().min(b.len()))
 }
 
 /// A bytes literal, cut short for long data.
@@ -170,7 +188,11 @@ fn preview(bytes: &[u8]) -> String {
     if bytes.len() <= PREVIEW {
         bytes_literal(bytes)
     } else {
-        format!("{}... ({} bytes)", bytes_literal(&bytes[..PREVIEW]), bytes.len())
+        format!(
+            "{}... ({} bytes)",
+            bytes_literal(&bytes[..PREVIEW]),
+            bytes.len()
+        )
     }
 }
 
@@ -181,7 +203,9 @@ pub struct ExpectEof {
 
 impl ExpectEof {
     pub fn parse(args: &mut Args) -> Result<Self, SyntaxError> {
-        Ok(ExpectEof { name: args.handle()? })
+        Ok(ExpectEof {
+            name: args.handle()?,
+        })
     }
 
     pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {

@@ -25,27 +25,39 @@ pub struct Fails {
 impl Fails {
     pub fn parse(args: &mut Args) -> Result<Self, SyntaxError> {
         let words: Vec<Word> = args.rest().into_iter().cloned().collect();
-        let first = words
-            .first()
-            .and_then(Word::literal)
-            .ok_or_else(|| SyntaxError::new("missing COMMAND (usage: fails [ERRNAME] COMMAND...)"))?;
+        let first = words.first().and_then(Word::literal).ok_or_else(|| {
+            SyntaxError::new("missing COMMAND (usage: fails [ERRNAME] COMMAND...)")
+        })?;
         let (expected, command_words) = if super::help_for(first).is_some() {
             (None, &words[..])
         } else {
             (Some(parse_error_name(first)?), &words[1..])
         };
         let command = Command::parse(command_words)?;
-        if matches!(command, Command::Source(_) | Command::Exit(_) | Command::Require(_) | Command::Help(_)) {
-            return Err(SyntaxError::new("fails wraps a command that can fail on a socket"));
+        if matches!(
+            command,
+            Command::Source(_) | Command::Exit(_) | Command::Require(_) | Command::Help(_)
+        ) {
+            return Err(SyntaxError::new(
+                "fails wraps a command that can fail on a socket",
+            ));
         }
-        Ok(Fails { expected, command: Box::new(command) })
+        Ok(Fails {
+            expected,
+            command: Box::new(command),
+        })
     }
 
     pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
         let failure = match self.command.apply(session) {
             Ok(_) => {
-                let wanted = self.expected.map(|e| format!(" with {e}")).unwrap_or_default();
-                return Err(Failure::Assertion(format!("expected a failure{wanted}, but the command succeeded")));
+                let wanted = self
+                    .expected
+                    .map(|e| format!(" with {e}"))
+                    .unwrap_or_default();
+                return Err(Failure::Assertion(format!(
+                    "expected a failure{wanted}, but the command succeeded"
+                )));
             }
             Err(failure) => failure,
         };
@@ -70,7 +82,9 @@ fn parse_error_name(word: &str) -> Result<ErrorName, SyntaxError> {
         .map(|s| format!(" (did you mean {s}?)"))
         .unwrap_or_default();
     if word.chars().next().is_some_and(|c| c.is_ascii_uppercase()) {
-        Err(SyntaxError::new(format!("unknown error name '{word}'{suggestion}")))
+        Err(SyntaxError::new(format!(
+            "unknown error name '{word}'{suggestion}"
+        )))
     } else {
         Err(SyntaxError::new(format!(
             "'{word}' is neither a command nor an error name (usage: fails [ERRNAME] COMMAND...)"

@@ -54,7 +54,11 @@ pub fn overview() -> String {
     let mut text = String::from("Commands (help COMMAND for more):\n");
     for help in ALL {
         let first_sentence = help.summary.split(". ").next().unwrap_or(help.summary);
-        text.push_str(&format!("  {:width$}  {}\n", help.synopsis, first_sentence.trim_end_matches('.')));
+        text.push_str(&format!(
+            "  {:width$}  {}\n",
+            help.synopsis,
+            first_sentence.trim_end_matches('.')
+        ));
     }
     text.pop();
     text

@@ -24,7 +24,10 @@ pub struct Listen {
 impl Listen {
     pub fn parse(args: &mut Args) -> Result<Self, SyntaxError> {
         let name = args.handle()?;
-        let backlog = args.optional_arg(|w| w.parse::<i32>().map_err(|_| format!("bad backlog '{w}': a number")))?;
+        let backlog = args.optional_arg(|w| {
+            w.parse::<i32>()
+                .map_err(|_| format!("bad backlog '{w}': a number"))
+        })?;
         Ok(Listen { name, backlog })
     }
 
@@ -36,7 +39,8 @@ impl Listen {
         let handle = session.handle_mut(&self.name)?;
         handle.socket.listen(backlog).map_err(|e| {
             Failure::from(e).with_hint(|errno| {
-                (errno == nix::errno::Errno::EOPNOTSUPP).then(|| "only stream sockets listen".to_string())
+                (errno == nix::errno::Errno::EOPNOTSUPP)
+                    .then(|| "only stream sockets listen".to_string())
             })
         })?;
         handle.listening = true;

@@ -120,7 +120,9 @@ pub fn command_names() -> impl Iterator<Item = &'static str> {
 impl Command {
     /// Parses a line's words (the first is the command name).
     pub fn parse(words: &[Word]) -> Result<Command, SyntaxError> {
-        let (first, rest) = words.split_first().ok_or_else(|| SyntaxError::new("empty command"))?;
+        let (first, rest) = words
+            .split_first()
+            .ok_or_else(|| SyntaxError::new("empty command"))?;
         let name = first
             .literal()
             .ok_or_else(|| SyntaxError::new("a command name cannot use ${...}"))?;
@@ -139,7 +141,9 @@ impl Command {
             "bind" => C::Bind(bind::Bind::parse(args)?),
             "listen" => C::Listen(listen::Listen::parse(args)?),
             "accept" => C::Accept(accept::Accept::parse(args)?),
-            "connect" | "connect_ex" => C::Connect(connect::Connect::parse(args, name == "connect_ex")?),
+            "connect" | "connect_ex" => {
+                C::Connect(connect::Connect::parse(args, name == "connect_ex")?)
+            }
             "send" | "sendall" | "sendto" => C::Send(send::Send::parse(name, args)?),
             "recv" | "recvfrom" | "recvall" => C::Recv(recv::Recv::parse(name, args)?),
             "shutdown" => C::Shutdown(shutdown::Shutdown::parse(args)?),

@@ -30,12 +30,19 @@ pub struct Name {
 
 impl Name {
     pub fn parse(command: &str, args: &mut Args) -> Result<Self, SyntaxError> {
-        Ok(Name { name: args.handle()?, peer: command == "getpeername" })
+        Ok(Name {
+            name: args.handle()?,
+            peer: command == "getpeername",
+        })
     }
 
     pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
         let socket = &session.handle(&self.name)?.socket;
-        let addr = if self.peer { socket.peer_addr() } else { socket.local_addr() };
+        let addr = if self.peer {
+            socket.peer_addr()
+        } else {
+            socket.local_addr()
+        };
         Ok(Outcome::Address(addr?))
     }
 }

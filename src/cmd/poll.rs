@@ -55,10 +55,15 @@ impl Poll {
         let waiting: Vec<_> = fds.iter().map(|&fd| (fd, libc::POLLIN)).collect();
         poll_many(&waiting, Deadline::after(timeout), "no handle ready")?;
         // Report everything each socket is ready for, writing included.
-        let everything: Vec<_> = fds.iter().map(|&fd| (fd, libc::POLLIN | libc::POLLOUT)).collect();
+        let everything: Vec<_> = fds
+            .iter()
+            .map(|&fd| (fd, libc::POLLIN | libc::POLLOUT))
+            .collect();
         let states = poll_many(&everything, Deadline::after(Some(Duration::ZERO)), "")
             .unwrap_or_else(|_| vec![0; fds.len()]);
-        Ok(Outcome::Polled(self.names.iter().cloned().zip(states).collect()))
+        Ok(Outcome::Polled(
+            self.names.iter().cloned().zip(states).collect(),
+        ))
     }
 }
 

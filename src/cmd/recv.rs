@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use socket2::{SockAddr, Socket};
 
 use super::Help;
-use crate::errors::Failure;
+use crate::errors::{file_error, Failure};
 use crate::outcome::{Outcome, ReceiveKind, Received};
 use crate::parser::{Arg, Args, SyntaxError};
 use crate::session::Session;
@@ -87,7 +87,13 @@ impl Recv {
                 None => DEFAULT_MAX,
             },
         };
-        Ok(Recv { mode, name, max, hex, into })
+        Ok(Recv {
+            mode,
+            name,
+            max,
+            hex,
+            into,
+        })
     }
 
     pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
@@ -107,10 +113,17 @@ impl Recv {
             0 => ReceiveKind::EndOfStream,
             _ => {
                 buffer.truncate(size.min(self.max));
-                ReceiveKind::Bytes { bytes: buffer, truncated_from: (size > self.max).then_some(size) }
+                ReceiveKind::Bytes {
+                    bytes: buffer,
+                    truncated_from: (size > self.max).then_some(size),
+                }
             }
         };
-        Ok(Outcome::Received(Received { what, from, hex: self.hex }))
+        Ok(Outcome::Received(Received {
+            what,
+            from,
+            hex: self.hex,
+        }))
     }
 
     fn receive_all(&self, session: &mut Session) -> Result<Outcome, Failure> {
@@ -145,7 +158,9 @@ impl Recv {
 fn parse_max(word: &str) -> Result<usize, SyntaxError> {
     match word.parse::<usize>() {
         Ok(n) if (1..=LARGEST_MAX).contains(&n) => Ok(n),
-        _ => Err(SyntaxError::new(format!("bad MAX '{word}': a number of bytes from 1 to {LARGEST_MAX}"))),
+        _ => Err(SyntaxError::new(format!(
+            "bad MAX '{word}': a number of bytes from 1 to {LARGEST_MAX}"
+        ))),
     }
 }
 
@@ -176,7 +191,11 @@ fn as_uninit(buffer: &mut [u8]) -> &mut [MaybeUninit<u8>] {
 /// Where `recvall` puts what it reads: memory, or a file streamed to.
 enum Sink {
     Memory(Vec<u8>),
-    File { file: File, path: PathBuf, count: u64 },
+    File {
+        file: File,
+        path: PathBuf,
+        count: u64,
+    },
 }
 
 impl Sink {
@@ -185,8 +204,12 @@ impl Sink {
             None => Ok(Sink::Memory(Vec::new())),
             Some(path) => {
                 let file = File::create(&path)
-                    .map_err(|e| Failure::usage(format!("cannot write {}: {e}", path.display())))?;
-                Ok(Sink::File { file, path, count: 0 })
+                    .map_err(|e| Failure::usage(file_error("write", &path, &e)))?;
+                Ok(Sink::File {
+                    file,
+                    path,
+                    count: 0,
+                })
             }
         }
     }
@@ -196,7 +219,7 @@ impl Sink {
             Sink::Memory(all) => all.extend_from_slice(bytes),
             Sink::File { file, path, count } => {
                 file.write_all(bytes)
-                    .map_err(|e| Failure::usage(format!("cannot write {}: {e}", path.display())))?;
+                    .map_err(|e| Failure::usage(file_error("write", path, &e)))?;
                 *count += bytes.len() as u64;
             }
         }
@@ -212,15 +235,25 @@ impl Sink {
             }
         };
         match failure {
-            Failure::Timeout { what, after } => Failure::Timeout { what: format!("{what} ({so_far})"), after },
-            Failure::Sys { errno, hint: None } => Failure::Sys { errno, hint: Some(so_far) },
+            Failure::Timeout { what, after } => Failure::Timeout {
+                what: format!("{what} ({so_far})"),
+                after,
+            },
+            Failure::Sys { errno, hint: None } => Failure::Sys {
+                errno,
+                hint: Some(so_far),
+            },
             other => other,
         }
     }
 
     fn finish(self, hex: bool) -> Outcome {
         match self {
-            Sink::Memory(all) => Outcome::Received(Received { what: ReceiveKind::All(all), from: None, hex }),
+            Sink::Memory(all) => Outcome::Received(Received {
+                what: ReceiveKind::All(all),
+                from: None,
+                hex,
+            }),
             Sink::File { path, count, .. } => Outcome::Saved { count, path },
         }
     }

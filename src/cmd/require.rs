@@ -75,6 +75,8 @@ fn missing(feature: Feature) -> Option<&'static str> {
             .then_some("no Unix domain sockets on this machine"),
         Feature::Icmp => Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::ICMPV4))
             .is_err()
-            .then_some("ping sockets are not allowed for this group (sysctl net.ipv4.ping_group_range)"),
+            .then_some(
+                "ping sockets are not allowed for this group (sysctl net.ipv4.ping_group_range)",
+            ),
     }
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 use super::Help;
 use crate::address::Address;
 use crate::data::Data;
-use crate::errors::Failure;
+use crate::errors::{file_error, Failure};
 use crate::handle::Handle;
 use crate::outcome::Outcome;
 use crate::parser::{Arg, Args, SyntaxError};
@@ -19,7 +19,8 @@ use crate::wait::Deadline;
 pub const SEND_HELP: Help = Help {
     name: "send",
     synopsis: "send NAME DATA|--hex HEX|--file PATH",
-    summary: "One send() call: shows how many bytes the kernel took, which may be fewer than given.",
+    summary:
+        "One send() call: shows how many bytes the kernel took, which may be fewer than given.",
     python: "n = s.send(b'hello\\n')",
     example: "send cli 'hello\\n'",
 };
@@ -72,18 +73,23 @@ impl Send {
             _ => None,
         };
         let data = args.data(option)?;
-        Ok(Send { mode, name, to, data })
+        Ok(Send {
+            mode,
+            name,
+            to,
+            data,
+        })
     }
 
     pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
-        let data = self.data.get(session)?.into_owned();
+        let data = self.data.get(session)?;
         let to = match &self.to {
             Some(arg) => Some(arg.get(session)?.into_owned()),
             None => None,
         };
         let handle = session.handle(&self.name)?;
         let deadline = session.deadline(handle);
-        let outcome = match (self.mode, &data, to) {
+        let outcome = match (self.mode, &*data, to) {
             (Mode::To, data, to) => {
                 let to = to.expect("sendto always has ADDR");
                 let target = to.resolve(handle.kind)?;
@@ -93,11 +99,19 @@ impl Send {
                 });
                 let sent = sent.map_err(send_failure)?;
                 session.note_kernel_choice(&self.name);
-                Outcome::SentTo { sent: sent as u64, to: target }
+                Outcome::SentTo {
+                    sent: sent as u64,
+                    to: target,
+                }
             }
             (Mode::Once, Data::Bytes(bytes), _) => {
-                let sent = session.retry(handle, libc::POLLOUT, deadline, "room to send", |s| s.send(bytes));
-                Outcome::Sent { sent: sent.map_err(send_failure)? as u64, of: bytes.len() as u64 }
+                let sent = session.retry(handle, libc::POLLOUT, deadline, "room to send", |s| {
+                    s.send(bytes)
+                });
+                Outcome::Sent {
+                    sent: sent.map_err(send_failure)? as u64,
+                    of: bytes.len() as u64,
+                }
             }
             (Mode::All, Data::Bytes(bytes), _) => {
                 let sent = send_all(session, handle, bytes, deadline).map_err(send_failure)?;
@@ -112,11 +126,18 @@ impl Send {
     }
 }
 
-fn send_all(session: &Session, handle: &Handle, bytes: &[u8], deadline: Deadline) -> Result<u64, Failure> {
+fn send_all(
+    session: &Session,
+    handle: &Handle,
+    bytes: &[u8],
+    deadline: Deadline,
+) -> Result<u64, Failure> {
     let mut offset = 0;
     while offset < bytes.len() {
         let rest = &bytes[offset..];
-        offset += session.retry(handle, libc::POLLOUT, deadline, "room to send", |s| s.send(rest))?;
+        offset += session.retry(handle, libc::POLLOUT, deadline, "room to send", |s| {
+            s.send(rest)
+        })?;
     }
     Ok(offset as u64)
 }
@@ -137,14 +158,18 @@ fn send_file(
         let n = session.retry(handle, libc::POLLOUT, deadline, "room to send", |s| {
             // SAFETY: both descriptors are open for the duration of the call;
             // a null offset makes sendfile advance the file's own position.
-            let n = unsafe { libc::sendfile(s.as_raw_fd(), file.as_raw_fd(), std::ptr::null_mut(), left) };
+            let n = unsafe {
+                libc::sendfile(s.as_raw_fd(), file.as_raw_fd(), std::ptr::null_mut(), left)
+            };
             if n < 0 {
                 Err(std::io::Error::last_os_error())
             } else {
                 Ok(n as u64)
             }
         });
-        let n = n.map_err(|f| send_failure(f).with_hint(|_| Some(format!("{sent} of {size} bytes were sent first"))))?;
+        let n = n.map_err(|f| {
+            send_failure(f).with_hint(|_| Some(format!("{sent} of {size} bytes were sent first")))
+        })?;
         sent += n;
         if !all || n == 0 || sent >= size {
             return Ok((sent, size));
@@ -174,17 +199,24 @@ pub fn datagram_bytes(data: &Data) -> Result<Vec<u8>, Failure> {
 }
 
 pub fn open_data_file(path: &Path) -> Result<File, Failure> {
-    File::open(path).map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display())))
+    File::open(path).map_err(|e| Failure::usage(file_error("read", path, &e)))
 }
 
 fn send_failure(failure: Failure) -> Failure {
     failure.with_hint(|errno| {
         Some(match errno {
-            Errno::EPIPE => "the connection is closed for sending (the peer closed, or you shut down write)".into(),
+            Errno::EPIPE => {
+                "the connection is closed for sending (the peer closed, or you shut down write)"
+                    .into()
+            }
             Errno::ECONNRESET => "the peer reset the connection".into(),
-            Errno::EDESTADDRREQ | Errno::ENOTCONN => "the socket is not connected: connect first, or use sendto".into(),
+            Errno::EDESTADDRREQ | Errno::ENOTCONN => {
+                "the socket is not connected: connect first, or use sendto".into()
+            }
             Errno::EMSGSIZE => "too large for one datagram".into(),
-            Errno::ECONNREFUSED => "a previous datagram was refused: nothing listens at the peer's port".into(),
+            Errno::ECONNREFUSED => {
+                "a previous datagram was refused: nothing listens at the peer's port".into()
+            }
             Errno::EAGAIN => "the send buffer is full and the socket is non-blocking".into(),
             _ => return None,
         })

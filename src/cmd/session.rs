@@ -49,7 +49,9 @@ pub struct Sleep {
 
 impl Sleep {
     pub fn parse(args: &mut Args) -> Result<Self, SyntaxError> {
-        Ok(Sleep { duration: args.arg("DUR", parse_duration)? })
+        Ok(Sleep {
+            duration: args.arg("DUR", parse_duration)?,
+        })
     }
 
     pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
@@ -67,7 +69,9 @@ pub struct Print {
 
 impl Print {
     pub fn parse(args: &mut Args) -> Self {
-        Print { words: args.rest().into_iter().cloned().collect() }
+        Print {
+            words: args.rest().into_iter().cloned().collect(),
+        }
     }
 
     pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
@@ -90,7 +94,11 @@ impl Exit {
             None => 0,
             Some(word) => match word.parse::<i32>() {
                 Ok(n) if (0..=255).contains(&n) => n,
-                _ => return Err(args.usage_error(&format!("bad status '{word}': a number from 0 to 255"))),
+                _ => {
+                    return Err(
+                        args.usage_error(&format!("bad status '{word}': a number from 0 to 255"))
+                    )
+                }
             },
         };
         Ok(Exit { status })

@@ -39,7 +39,8 @@ impl Shutdown {
         let handle = session.handle(&self.name)?;
         handle.socket.shutdown(self.how).map_err(|e| {
             Failure::from(e).with_hint(|errno| {
-                (errno == nix::errno::Errno::ENOTCONN).then(|| "only a connected socket can shut down".to_string())
+                (errno == nix::errno::Errno::ENOTCONN)
+                    .then(|| "only a connected socket can shut down".to_string())
             })
         })?;
         let text = match self.how {

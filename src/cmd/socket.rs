@@ -13,7 +13,8 @@ use crate::session::Session;
 pub const HELP: Help = Help {
     name: "socket",
     synopsis: "socket NAME [KIND | FAMILY TYPE [PROTO]]",
-    summary: "Create a socket and name it. KIND: tcp (default), udp, tcp6, udp6, unix, unix-dgram, \
+    summary:
+        "Create a socket and name it. KIND: tcp (default), udp, tcp6, udp6, unix, unix-dgram, \
               icmp (ping socket), raw (raw ICMP, needs privilege); or the C names, as in \
               AF_INET SOCK_STREAM.",
     python: "s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)",
@@ -41,7 +42,9 @@ impl Socket {
         let kind = match words.as_slice() {
             [] => Kind::from_short("tcp").expect("tcp is a kind"),
             [short] => parse_short(short)?,
-            [family, socktype] => Kind::from_c_names(family, socktype, None).map_err(SyntaxError::new)?,
+            [family, socktype] => {
+                Kind::from_c_names(family, socktype, None).map_err(SyntaxError::new)?
+            }
             [family, socktype, proto] => {
                 Kind::from_c_names(family, socktype, Some(proto)).map_err(SyntaxError::new)?
             }
@@ -52,10 +55,16 @@ impl Socket {
 
     pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
         session.check_free(&self.name)?;
-        let socket = KernelSocket::new(self.kind.domain(), self.kind.sock_type(), self.kind.protocol())
-            .map_err(|e| Failure::from(e).with_hint(|errno| creation_hint(self.kind, errno)))?;
+        let socket = KernelSocket::new(
+            self.kind.domain(),
+            self.kind.sock_type(),
+            self.kind.protocol(),
+        )
+        .map_err(|e| Failure::from(e).with_hint(|errno| creation_hint(self.kind, errno)))?;
         session.insert(&self.name, socket, self.kind)?;
-        Ok(Outcome::Created { handle: self.name.clone() })
+        Ok(Outcome::Created {
+            handle: self.name.clone(),
+        })
     }
 }
 
@@ -63,7 +72,10 @@ fn parse_short(word: &str) -> Result<Kind, SyntaxError> {
     if let Some(kind) = Kind::from_short(word) {
         return Ok(kind);
     }
-    let mut message = format!("unknown socket kind '{word}' (known: {})", KIND_NAMES.join(", "));
+    let mut message = format!(
+        "unknown socket kind '{word}' (known: {})",
+        KIND_NAMES.join(", ")
+    );
     if word.starts_with("AF_") {
         message = format!("'{word}' needs a type after it, as in {word} SOCK_STREAM");
     } else if let Some(suggestion) = did_you_mean(word, KIND_NAMES.iter().copied()) {
@@ -82,7 +94,9 @@ fn creation_hint(kind: Kind, errno: Errno) -> Option<String> {
             "ping sockets need your group id inside the sysctl net.ipv4.ping_group_range".into(),
         ),
         Errno::EAFNOSUPPORT => Some("this machine has no support for that address family".into()),
-        Errno::EMFILE => Some("this process has no file descriptors left: close some handles".into()),
+        Errno::EMFILE => {
+            Some("this process has no file descriptors left: close some handles".into())
+        }
         _ => None,
     }
 }
@@ -99,16 +113,24 @@ impl SocketPair {
         let first = args.handle()?;
         let second = args.handle()?;
         if first == second {
-            return Err(SyntaxError::new("the two ends of a socketpair need different names"));
+            return Err(SyntaxError::new(
+                "the two ends of a socketpair need different names",
+            ));
         }
         let kind = match args.optional_literal() {
             None | Some("unix") => Kind::from_short("unix"),
             Some("unix-dgram") => Kind::from_short("unix-dgram"),
             Some(other) => {
-                return Err(args.usage_error(&format!("a socketpair is unix or unix-dgram, not '{other}'")))
+                return Err(args.usage_error(&format!(
+                    "a socketpair is unix or unix-dgram, not '{other}'"
+                )))
             }
         };
-        Ok(SocketPair { first, second, kind: kind.expect("unix kinds exist") })
+        Ok(SocketPair {
+            first,
+            second,
+            kind: kind.expect("unix kinds exist"),
+        })
     }
 
     pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
@@ -118,6 +140,9 @@ impl SocketPair {
             .map_err(|e| Failure::from(e).with_hint(|errno| creation_hint(self.kind, errno)))?;
         session.insert(&self.first, a, self.kind)?;
         session.insert(&self.second, b, self.kind)?;
-        Ok(Outcome::Pair { first: self.first.clone(), second: self.second.clone() })
+        Ok(Outcome::Pair {
+            first: self.first.clone(),
+            second: self.second.clone(),
+        })
     }
 }

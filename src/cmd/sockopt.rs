@@ -8,7 +8,7 @@ use super::Help;
 use crate::errors::{describe_errno, Failure};
 use crate::kind::type_c_name;
 use crate::outcome::Outcome;
-use crate::parser::{did_you_mean, parse_bool, Arg, Args, SyntaxError};
+use crate::parser::{did_you_mean, parse_bool, Arg, Args, SyntaxError, WordParser};
 use crate::session::Session;
 
 pub const SET_HELP: Help = Help {
@@ -79,23 +79,31 @@ impl SockOpt {
         let mut message = format!("unknown option '{word}'");
         match did_you_mean(&word.to_ascii_uppercase(), names.clone()) {
             Some(suggestion) => message.push_str(&format!(" (did you mean {suggestion}?)")),
-            None => message.push_str(&format!(" (known: {})", names.collect::<Vec<_>>().join(", "))),
+            None => message.push_str(&format!(
+                " (known: {})",
+                names.collect::<Vec<_>>().join(", ")
+            )),
         }
         Err(SyntaxError::new(message))
     }
 
     pub fn name(self) -> &'static str {
-        OPTION_NAMES.iter().find(|(_, o)| *o == self).map_or("?", |(name, _)| name)
+        OPTION_NAMES
+            .iter()
+            .find(|(_, o)| *o == self)
+            .map_or("?", |(name, _)| name)
     }
 
-    fn value_parser(self) -> Option<fn(&str) -> Result<OptValue, String>> {
+    fn value_parser(self) -> Option<WordParser<OptValue>> {
         use SockOpt::*;
         match self {
             ReuseAddr | ReusePort | KeepAlive | Broadcast | NoDelay | V6Only => {
                 Some(|w| parse_bool(w).map(OptValue::Bool))
             }
             RcvBuf | SndBuf | Ttl => Some(|w| {
-                w.parse().map(OptValue::Number).map_err(|_| format!("'{w}' is not a number"))
+                w.parse()
+                    .map(OptValue::Number)
+                    .map_err(|_| format!("'{w}' is not a number"))
             }),
             Linger => Some(|w| match w {
                 "off" => Ok(OptValue::Linger(None)),
@@ -121,7 +129,9 @@ impl SockOpt {
             (RcvBuf, Number(n)) => socket.set_recv_buffer_size(n as usize),
             (SndBuf, Number(n)) => socket.set_send_buffer_size(n as usize),
             (Ttl, Number(n)) => socket.set_ttl(n),
-            (SockOpt::Linger, OptValue::Linger(secs)) => socket.set_linger(secs.map(|s| Duration::from_secs(s.into()))),
+            (SockOpt::Linger, OptValue::Linger(secs)) => {
+                socket.set_linger(secs.map(|s| Duration::from_secs(s.into())))
+            }
             _ => Err(std::io::Error::from_raw_os_error(libc::EINVAL)),
         }
     }
@@ -146,7 +156,9 @@ impl SockOpt {
             },
             Error => match socket.take_error()? {
                 None => "0".to_string(),
-                Some(error) => describe_errno(nix::errno::Errno::from_raw(error.raw_os_error().unwrap_or(0))),
+                Some(error) => describe_errno(nix::errno::Errno::from_raw(
+                    error.raw_os_error().unwrap_or(0),
+                )),
             },
             Type => {
                 let socktype = socket.r#type()?;
@@ -167,11 +179,15 @@ impl SetSockOpt {
     pub fn parse(args: &mut Args) -> Result<Self, SyntaxError> {
         let name = args.handle()?;
         let option = SockOpt::parse(args.literal("OPT")?)?;
-        let parser = option
-            .value_parser()
-            .ok_or_else(|| SyntaxError::new(format!("{} is read only: use getsockopt", option.name())))?;
+        let parser = option.value_parser().ok_or_else(|| {
+            SyntaxError::new(format!("{} is read only: use getsockopt", option.name()))
+        })?;
         let value = args.arg("VALUE", parser)?;
-        Ok(SetSockOpt { name, option, value })
+        Ok(SetSockOpt {
+            name,
+            option,
+            value,
+        })
     }
 
     pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
@@ -187,7 +203,9 @@ impl SetSockOpt {
         };
         let mut text = format!("{} = {now}", self.option.name());
         if now != asked {
-            text.push_str(&format!(" (asked for {asked}; the kernel adjusts buffer sizes)"));
+            text.push_str(&format!(
+                " (asked for {asked}; the kernel adjusts buffer sizes)"
+            ));
         }
         Ok(Outcome::Text(text))
     }

@@ -42,7 +42,10 @@ pub struct SetTimeout {
 
 impl SetTimeout {
     pub fn parse(args: &mut Args) -> Result<Self, SyntaxError> {
-        Ok(SetTimeout { name: args.handle()?, timeout: args.arg("DUR", parse_timeout)? })
+        Ok(SetTimeout {
+            name: args.handle()?,
+            timeout: args.arg("DUR", parse_timeout)?,
+        })
     }
 
     pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
@@ -92,7 +95,9 @@ pub struct Timeout {
 
 impl Timeout {
     pub fn parse(args: &mut Args) -> Result<Self, SyntaxError> {
-        Ok(Timeout { timeout: args.arg("DUR", parse_timeout)? })
+        Ok(Timeout {
+            timeout: args.arg("DUR", parse_timeout)?,
+        })
     }
 
     pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
