@@ -39,6 +39,11 @@ impl Address {
         if let Some(rest) = word.strip_prefix('[') {
             return parse_bracketed(word, rest);
         }
+        if word.matches(':').count() > 1 {
+            return Err(format!(
+                "bad address '{word}': write an IPv6 address in brackets, as in [::1]:8080"
+            ));
+        }
         if let Some(port) = word.strip_prefix(':') {
             return Ok(Address::Wildcard {
                 port: parse_port(word, port)?,

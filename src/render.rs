@@ -49,12 +49,12 @@ pub fn render(outcome: &Outcome, session: &Session, out: &mut String) {
             out,
             "received {} into {}, then end of stream",
             Count(*count, "byte"),
-            path.display()
+            session.show_path(path)
         ),
         Outcome::Closed { removed: None } => out.write_str("closed"),
         Outcome::Closed {
             removed: Some(path),
-        } => write!(out, "closed (removed {})", path.display()),
+        } => write!(out, "closed (removed {})", session.show_path(path)),
         Outcome::Address(a) => out.write_str(&addr(a)),
         Outcome::Polled(states) => {
             let width = states.iter().map(|(name, _)| name.len()).max().unwrap_or(0);

@@ -142,30 +142,26 @@ impl Session {
     }
 
     /// Remembers a port or autobound name the kernel chose for `handle`, so
-    /// that `--stable` can show it as `<handle.port>`.
+    /// that `--stable` can show it as `<handle.port>`. A port the kernel
+    /// hands out again later belongs to its new owner.
     pub fn note_kernel_choice(&mut self, name: &str) {
         let Some(handle) = self.handles.get(name) else {
             return;
         };
+        // A raw socket's "port" is its protocol number, not a kernel choice.
+        if handle.port_chosen || handle.kind.socktype == crate::kind::SockType::Raw {
+            return;
+        }
         let Some(local) = handle.local_addr() else {
             return;
         };
-        if let Some(inet) = local.as_socket() {
-            if inet.port() != 0 && !handle.port_chosen {
-                self.placeholders
-                    .entry(port_key(inet.port()))
-                    .or_insert_with(|| format!("<{name}.port>"));
-            }
+        if let Some(inet) = local.as_socket().filter(|inet| inet.port() != 0) {
+            let placeholder = format!("<{name}.port>");
+            self.placeholders.insert(port_key(inet.port()), placeholder);
         } else if let Some(abstract_name) = local.as_abstract_namespace() {
-            self.placeholders
-                .entry(abstract_key(abstract_name))
-                .or_insert_with(|| format!("@<{name}.autobind>"));
+            let placeholder = format!("@<{name}.autobind>");
+            self.placeholders.insert(abstract_key(abstract_name), placeholder);
         }
-    }
-
-    /// Forgets a port once nothing in the session can show it any more.
-    pub fn forget_port(&mut self, port: u16) {
-        self.placeholders.remove(&port_key(port));
     }
 
     /// An address as the transcript shows it.
@@ -210,9 +206,14 @@ impl Session {
 
     fn hide_tmp(&self, text: &str) -> String {
         match &self.tmp_dir {
-            Some(dir) => text.replace(&*dir.to_string_lossy(), "<tmp>"),
-            None => text.to_string(),
+            Some(dir) if self.stable => text.replace(&*dir.to_string_lossy(), "<tmp>"),
+            _ => text.to_string(),
         }
+    }
+
+    /// A file path as the transcript shows it (`${tmp}` as `<tmp>` under `--stable`).
+    pub fn show_path(&self, path: &std::path::Path) -> String {
+        self.hide_tmp(&path.display().to_string())
     }
 
     /// The private directory `${tmp}` names, made on first use.

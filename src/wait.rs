@@ -96,6 +96,7 @@ impl Deadline {
         Failure::Timeout {
             what: what.to_string(),
             after: self.timeout.unwrap_or_default(),
+            detail: None,
         }
     }
 }

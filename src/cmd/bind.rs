@@ -34,34 +34,50 @@ impl Bind {
 
     pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
         let addr = self.addr.get(session)?.into_owned();
+        let kind = session.handle(&self.name)?.kind;
+        let sockaddr = addr.resolve(kind)?;
+        let shown = session.show_addr(&sockaddr);
         let handle = session.handle_mut(&self.name)?;
-        let sockaddr = addr.resolve(handle.kind)?;
         handle
             .socket
             .bind(&sockaddr)
-            .map_err(|e| Failure::from(e).with_hint(|errno| bind_hint(errno, &addr)))?;
+            .map_err(|e| Failure::from(e).with_hint(|errno| bind_hint(errno, &addr, &shown)))?;
         if let Address::UnixPath(path) = &addr {
             handle.bound_path = Some(path.clone());
         }
-        handle.port_chosen = sockaddr.as_socket().is_some_and(|a| a.port() != 0);
+        handle.port_chosen = chosen_by_script(&addr, &sockaddr);
         let local = handle.local_addr().unwrap_or(sockaddr);
         session.note_kernel_choice(&self.name);
         Ok(Outcome::Bound(local))
     }
 }
 
-fn bind_hint(errno: Errno, addr: &Address) -> Option<String> {
-    let unix = matches!(addr, Address::UnixPath(_));
-    Some(match errno {
-        Errno::EADDRINUSE if unix => format!("the file {addr} already exists: remove it or bind another path"),
-        Errno::EADDRINUSE => format!(
-            "another socket holds {addr}: set SO_REUSEADDR before bind, or use another port (port 0 lets the kernel choose)"
+/// Whether the script named the port or name itself (port 0 and a bare `@`
+/// leave the choice to the kernel).
+fn chosen_by_script(addr: &Address, sockaddr: &socket2::SockAddr) -> bool {
+    match addr {
+        Address::Abstract(name) => !name.is_empty(),
+        Address::UnixPath(_) => true,
+        _ => sockaddr.as_socket().is_some_and(|a| a.port() != 0),
+    }
+}
+
+fn bind_hint(errno: Errno, addr: &Address, shown: &str) -> Option<String> {
+    Some(match (errno, addr) {
+        (Errno::EADDRINUSE, Address::UnixPath(_)) => {
+            format!("the file {shown} already exists: remove it or bind another path")
+        }
+        (Errno::EADDRINUSE, Address::Abstract(_)) => {
+            format!("another socket already has the abstract name {shown}: choose another name")
+        }
+        (Errno::EADDRINUSE, _) => format!(
+            "another socket holds {shown}: set SO_REUSEADDR before bind, or use another port (port 0 lets the kernel choose)"
         ),
-        Errno::EADDRNOTAVAIL => format!("no interface on this machine has the address {addr}"),
-        Errno::EACCES if !unix => "ports below 1024 need root or CAP_NET_BIND_SERVICE".into(),
-        Errno::EACCES => format!("no permission to create {addr}"),
-        Errno::EINVAL => "the socket is already bound".into(),
-        Errno::ENOENT => format!("the directory of {addr} does not exist"),
+        (Errno::EADDRNOTAVAIL, _) => format!("no interface on this machine has the address {shown}"),
+        (Errno::EACCES, Address::UnixPath(_)) => format!("no permission to create {shown}"),
+        (Errno::EACCES, _) => "ports below 1024 need root or CAP_NET_BIND_SERVICE".into(),
+        (Errno::EINVAL, _) => "the socket is already bound".into(),
+        (Errno::ENOENT, _) => format!("the directory of {shown} does not exist"),
         _ => return None,
     })
 }

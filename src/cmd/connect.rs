@@ -48,7 +48,10 @@ impl Connect {
 
     pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
         let addr = self.addr.get(session)?.into_owned();
-        let result = self.connect(session, &addr);
+        let kind = session.handle(&self.name)?.kind;
+        let target = addr.resolve(kind)?;
+        let shown = session.show_addr(&target);
+        let result = self.connect(session, &target, &shown);
         if result.is_ok() || matches!(result, Err(Failure::Sys { .. })) {
             session.note_kernel_choice(&self.name);
         }
@@ -60,14 +63,13 @@ impl Connect {
             }),
             (Ok(()), true) => Ok(Outcome::ConnectResult(None)),
             (Err(Failure::Sys { errno, .. }), true) => Ok(Outcome::ConnectResult(Some(errno))),
-            (Err(failure), _) => Err(failure.with_hint(|errno| connect_hint(errno, &addr))),
+            (Err(failure), _) => Err(failure.with_hint(|errno| connect_hint(errno, &shown))),
         }
     }
 
-    fn connect(&self, session: &Session, addr: &Address) -> Result<(), Failure> {
+    fn connect(&self, session: &Session, target: &SockAddr, shown: &str) -> Result<(), Failure> {
         let handle = session.handle(&self.name)?;
-        let target = addr.resolve(handle.kind)?;
-        match handle.socket.connect(&target) {
+        match handle.socket.connect(target) {
             Ok(()) => return Ok(()),
             Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) && handle.blocking => {}
             Err(e) if e.raw_os_error() == Some(libc::EAGAIN) && handle.blocking => {
@@ -78,13 +80,13 @@ impl Connect {
                     libc::POLLOUT,
                     deadline,
                     "room in the listener's queue",
-                    |s| s.connect(&target),
+                    |s| s.connect(target),
                 );
             }
             Err(e) => return Err(e.into()),
         }
         session.out.flush();
-        let what = format!("no answer from {addr}");
+        let what = format!("no answer from {shown}");
         wait_for(handle.fd(), libc::POLLOUT, session.deadline(handle), &what)?;
         match handle.socket.take_error()? {
             Some(error) => Err(error.into()),
@@ -99,7 +101,7 @@ fn unnamed() -> SockAddr {
     unsafe { SockAddr::new(std::mem::zeroed(), 0) }
 }
 
-fn connect_hint(errno: Errno, addr: &Address) -> Option<String> {
+fn connect_hint(errno: Errno, addr: &str) -> Option<String> {
     Some(match errno {
         Errno::ECONNREFUSED => format!("nothing is listening at {addr}"),
         Errno::ENOENT => format!("no socket file at {addr}"),

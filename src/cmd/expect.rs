@@ -98,14 +98,11 @@ fn expect_stream(
         let n = match step {
             Ok((n, _)) => n,
             Err(Failure::Timeout { after, .. }) => {
-                let what = format!(
-                    "{}; {} of {} bytes arrived: {}",
-                    preview(expected),
-                    offset + got as u64,
-                    offset + expected.len() as u64,
-                    preview(&expected[..got])
-                );
-                return Err(Failure::Timeout { what, after });
+                let total = offset + expected.len() as u64;
+                let arrived = offset + got as u64;
+                let what = format!("only {arrived} of the {total} expected bytes");
+                let detail = format!("expected {}, got {}", preview(expected), preview(&expected[..got]));
+                return Err(Failure::Timeout { what, after, detail: Some(detail) });
             }
             Err(other) => return Err(other),
         };

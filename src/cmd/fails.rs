@@ -33,6 +33,9 @@ impl Fails {
         } else {
             (Some(parse_error_name(first)?), &words[1..])
         };
+        if command_words.is_empty() {
+            return Err(SyntaxError::new("missing COMMAND (usage: fails [ERRNAME] COMMAND...)"));
+        }
         let command = Command::parse(command_words)?;
         if matches!(
             command,

@@ -235,14 +235,8 @@ impl Sink {
             }
         };
         match failure {
-            Failure::Timeout { what, after } => Failure::Timeout {
-                what: format!("{what} ({so_far})"),
-                after,
-            },
-            Failure::Sys { errno, hint: None } => Failure::Sys {
-                errno,
-                hint: Some(so_far),
-            },
+            Failure::Timeout { what, after, .. } => Failure::Timeout { what, after, detail: Some(so_far) },
+            Failure::Sys { errno, hint: None } => Failure::Sys { errno, hint: Some(so_far) },
             other => other,
         }
     }

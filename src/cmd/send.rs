@@ -206,7 +206,7 @@ fn send_failure(failure: Failure) -> Failure {
     failure.with_hint(|errno| {
         Some(match errno {
             Errno::EPIPE => {
-                "the connection is closed for sending (the peer closed, or you shut down write)"
+                "the connection is closed for sending (the peer closed or reset it, you shut down write, or it never connected)"
                     .into()
             }
             Errno::ECONNRESET => "the peer reset the connection".into(),

@@ -236,13 +236,17 @@ fn check_script(launcher: &Launcher, script: &Path, bless: bool) -> Outcome {
         Some(SKIP_STATUS) => Outcome::Skipped {
             reason: skip_reason(&run),
         },
-        Some(0..=2) => judge_transcript(script, run, status, bless),
+        // 101 is a Rust panic; no code at all means a signal ended it.
+        Some(code) if code != PANIC_STATUS => judge_transcript(script, run, status, bless),
         _ => Outcome::Failed(Failure::Crashed { run, status }),
     }
 }
 
+/// The exit status of a Rust panic.
+const PANIC_STATUS: i32 = 101;
+
 /// Compares (or with `bless`, records) the transcript of a script that ran
-/// normally, i.e. exited 0, 1 or 2.
+/// normally: 0, 1, 2, or the status its `exit` gave.
 fn judge_transcript(script: &Path, run: ChildRun, status: ExitStatus, bless: bool) -> Outcome {
     let out_file = script.with_extension("out");
     let expected = match read_if_exists(&out_file) {
@@ -297,6 +301,7 @@ fn skip_reason(run: &ChildRun) -> String {
             .map(str::to_owned)
     };
     last_line(&run.stdout)
+        .map(|line| line.strip_prefix("skipped: ").map(str::to_owned).unwrap_or(line))
         .or_else(|| last_line(&run.stderr))
         .unwrap_or_else(|| "a required feature is missing".to_owned())
 }

@@ -1,0 +1,53 @@
+//! Runs the project's golden suite (`tests/golden`) and the lesson library
+//! (`scripts`) through `sockrepl test`, so `cargo test` fails as soon as any
+//! transcript changes and stays failed until the change is blessed with
+//! `sockrepl test --bless`.
+
+use std::path::Path;
+use std::process::Command;
+
+/// The summary line must be exactly `N passed, 0 failed` or
+/// `N passed, 0 failed, K skipped`; returns N.
+fn passed_count(summary: &str) -> Option<usize> {
+    let (passed, rest) = summary.split_once(" passed, 0 failed")?;
+    let passed: usize = passed.parse().ok()?;
+    let skipped_ok = rest.is_empty()
+        || rest
+            .strip_prefix(", ")
+            .and_then(|r| r.strip_suffix(" skipped"))
+            .is_some_and(|k| k.parse::<usize>().is_ok());
+    skipped_ok.then_some(passed)
+}
+
+#[test]
+fn every_golden_script_and_lesson_matches_its_transcript() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let output = Command::new(env!("CARGO_BIN_EXE_sockrepl"))
+        .args(["test", "tests/golden", "scripts"])
+        .current_dir(root)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("sockrepl test runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let report = format!(
+        "status {:?}\n--- stdout\n{stdout}--- stderr\n{stderr}",
+        output.status
+    );
+    assert_eq!(output.status.code(), Some(0), "{report}");
+    let summary = stdout.lines().last().unwrap_or_default();
+    let passed =
+        passed_count(summary).unwrap_or_else(|| panic!("bad summary line {summary:?}\n{report}"));
+    // The suite holds 80+ golden scripts and 12 lessons; far fewer passing
+    // means scripts were lost or skipped, not that all is well.
+    assert!(passed >= 90, "only {passed} scripts passed\n{report}");
+}
+
+#[test]
+fn the_summary_line_is_read_exactly() {
+    assert_eq!(passed_count("97 passed, 0 failed"), Some(97));
+    assert_eq!(passed_count("97 passed, 0 failed, 2 skipped"), Some(97));
+    assert_eq!(passed_count("97 passed, 1 failed"), None);
+    assert_eq!(passed_count("97 passed, 0 failed, x skipped"), None);
+    assert_eq!(passed_count("97 passed, 0 failed!"), None);
+}
