@@ -182,7 +182,7 @@ fn expansion(name: &str, context: &Context) -> Result<Expansion, LexError> {
         return match index.checked_sub(1).and_then(|i| context.args.get(i)) {
             Some(value) => Ok(Expansion::Static(value.clone())),
             None => Err(error(format!(
-                "${{{name}}}: the script was given {given} argument{}",
+                "${{{name}}}: the script was given {given} argument{} (pass them after the script: sockrepl run FILE ARG...)",
                 if given == 1 { "" } else { "s" }
             ))),
         };

@@ -23,7 +23,7 @@ pub struct SyntaxError {
 impl SyntaxError {
     pub fn new(message: impl Into<String>) -> Self {
         SyntaxError {
-            message: message.into(),
+            message: shorten_words(&message.into()),
             column: None,
         }
     }
@@ -32,7 +32,7 @@ impl SyntaxError {
 impl From<LexError> for SyntaxError {
     fn from(error: LexError) -> Self {
         SyntaxError {
-            message: error.message,
+            message: shorten_words(&error.message),
             column: error.column,
         }
     }
@@ -234,16 +234,37 @@ pub fn parse_bool(word: &str) -> Result<bool, String> {
 }
 
 /// The candidate closest to `word`, for "did you mean".
-pub fn did_you_mean<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let allowed = |candidate: &str| (candidate.len() / 3).max(1) + 1;
     candidates
         .into_iter()
+        // Words of very different lengths are never close; skipping them
+        // also keeps a huge typo from costing a huge edit-distance table.
+        .filter(|c| word.len().abs_diff(c.len()) <= allowed(c))
         .map(|c| (edit_distance(word, c), c))
-        .filter(|(distance, c)| *distance <= (c.len() / 3).max(1) + 1)
+        .filter(|(distance, c)| *distance <= allowed(c))
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, c)| c)
+}
+
+/// Cuts every very long word of a message short, so that a 10 MB typo
+/// gives a one-line error.
+pub fn shorten_words(message: &str) -> String {
+    const LIMIT: usize = 60;
+    if message.len() <= LIMIT {
+        return message.to_string();
+    }
+    let mut out = String::with_capacity(message.len().min(1024));
+    for (index, word) in message.split(' ').enumerate() {
+        if index > 0 {
+            out.push(' ');
+        }
+        match word.char_indices().nth(LIMIT) {
+            Some((end, _)) => out.push_str(&format!("{}... ({} bytes)", &word[..end], word.len())),
+            None => out.push_str(word),
+        }
+    }
+    out
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -271,5 +292,7 @@ mod tests {
         assert_eq!(did_you_mean("conect", names), Some("connect"));
         assert_eq!(did_you_mean("rcv", names), Some("recv"));
         assert_eq!(did_you_mean("zzzzzz", names), None);
+        assert_eq!(did_you_mean(&"B".repeat(10_000_000), names), None);
+        assert!(SyntaxError::new(format!("unknown '{}'", "B".repeat(1000))).message.len() < 100);
     }
 }

@@ -97,11 +97,9 @@ fn render_received(received: &Received, session: &Session, out: &mut String) -> 
     let from = received
         .from
         .as_ref()
-        .filter(|a| {
-            a.as_socket().is_some()
-                || a.as_pathname().is_some()
-                || a.as_abstract_namespace().is_some()
-        })
+        // A Unix sender that never bound shows as "(unnamed)"; a stream's
+        // recvfrom has no address at all (AF_UNSPEC) and shows none.
+        .filter(|a| a.as_socket().is_some() || a.family() == libc::AF_UNIX as libc::sa_family_t)
         .map(|a| format!(" from {}", session.show_addr(a)))
         .unwrap_or_default();
     match &received.what {

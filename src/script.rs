@@ -44,7 +44,7 @@ impl fmt::Display for ScriptError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}: ", self.file, self.line)?;
         if let Some(command) = &self.command {
-            write!(f, "{command}: ")?;
+            write!(f, "{}: ", crate::parser::shorten_words(command))?;
         }
         write!(f, "{}", self.error.message)?;
         if let Some(column) = self.error.column {
@@ -165,7 +165,8 @@ impl<'a> Loader<'a> {
         if text.contains('\0') {
             return Err((None, SyntaxError::new("a NUL byte in the line")));
         }
-        let words = split_line(text, &Context { args: self.args }).map_err(|e| (None, e.into()))?;
+        let words = split_line(text, &Context { args: self.args })
+            .map_err(|e| (known_command_name(text), e.into()))?;
         if words.is_empty() {
             return Ok(None);
         }
@@ -220,6 +221,13 @@ impl<'a> Loader<'a> {
             SyntaxError::new(format!("in {first}"))
         })
     }
+}
+
+/// The line's command name for an error found before the line could be
+/// split into words, when its first word is plainly a command.
+fn known_command_name(text: &str) -> Option<String> {
+    let first = text.split_whitespace().next()?;
+    crate::cmd::help_for(first).map(|help| help.name.to_string())
 }
 
 /// How a sourced file is named: beside the script that sources it.

@@ -53,7 +53,7 @@ pub fn overview() -> String {
     let width = ALL.iter().map(|h| h.synopsis.len()).max().unwrap_or(0);
     let mut text = String::from("Commands (help COMMAND for more):\n");
     for help in ALL {
-        let first_sentence = help.summary.split(". ").next().unwrap_or(help.summary);
+        let first_sentence = first_sentence(help.summary);
         text.push_str(&format!(
             "  {:width$}  {}\n",
             help.synopsis,
@@ -62,4 +62,24 @@ pub fn overview() -> String {
     }
     text.pop();
     text
+}
+
+/// The summary up to its first full stop that ends a sentence (a ". "
+/// followed by a capital letter), so "e.g. 1" does not cut it short.
+fn first_sentence(summary: &str) -> &str {
+    let bytes = summary.as_bytes();
+    (0..bytes.len().saturating_sub(2))
+        .find(|&i| bytes[i] == b'.' && bytes[i + 1] == b' ' && bytes[i + 2].is_ascii_uppercase())
+        .map_or(summary, |end| &summary[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overview_keeps_abbreviations_whole() {
+        assert_eq!(first_sentence("Show SO_TYPE (e.g. 1 (SOCK_STREAM)). More."), "Show SO_TYPE (e.g. 1 (SOCK_STREAM))");
+        assert!(overview().contains("SO_TYPE (e.g. 1 (SOCK_STREAM))"));
+    }
 }

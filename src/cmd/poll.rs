@@ -12,9 +12,10 @@ use crate::wait::{poll_many, Deadline};
 
 pub const HELP: Help = Help {
     name: "poll",
-    synopsis: "poll NAME... [--timeout DUR]",
+    synopsis: "poll NAME... [--timeout DUR] [--write]",
     summary: "Wait until one of the sockets has something to read (data, a connection waiting, \
-              end of stream or an error), then show each one's POLLIN/POLLOUT/POLLHUP/POLLERR.",
+              end of stream or an error), or with --write can also be written to, then show \
+              each one's POLLIN/POLLOUT/POLLHUP/POLLERR.",
     python: "p = select.poll(); p.register(s); p.poll(5000)",
     example: "poll srv conn --timeout 1s",
 };
@@ -22,6 +23,8 @@ pub const HELP: Help = Help {
 #[derive(Debug, Clone)]
 pub struct Poll {
     names: Vec<String>,
+    /// `--write`: writability also ends the wait (POLLOUT).
+    write: bool,
     timeout: Option<Arg<Option<Duration>>>,
 }
 
@@ -34,11 +37,12 @@ impl Poll {
             }),
             None => None,
         };
+        let write = args.flag("--write");
         let mut names = vec![args.handle()?];
         while let Some(name) = args.optional_handle()? {
             names.push(name);
         }
-        Ok(Poll { names, timeout })
+        Ok(Poll { names, write, timeout })
     }
 
     pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
@@ -52,7 +56,8 @@ impl Poll {
             .map(|name| session.handle(name).map(|h| h.fd()))
             .collect::<Result<Vec<_>, _>>()?;
         session.out.flush();
-        let waiting: Vec<_> = fds.iter().map(|&fd| (fd, libc::POLLIN)).collect();
+        let events = if self.write { libc::POLLIN | libc::POLLOUT } else { libc::POLLIN };
+        let waiting: Vec<_> = fds.iter().map(|&fd| (fd, events)).collect();
         poll_many(&waiting, Deadline::after(timeout), "no handle ready")?;
         // Report everything each socket is ready for, writing included.
         let everything: Vec<_> = fds

@@ -20,7 +20,7 @@ pub const RECV_HELP: Help = Help {
     synopsis: "recv NAME [MAX] [--hex]",
     summary: "One recv() call of at most MAX bytes (default 1024). Shows the bytes as a Python \
               literal (or a hexdump with --hex), b'' (end of stream) when the peer closed, or \
-              b'' (empty datagram); fails with TIMEOUT when nothing came in time.",
+              b'' (an empty datagram); fails with TIMEOUT when nothing came in time.",
     python: "data = s.recv(1024)",
     example: "recv conn",
 };

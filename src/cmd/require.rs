@@ -12,7 +12,7 @@ pub const HELP: Help = Help {
     synopsis: "require ipv6|raw|unix|icmp",
     summary: "Skip the rest of the script (status 0, counted as skipped by test) when the machine \
               lacks IPv6, raw sockets (privilege), Unix sockets or ping sockets.",
-    python: "pytest.importorskip(...)",
+    python: "pytest.skip(...)",
     example: "require raw",
 };
 

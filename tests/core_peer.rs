@@ -1,0 +1,109 @@
+//! sockrepl against a peer not written in Rust: the lecture's echo server in
+//! Python (`tests/peers/echo_server.py`), started on port 0 per test.
+
+mod common;
+
+use common::{PythonEcho, Sock};
+use std::path::Path;
+
+#[test]
+fn talks_to_the_python_echo_server() {
+    let server = PythonEcho::start(2);
+    let script = "socket s tcp\nconnect s ${1}\nsendall s 'Hello, world'\nexpect s 'Hello, world'\nexpect_eof s\nclose s\n";
+    let run = Sock::script(script)
+        .args([server.addr.as_str()])
+        .timeout("5s")
+        .run();
+    run.assert_status(0)
+        .assert_outcome("expect s 'Hello, world'", "ok: 12 bytes as expected");
+    run.assert_outcome("expect_eof s", "ok: end of stream");
+}
+
+#[test]
+fn recv_from_the_python_server_reads_like_the_lecture() {
+    let server = PythonEcho::start(2);
+    let script = "socket s\nconnect s ${1}\nsendall s 'Hello, world'\nrecv s 1024\nrecv s\n";
+    let run = Sock::script(script)
+        .args([server.addr.as_str()])
+        .stable()
+        .timeout("5s")
+        .run();
+    run.assert_status(0)
+        .assert_outcome("recv s 1024", "b'Hello, world'");
+    run.assert_last_line("b'' (end of stream: the peer closed its side)");
+    run.assert_stdout_contains(&format!("> connect s {}", server.addr));
+}
+
+#[test]
+fn the_python_server_echoes_binary_bytes() {
+    let server = PythonEcho::start(2);
+    let script = r#"socket s
+connect s ${1}
+sendall s --hex '00 ff 0a 27 22 5c'
+expect s '\x00\xff\n\x27"\\'
+"#;
+    let run = Sock::script(script)
+        .args([server.addr.as_str()])
+        .timeout("5s")
+        .run();
+    run.assert_status(0)
+        .assert_last_line("ok: 6 bytes as expected");
+}
+
+#[test]
+fn a_wrong_reply_from_the_python_server_fails_with_status_1() {
+    let server = PythonEcho::start(2);
+    let script = "socket s\nconnect s ${1}\nsendall s ping\nexpect s pong\n";
+    let run = Sock::script(script)
+        .args([server.addr.as_str()])
+        .timeout("5s")
+        .run();
+    run.assert_status(1).assert_last_line(
+        "t.sock:4: expect: expected b'pong', got b'ping' (first difference at byte 1)",
+    );
+}
+
+#[test]
+fn nothing_listens_after_the_python_server_is_gone() {
+    let addr = {
+        let server = PythonEcho::start(1);
+        server.addr.clone()
+    }; // dropped: killed
+    let run = Sock::script("socket s\nconnect s ${1}\n")
+        .args([addr.as_str()])
+        .timeout("2s")
+        .run();
+    run.assert_status(1).assert_last_line(&format!(
+        "t.sock:2: connect: ECONNREFUSED (Connection refused); hint: nothing is listening at {addr}"
+    ));
+}
+
+#[test]
+fn the_shipped_echo_client_script_passes_against_the_python_server() {
+    let client = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/echo-client.sock");
+    if !client.exists() {
+        eprintln!("skipped: scripts/echo-client.sock does not exist yet");
+        return;
+    }
+    let server = PythonEcho::start(2);
+    let path = client.to_string_lossy().into_owned();
+    let run = Sock::cli(["run", path.as_str(), server.addr.as_str()])
+        .timeout("5s")
+        .run();
+    run.assert_status(0)
+        .assert_stdout_contains("ok: 12 bytes as expected");
+}
+
+#[test]
+fn the_shipped_echo_client_script_needs_its_argument() {
+    let client = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/echo-client.sock");
+    if !client.exists() {
+        eprintln!("skipped: scripts/echo-client.sock does not exist yet");
+        return;
+    }
+    let path = client.to_string_lossy().into_owned();
+    Sock::cli(["run", path.as_str()])
+        .run()
+        .assert_status(2)
+        .assert_nothing_ran();
+}
