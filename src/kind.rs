@@ -168,6 +168,18 @@ impl Kind {
         }
     }
 
+    /// Which numbering a port belongs to: TCP and UDP ports are separate
+    /// spaces, and a ping socket's "port" is its ICMP identifier.
+    pub fn port_space(self) -> &'static str {
+        match self.socktype {
+            SockType::Stream => "tcp",
+            SockType::Dgram if self.ignores_ports() => "icmp",
+            SockType::Dgram => "udp",
+            SockType::Raw => "raw",
+            SockType::SeqPacket => "seqpacket",
+        }
+    }
+
     pub fn family_name(self) -> &'static str {
         match self.family {
             Family::Inet => "AF_INET",

@@ -6,13 +6,13 @@ use socket2::SockAddr;
 use std::os::fd::RawFd;
 
 use crate::handle::Handle;
-use crate::kind::{Family, SockType};
+use crate::kind::{Family, Kind, SockType};
 
 /// One row of the `sockets` table, before addresses are rendered.
 #[derive(Debug)]
 pub struct SocketRow {
     pub name: String,
-    pub proto: &'static str,
+    pub kind: Kind,
     pub recv_q: u64,
     pub send_q: u64,
     pub local: Option<SockAddr>,
@@ -51,7 +51,7 @@ pub fn socket_row(handle: &Handle) -> SocketRow {
     };
     SocketRow {
         name: handle.name.clone(),
-        proto: kind.proto_name(),
+        kind,
         recv_q,
         send_q,
         local: handle.local_addr(),

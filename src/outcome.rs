@@ -6,7 +6,16 @@ use socket2::SockAddr;
 use std::path::PathBuf;
 
 use crate::errors::Failure;
+use crate::kind::Kind;
 use crate::netstat::SocketRow;
+
+/// An address with the kind of socket it belongs to, so that TCP port
+/// 5000 and UDP port 5000 get their own `--stable` placeholders.
+#[derive(Debug)]
+pub struct Endpoint {
+    pub addr: SockAddr,
+    pub kind: Kind,
+}
 
 #[derive(Debug)]
 pub enum Outcome {
@@ -21,20 +30,20 @@ pub enum Outcome {
         first: String,
         second: String,
     },
-    Bound(SockAddr),
+    Bound(Endpoint),
     Listening {
-        local: SockAddr,
+        local: Endpoint,
         backlog: i32,
     },
     Connected {
-        local: SockAddr,
-        peer: SockAddr,
+        local: Endpoint,
+        peer: Endpoint,
     },
     /// `connect_ex`: `None` for 0.
     ConnectResult(Option<Errno>),
     Accepted {
         handle: String,
-        peer: SockAddr,
+        peer: Endpoint,
     },
     Sent {
         sent: u64,
@@ -42,7 +51,7 @@ pub enum Outcome {
     },
     SentTo {
         sent: u64,
-        to: SockAddr,
+        to: Endpoint,
     },
     Received(Received),
     Saved {
@@ -52,7 +61,7 @@ pub enum Outcome {
     Closed {
         removed: Option<PathBuf>,
     },
-    Address(SockAddr),
+    Address(Endpoint),
     Polled(Vec<(String, i16)>),
     Table(Vec<SocketRow>),
     Expected {
@@ -71,7 +80,7 @@ pub enum Outcome {
 #[derive(Debug)]
 pub struct Received {
     pub what: ReceiveKind,
-    pub from: Option<SockAddr>,
+    pub from: Option<Endpoint>,
     pub hex: bool,
 }
 

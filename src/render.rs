@@ -10,14 +10,15 @@ use crate::cmd::poll::describe_events;
 use crate::data::{bytes_literal, hexdump};
 use crate::errors::describe_errno;
 use crate::netstat::SocketRow;
-use crate::outcome::{Outcome, ReceiveKind, Received};
+use crate::kind::Kind;
+use crate::outcome::{Endpoint, Outcome, ReceiveKind, Received};
 use crate::session::Session;
 
 /// Appends the text an outcome shows to `out` (nothing for a silent one).
 /// Writing into one reused buffer keeps the per-command cost to the system
 /// calls themselves.
 pub fn render(outcome: &Outcome, session: &Session, out: &mut String) {
-    let addr = |a: &SockAddr| session.show_addr(a);
+    let addr = |e: &Endpoint| session.show(e);
     // Writing to a String cannot fail.
     let _ = match outcome {
         Outcome::Nothing | Outcome::Exit(_) => Ok(()),
@@ -99,8 +100,8 @@ fn render_received(received: &Received, session: &Session, out: &mut String) -> 
         .as_ref()
         // A Unix sender that never bound shows as "(unnamed)"; a stream's
         // recvfrom has no address at all (AF_UNSPEC) and shows none.
-        .filter(|a| a.as_socket().is_some() || a.family() == libc::AF_UNIX as libc::sa_family_t)
-        .map(|a| format!(" from {}", session.show_addr(a)))
+        .filter(|a| a.addr.as_socket().is_some() || a.addr.family() == libc::AF_UNIX as libc::sa_family_t)
+        .map(|a| format!(" from {}", session.show(a)))
         .unwrap_or_default();
     match &received.what {
         ReceiveKind::Bytes {
@@ -158,11 +159,11 @@ fn render_table(rows: &[SocketRow], session: &Session) -> String {
         .map(|row| {
             [
                 row.name.clone(),
-                row.proto.to_string(),
+                row.kind.proto_name().to_string(),
                 row.recv_q.to_string(),
                 row.send_q.to_string(),
-                table_addr(row.local.as_ref(), None, session),
-                table_addr(row.foreign.as_ref(), row.local.as_ref(), session),
+                table_addr(row.local.as_ref(), None, row.kind, session),
+                table_addr(row.foreign.as_ref(), row.local.as_ref(), row.kind, session),
                 row.state.to_string(),
             ]
         })
@@ -198,7 +199,12 @@ fn render_table(rows: &[SocketRow], session: &Session) -> String {
 
 /// netstat's `*` for "any port" and, for a socket with no peer, its
 /// family's wildcard (`0.0.0.0:*`, `[::]:*`, or `*` for Unix sockets).
-fn table_addr(addr: Option<&SockAddr>, family: Option<&SockAddr>, session: &Session) -> String {
+fn table_addr(
+    addr: Option<&SockAddr>,
+    family: Option<&SockAddr>,
+    kind: Kind,
+    session: &Session,
+) -> String {
     let wildcard = |a: &SockAddr| match a.as_socket() {
         Some(inet) if inet.is_ipv6() => "[::]:*".to_string(),
         Some(_) => "0.0.0.0:*".to_string(),
@@ -210,7 +216,7 @@ fn table_addr(addr: Option<&SockAddr>, family: Option<&SockAddr>, session: &Sess
             Some(inet) if inet.port() == 0 && inet.is_ipv6() => format!("[{}]:*", inet.ip()),
             Some(inet) if inet.port() == 0 => format!("{}:*", inet.ip()),
             _ if a.is_unnamed() => "*".to_string(),
-            _ => session.show_addr(a),
+            _ => session.show_addr(kind, a),
         },
     }
 }

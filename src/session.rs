@@ -15,6 +15,8 @@ use std::time::Duration;
 use crate::address::format_sockaddr;
 use crate::errors::Failure;
 use crate::handle::Handle;
+use crate::kind::Kind;
+use crate::outcome::Endpoint;
 use crate::lexer::{Field, Piece, Var, Word};
 use crate::transcript::Transcript;
 use crate::wait::{wait_for, Deadline};
@@ -157,7 +159,8 @@ impl Session {
         };
         if let Some(inet) = local.as_socket().filter(|inet| inet.port() != 0) {
             let placeholder = format!("<{name}.port>");
-            self.placeholders.insert(port_key(inet.port()), placeholder);
+            let key = port_key(handle.kind, inet.port());
+            self.placeholders.insert(key, placeholder);
         } else if let Some(abstract_name) = local.as_abstract_namespace() {
             let placeholder = format!("@<{name}.autobind>");
             self.placeholders.insert(abstract_key(abstract_name), placeholder);
@@ -165,12 +168,12 @@ impl Session {
     }
 
     /// An address as the transcript shows it.
-    pub fn show_addr(&self, addr: &SockAddr) -> String {
+    pub fn show_addr(&self, kind: Kind, addr: &SockAddr) -> String {
         if !self.stable {
             return format_sockaddr(addr);
         }
         if let Some(inet) = addr.as_socket() {
-            return self.show_inet(inet);
+            return self.show_inet(kind, inet);
         }
         if let Some(name) = addr.as_abstract_namespace() {
             if let Some(placeholder) = self.placeholders.get(&abstract_key(name)) {
@@ -180,8 +183,13 @@ impl Session {
         self.hide_tmp(&format_sockaddr(addr))
     }
 
-    fn show_inet(&self, inet: SocketAddr) -> String {
-        match self.placeholders.get(&port_key(inet.port())) {
+    /// An endpoint as the transcript shows it.
+    pub fn show(&self, endpoint: &Endpoint) -> String {
+        self.show_addr(endpoint.kind, &endpoint.addr)
+    }
+
+    fn show_inet(&self, kind: Kind, inet: SocketAddr) -> String {
+        match self.placeholders.get(&port_key(kind, inet.port())) {
             Some(port) if inet.is_ipv4() => format!("{}:{port}", inet.ip()),
             Some(port) => format!("[{}]:{port}", inet.ip()),
             None => inet.to_string(),
@@ -189,8 +197,8 @@ impl Session {
     }
 
     /// A port as the transcript shows it.
-    pub fn show_port(&self, port: u16) -> String {
-        match self.placeholders.get(&port_key(port)) {
+    pub fn show_port(&self, kind: Kind, port: u16) -> String {
+        match self.placeholders.get(&port_key(kind, port)) {
             Some(placeholder) if self.stable => placeholder.clone(),
             _ => port.to_string(),
         }
@@ -271,7 +279,8 @@ impl Session {
                         .local_addr()
                         .ok_or_else(|| Failure::usage(format!("{handle} has no address")))?,
                 };
-                self.addr_field(handle, &addr, *field)
+                let kind = h.kind;
+                self.addr_field(handle, kind, &addr, *field)
             }
         }
     }
@@ -279,16 +288,17 @@ impl Session {
     fn addr_field(
         &self,
         handle: &str,
+        kind: Kind,
         addr: &SockAddr,
         field: Field,
     ) -> Result<(String, String), Failure> {
         match (addr.as_socket(), field) {
             (Some(inet), Field::Host) => Ok((inet.ip().to_string(), inet.ip().to_string())),
-            (Some(inet), Field::Port) => Ok((inet.port().to_string(), self.show_port(inet.port()))),
+            (Some(inet), Field::Port) => Ok((inet.port().to_string(), self.show_port(kind, inet.port()))),
             (None, Field::Host | Field::Port) => Err(Failure::usage(format!(
                 "{handle} is a Unix socket: it has an address (${{{handle}.addr}}) but no host or port"
             ))),
-            _ => Ok((format_sockaddr(addr), self.show_addr(addr))),
+            _ => Ok((format_sockaddr(addr), self.show_addr(kind, addr))),
         }
     }
 }
@@ -303,10 +313,41 @@ fn no_such_handle(name: &str) -> Failure {
     Failure::usage(format!("no handle named {name}"))
 }
 
-fn port_key(port: u16) -> String {
-    format!("port:{port}")
+fn port_key(kind: Kind, port: u16) -> String {
+    format!("{}:{port}", kind.port_space())
 }
 
 fn abstract_key(name: &[u8]) -> String {
     format!("abstract:{}", String::from_utf8_lossy(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kind::Kind;
+    use std::net::{Ipv4Addr, SocketAddrV4};
+
+    fn bound(kind: Kind, port: u16) -> Socket {
+        let socket = Socket::new(kind.domain(), kind.sock_type(), None).expect("socket");
+        let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port);
+        socket.bind(&addr.into()).expect("bind");
+        socket
+    }
+
+    #[test]
+    fn tcp_and_udp_ports_of_the_same_number_keep_their_own_placeholders() {
+        let (tcp, udp) = (Kind::from_short("tcp").unwrap(), Kind::from_short("udp").unwrap());
+        let mut session = Session::new(Transcript::memory(), true);
+        let u = bound(udp, 0);
+        let port = u.local_addr().unwrap().as_socket().unwrap().port();
+        // The kernel may hand the same number out in both spaces; force it.
+        let t = bound(tcp, port);
+        session.insert("u", u, udp).unwrap();
+        session.insert("t", t, tcp).unwrap();
+        session.note_kernel_choice("u");
+        session.note_kernel_choice("t");
+        let addr = SockAddr::from(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port));
+        assert_eq!(session.show_addr(udp, &addr), "127.0.0.1:<u.port>");
+        assert_eq!(session.show_addr(tcp, &addr), "127.0.0.1:<t.port>");
+    }
 }

@@ -2,7 +2,7 @@
 
 use super::Help;
 use crate::errors::Failure;
-use crate::outcome::Outcome;
+use crate::outcome::{Endpoint, Outcome};
 use crate::parser::{Args, SyntaxError};
 use crate::session::Session;
 
@@ -53,6 +53,7 @@ impl Accept {
         handle.accepted += 1;
         let accepted = session.insert(&new, socket, kind)?;
         accepted.port_chosen = true;
+        let peer = Endpoint { addr: peer, kind };
         Ok(Outcome::Accepted { handle: new, peer })
     }
 }

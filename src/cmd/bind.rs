@@ -5,7 +5,7 @@ use nix::errno::Errno;
 use super::Help;
 use crate::address::Address;
 use crate::errors::Failure;
-use crate::outcome::Outcome;
+use crate::outcome::{Endpoint, Outcome};
 use crate::parser::{Arg, Args, SyntaxError};
 use crate::session::Session;
 
@@ -36,7 +36,7 @@ impl Bind {
         let addr = self.addr.get(session)?.into_owned();
         let kind = session.handle(&self.name)?.kind;
         let sockaddr = addr.resolve(kind)?;
-        let shown = session.show_addr(&sockaddr);
+        let shown = session.show_addr(kind, &sockaddr);
         let handle = session.handle_mut(&self.name)?;
         handle
             .socket
@@ -48,7 +48,7 @@ impl Bind {
         handle.port_chosen = chosen_by_script(&addr, &sockaddr);
         let local = handle.local_addr().unwrap_or(sockaddr);
         session.note_kernel_choice(&self.name);
-        Ok(Outcome::Bound(local))
+        Ok(Outcome::Bound(Endpoint { addr: local, kind }))
     }
 }
 

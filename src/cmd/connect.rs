@@ -7,7 +7,7 @@ use socket2::SockAddr;
 use super::Help;
 use crate::address::Address;
 use crate::errors::Failure;
-use crate::outcome::Outcome;
+use crate::outcome::{Endpoint, Outcome};
 use crate::parser::{Arg, Args, SyntaxError};
 use crate::session::Session;
 use crate::wait::wait_for;
@@ -50,7 +50,7 @@ impl Connect {
         let addr = self.addr.get(session)?.into_owned();
         let kind = session.handle(&self.name)?.kind;
         let target = addr.resolve(kind)?;
-        let shown = session.show_addr(&target);
+        let shown = session.show_addr(kind, &target);
         let result = self.connect(session, &target, &shown);
         if result.is_ok() || matches!(result, Err(Failure::Sys { .. })) {
             session.note_kernel_choice(&self.name);
@@ -58,8 +58,8 @@ impl Connect {
         let handle = session.handle(&self.name)?;
         match (result, self.never_fail) {
             (Ok(()), false) => Ok(Outcome::Connected {
-                local: handle.local_addr().unwrap_or_else(unnamed),
-                peer: handle.peer_addr().unwrap_or_else(unnamed),
+                local: Endpoint { addr: handle.local_addr().unwrap_or_else(unnamed), kind },
+                peer: Endpoint { addr: handle.peer_addr().unwrap_or_else(unnamed), kind },
             }),
             (Ok(()), true) => Ok(Outcome::ConnectResult(None)),
             (Err(Failure::Sys { errno, .. }), true) => Ok(Outcome::ConnectResult(Some(errno))),

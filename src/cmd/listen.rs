@@ -2,7 +2,7 @@
 
 use super::Help;
 use crate::errors::Failure;
-use crate::outcome::Outcome;
+use crate::outcome::{Endpoint, Outcome};
 use crate::parser::{Arg, Args, SyntaxError};
 use crate::session::Session;
 
@@ -47,6 +47,7 @@ impl Listen {
         let local = handle.local_addr();
         session.note_kernel_choice(&self.name);
         let local = local.ok_or_else(|| Failure::usage("the listening socket has no address"))?;
+        let local = Endpoint { addr: local, kind: session.handle(&self.name)?.kind };
         Ok(Outcome::Listening { local, backlog })
     }
 }

@@ -2,7 +2,7 @@
 
 use super::Help;
 use crate::errors::Failure;
-use crate::outcome::Outcome;
+use crate::outcome::{Endpoint, Outcome};
 use crate::parser::{Args, SyntaxError};
 use crate::session::Session;
 
@@ -37,12 +37,13 @@ impl Name {
     }
 
     pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
-        let socket = &session.handle(&self.name)?.socket;
+        let handle = session.handle(&self.name)?;
+        let socket = &handle.socket;
         let addr = if self.peer {
             socket.peer_addr()
         } else {
             socket.local_addr()
         };
-        Ok(Outcome::Address(addr?))
+        Ok(Outcome::Address(Endpoint { addr: addr?, kind: handle.kind }))
     }
 }

@@ -11,7 +11,7 @@ use socket2::{SockAddr, Socket};
 
 use super::Help;
 use crate::errors::{file_error, Failure};
-use crate::outcome::{Outcome, ReceiveKind, Received};
+use crate::outcome::{Endpoint, Outcome, ReceiveKind, Received};
 use crate::parser::{Arg, Args, SyntaxError};
 use crate::session::Session;
 
@@ -119,6 +119,7 @@ impl Recv {
                 }
             }
         };
+        let from = from.map(|addr| Endpoint { addr, kind: handle.kind });
         Ok(Outcome::Received(Received {
             what,
             from,

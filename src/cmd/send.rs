@@ -11,7 +11,7 @@ use crate::address::Address;
 use crate::data::Data;
 use crate::errors::{file_error, Failure};
 use crate::handle::Handle;
-use crate::outcome::Outcome;
+use crate::outcome::{Endpoint, Outcome};
 use crate::parser::{Arg, Args, SyntaxError};
 use crate::session::Session;
 use crate::wait::Deadline;
@@ -88,6 +88,7 @@ impl Send {
             None => None,
         };
         let handle = session.handle(&self.name)?;
+        let kind = handle.kind;
         let deadline = session.deadline(handle);
         let outcome = match (self.mode, &*data, to) {
             (Mode::To, data, to) => {
@@ -101,7 +102,7 @@ impl Send {
                 session.note_kernel_choice(&self.name);
                 Outcome::SentTo {
                     sent: sent as u64,
-                    to: target,
+                    to: Endpoint { addr: target, kind },
                 }
             }
             (Mode::Once, Data::Bytes(bytes), _) => {
