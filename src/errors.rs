@@ -18,7 +18,11 @@ pub enum Failure {
     /// A system call failed with this errno; `hint` says what to do about it.
     Sys { errno: Errno, hint: Option<String> },
     /// A blocking command ran out of time waiting for `what`.
-    Timeout { what: String, after: Duration, detail: Option<String> },
+    Timeout {
+        what: String,
+        after: Duration,
+        detail: Option<String>,
+    },
     /// An assertion (`expect`, `fails`, ...) did not hold.
     Assertion(String),
     /// A host name could not be resolved.
@@ -90,7 +94,11 @@ impl fmt::Display for Failure {
                 }
                 Ok(())
             }
-            Failure::Timeout { what, after, detail } => {
+            Failure::Timeout {
+                what,
+                after,
+                detail,
+            } => {
                 write!(f, "TIMEOUT ({what} within {}", format_duration(*after))?;
                 if let Some(detail) = detail {
                     write!(f, "; {detail}")?;

@@ -234,7 +234,10 @@ pub fn parse_bool(word: &str) -> Result<bool, String> {
 }
 
 /// The candidate closest to `word`, for "did you mean".
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let allowed = |candidate: &str| (candidate.len() / 3).max(1) + 1;
     candidates
         .into_iter()
@@ -293,6 +296,11 @@ mod tests {
         assert_eq!(did_you_mean("rcv", names), Some("recv"));
         assert_eq!(did_you_mean("zzzzzz", names), None);
         assert_eq!(did_you_mean(&"B".repeat(10_000_000), names), None);
-        assert!(SyntaxError::new(format!("unknown '{}'", "B".repeat(1000))).message.len() < 100);
+        assert!(
+            SyntaxError::new(format!("unknown '{}'", "B".repeat(1000)))
+                .message
+                .len()
+                < 100
+        );
     }
 }

@@ -9,8 +9,8 @@ use std::fmt::{self, Write as _};
 use crate::cmd::poll::describe_events;
 use crate::data::{bytes_literal, hexdump};
 use crate::errors::describe_errno;
-use crate::netstat::SocketRow;
 use crate::kind::Kind;
+use crate::netstat::SocketRow;
 use crate::outcome::{Endpoint, Outcome, ReceiveKind, Received};
 use crate::session::Session;
 
@@ -100,7 +100,9 @@ fn render_received(received: &Received, session: &Session, out: &mut String) -> 
         .as_ref()
         // A Unix sender that never bound shows as "(unnamed)"; a stream's
         // recvfrom has no address at all (AF_UNSPEC) and shows none.
-        .filter(|a| a.addr.as_socket().is_some() || a.addr.family() == libc::AF_UNIX as libc::sa_family_t)
+        .filter(|a| {
+            a.addr.as_socket().is_some() || a.addr.family() == libc::AF_UNIX as libc::sa_family_t
+        })
         .map(|a| format!(" from {}", session.show(a)))
         .unwrap_or_default();
     match &received.what {

@@ -15,9 +15,9 @@ use std::time::Duration;
 use crate::address::format_sockaddr;
 use crate::errors::Failure;
 use crate::handle::Handle;
-use crate::kind::Kind;
-use crate::outcome::Endpoint;
+use crate::kind::{Kind, SockType};
 use crate::lexer::{Field, Piece, Var, Word};
+use crate::outcome::Endpoint;
 use crate::transcript::Transcript;
 use crate::wait::{wait_for, Deadline};
 
@@ -151,7 +151,7 @@ impl Session {
             return;
         };
         // A raw socket's "port" is its protocol number, not a kernel choice.
-        if handle.port_chosen || handle.kind.socktype == crate::kind::SockType::Raw {
+        if handle.port_chosen || handle.kind.socktype == SockType::Raw {
             return;
         }
         let Some(local) = handle.local_addr() else {
@@ -163,12 +163,17 @@ impl Session {
             self.placeholders.insert(key, placeholder);
         } else if let Some(abstract_name) = local.as_abstract_namespace() {
             let placeholder = format!("@<{name}.autobind>");
-            self.placeholders.insert(abstract_key(abstract_name), placeholder);
+            self.placeholders
+                .insert(abstract_key(abstract_name), placeholder);
         }
     }
 
     /// An address as the transcript shows it.
     pub fn show_addr(&self, kind: Kind, addr: &SockAddr) -> String {
+        if let (SockType::Raw, Some(inet)) = (kind.socktype, addr.as_socket()) {
+            // A raw socket has no ports: the kernel reports its protocol there.
+            return inet.ip().to_string();
+        }
         if !self.stable {
             return format_sockaddr(addr);
         }
@@ -336,7 +341,10 @@ mod tests {
 
     #[test]
     fn tcp_and_udp_ports_of_the_same_number_keep_their_own_placeholders() {
-        let (tcp, udp) = (Kind::from_short("tcp").unwrap(), Kind::from_short("udp").unwrap());
+        let (tcp, udp) = (
+            Kind::from_short("tcp").unwrap(),
+            Kind::from_short("udp").unwrap(),
+        );
         let mut session = Session::new(Transcript::memory(), true);
         let u = bound(udp, 0);
         let port = u.local_addr().unwrap().as_socket().unwrap().port();

@@ -58,8 +58,14 @@ impl Connect {
         let handle = session.handle(&self.name)?;
         match (result, self.never_fail) {
             (Ok(()), false) => Ok(Outcome::Connected {
-                local: Endpoint { addr: handle.local_addr().unwrap_or_else(unnamed), kind },
-                peer: Endpoint { addr: handle.peer_addr().unwrap_or_else(unnamed), kind },
+                local: Endpoint {
+                    addr: handle.local_addr().unwrap_or_else(unnamed),
+                    kind,
+                },
+                peer: Endpoint {
+                    addr: handle.peer_addr().unwrap_or_else(unnamed),
+                    kind,
+                },
             }),
             (Ok(()), true) => Ok(Outcome::ConnectResult(None)),
             (Err(Failure::Sys { errno, .. }), true) => Ok(Outcome::ConnectResult(Some(errno))),

@@ -101,8 +101,16 @@ fn expect_stream(
                 let total = offset + expected.len() as u64;
                 let arrived = offset + got as u64;
                 let what = format!("only {arrived} of the {total} expected bytes");
-                let detail = format!("expected {}, got {}", preview(expected), preview(&expected[..got]));
-                return Err(Failure::Timeout { what, after, detail: Some(detail) });
+                let detail = format!(
+                    "expected {}, got {}",
+                    preview(expected),
+                    preview(&expected[..got])
+                );
+                return Err(Failure::Timeout {
+                    what,
+                    after,
+                    detail: Some(detail),
+                });
             }
             Err(other) => return Err(other),
         };

@@ -34,7 +34,9 @@ impl Fails {
             (Some(parse_error_name(first)?), &words[1..])
         };
         if command_words.is_empty() {
-            return Err(SyntaxError::new("missing COMMAND (usage: fails [ERRNAME] COMMAND...)"));
+            return Err(SyntaxError::new(
+                "missing COMMAND (usage: fails [ERRNAME] COMMAND...)",
+            ));
         }
         let command = Command::parse(command_words)?;
         if matches!(

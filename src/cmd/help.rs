@@ -79,7 +79,10 @@ mod tests {
 
     #[test]
     fn overview_keeps_abbreviations_whole() {
-        assert_eq!(first_sentence("Show SO_TYPE (e.g. 1 (SOCK_STREAM)). More."), "Show SO_TYPE (e.g. 1 (SOCK_STREAM))");
+        assert_eq!(
+            first_sentence("Show SO_TYPE (e.g. 1 (SOCK_STREAM)). More."),
+            "Show SO_TYPE (e.g. 1 (SOCK_STREAM))"
+        );
         assert!(overview().contains("SO_TYPE (e.g. 1 (SOCK_STREAM))"));
     }
 }

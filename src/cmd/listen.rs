@@ -47,7 +47,10 @@ impl Listen {
         let local = handle.local_addr();
         session.note_kernel_choice(&self.name);
         let local = local.ok_or_else(|| Failure::usage("the listening socket has no address"))?;
-        let local = Endpoint { addr: local, kind: session.handle(&self.name)?.kind };
+        let local = Endpoint {
+            addr: local,
+            kind: session.handle(&self.name)?.kind,
+        };
         Ok(Outcome::Listening { local, backlog })
     }
 }

@@ -44,6 +44,9 @@ impl Name {
         } else {
             socket.local_addr()
         };
-        Ok(Outcome::Address(Endpoint { addr: addr?, kind: handle.kind }))
+        Ok(Outcome::Address(Endpoint {
+            addr: addr?,
+            kind: handle.kind,
+        }))
     }
 }

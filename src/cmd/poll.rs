@@ -42,7 +42,11 @@ impl Poll {
         while let Some(name) = args.optional_handle()? {
             names.push(name);
         }
-        Ok(Poll { names, write, timeout })
+        Ok(Poll {
+            names,
+            write,
+            timeout,
+        })
     }
 
     pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
@@ -56,7 +60,11 @@ impl Poll {
             .map(|name| session.handle(name).map(|h| h.fd()))
             .collect::<Result<Vec<_>, _>>()?;
         session.out.flush();
-        let events = if self.write { libc::POLLIN | libc::POLLOUT } else { libc::POLLIN };
+        let events = if self.write {
+            libc::POLLIN | libc::POLLOUT
+        } else {
+            libc::POLLIN
+        };
         let waiting: Vec<_> = fds.iter().map(|&fd| (fd, events)).collect();
         poll_many(&waiting, Deadline::after(timeout), "no handle ready")?;
         // Report everything each socket is ready for, writing included.

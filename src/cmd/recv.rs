@@ -119,7 +119,10 @@ impl Recv {
                 }
             }
         };
-        let from = from.map(|addr| Endpoint { addr, kind: handle.kind });
+        let from = from.map(|addr| Endpoint {
+            addr,
+            kind: handle.kind,
+        });
         Ok(Outcome::Received(Received {
             what,
             from,
@@ -236,8 +239,15 @@ impl Sink {
             }
         };
         match failure {
-            Failure::Timeout { what, after, .. } => Failure::Timeout { what, after, detail: Some(so_far) },
-            Failure::Sys { errno, hint: None } => Failure::Sys { errno, hint: Some(so_far) },
+            Failure::Timeout { what, after, .. } => Failure::Timeout {
+                what,
+                after,
+                detail: Some(so_far),
+            },
+            Failure::Sys { errno, hint: None } => Failure::Sys {
+                errno,
+                hint: Some(so_far),
+            },
             other => other,
         }
     }

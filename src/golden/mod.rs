@@ -301,7 +301,11 @@ fn skip_reason(run: &ChildRun) -> String {
             .map(str::to_owned)
     };
     last_line(&run.stdout)
-        .map(|line| line.strip_prefix("skipped: ").map(str::to_owned).unwrap_or(line))
+        .map(|line| {
+            line.strip_prefix("skipped: ")
+                .map(str::to_owned)
+                .unwrap_or(line)
+        })
         .or_else(|| last_line(&run.stderr))
         .unwrap_or_else(|| "a required feature is missing".to_owned())
 }
