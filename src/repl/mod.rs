@@ -54,6 +54,7 @@ pub fn run(session: Session) -> i32 {
     if let Err(error) = crate::wait::catch_interrupts() {
         eprintln!("sockrepl: Ctrl-C will not cancel commands: {error}");
     }
+    let terminal = QuietControlEcho::start();
     let history = open_history(&mut editor);
     let watcher = start_watcher(&mut editor, &shared, palette);
     println!(
@@ -88,7 +89,42 @@ pub fn run(session: Session) -> i32 {
         let _ = watcher.join();
     }
     shell.interpreter.session.close_all();
+    drop(terminal);
     status
+}
+
+/// Stops the terminal echoing while a command runs: no `^C` when Ctrl-C
+/// cancels it (the `interrupted` line starts where it should), and lines
+/// typed or pasted ahead are shown once, at their own prompt, not also
+/// mixed into the command's output. Restored when the shell ends.
+struct QuietControlEcho {
+    original: Option<libc::termios>,
+}
+
+impl QuietControlEcho {
+    fn start() -> Self {
+        // SAFETY: termios is plain data that tcgetattr fills in.
+        let mut original: libc::termios = unsafe { std::mem::zeroed() };
+        if unsafe { libc::tcgetattr(libc::STDIN_FILENO, &mut original) } != 0 {
+            return QuietControlEcho { original: None };
+        }
+        let mut quiet = original;
+        quiet.c_lflag &= !(libc::ECHO | libc::ECHOCTL);
+        // SAFETY: a valid termios for our own terminal.
+        unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSADRAIN, &quiet) };
+        QuietControlEcho {
+            original: Some(original),
+        }
+    }
+}
+
+impl Drop for QuietControlEcho {
+    fn drop(&mut self) {
+        if let Some(original) = &self.original {
+            // SAFETY: the settings read from this terminal at start.
+            unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSADRAIN, original) };
+        }
+    }
 }
 
 fn new_editor(palette: Palette, shared: &SharedState) -> rustyline::Result<LineEditor> {
@@ -97,6 +133,9 @@ fn new_editor(palette: Palette, shared: &SharedState) -> rustyline::Result<LineE
         .max_history_size(5000)?
         .auto_add_history(false)
         .completion_type(CompletionType::List)
+        // A pasted script runs line by line as if typed, not as one
+        // multi-line edit (the typed-ahead lines wait their turn).
+        .bracketed_paste(false)
         .color_mode(if palette.on {
             ColorMode::Enabled
         } else {
@@ -208,15 +247,22 @@ impl Shell {
     }
 
     fn run_shell_command(&mut self, command: ShellCommand, shared: &SharedState) {
+        let live = state::snapshot(&self.interpreter.session);
         match command {
             ShellCommand::Notify(on) => {
                 shared.lock().notify = on;
                 println!("notifications {}", if on { "on" } else { "off" });
             }
             ShellCommand::Help(text) => println!("{text}"),
-            ShellCommand::Record(path) => match Recorder::start(&path) {
+            ShellCommand::Record(path) => match Recorder::start(&path, &live) {
                 Ok(recorder) => {
                     println!("recording to {} ('record stop' ends it)", path.display());
+                    if !live.is_empty() {
+                        println!(
+                            "note: {} existed before the recording; it will not replay on its own",
+                            record::names(&live)
+                        );
+                    }
                     self.recorder = Some(recorder);
                 }
                 Err(error) => println!("error: record: cannot write {}: {error}", path.display()),

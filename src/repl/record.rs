@@ -19,11 +19,20 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// Opens FILE for appending, with a header when it is new.
-    pub fn start(path: &Path) -> io::Result<Self> {
+    /// Opens FILE for appending, with a header when it is new. Handles
+    /// that already exist are named in a comment: the recording does not
+    /// make them, so it replays only after something that does.
+    pub fn start(path: &Path, live: &[HandleInfo]) -> io::Result<Self> {
         let mut file = OpenOptions::new().create(true).append(true).open(path)?;
         if file.metadata()?.len() == 0 {
             writeln!(file, "# recorded by sockrepl {}", env!("CARGO_PKG_VERSION"))?;
+        }
+        if !live.is_empty() {
+            writeln!(
+                file,
+                "# made before this recording started: {}",
+                names(live)
+            )?;
         }
         Ok(Recorder {
             path: path.to_path_buf(),
@@ -36,6 +45,15 @@ impl Recorder {
         writeln!(self.file, "{}", rewrite(line.trim(), before))?;
         self.file.flush()
     }
+}
+
+/// The handles' names, comma separated.
+pub fn names(handles: &[HandleInfo]) -> String {
+    handles
+        .iter()
+        .map(|h| h.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Writes the addresses of `handles` in `line` as `${H.addr}`/`${H.port}`.
