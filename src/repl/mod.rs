@@ -136,6 +136,9 @@ fn new_editor(palette: Palette, shared: &SharedState) -> rustyline::Result<LineE
         // A pasted script runs line by line as if typed, not as one
         // multi-line edit (the typed-ahead lines wait their turn).
         .bracketed_paste(false)
+        // No cursor-position query before each prompt: its reply can be
+        // mixed up with lines typed ahead, losing a character of them.
+        .check_cursor_position(false)
         .color_mode(if palette.on {
             ColorMode::Enabled
         } else {
