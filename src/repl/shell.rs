@@ -72,18 +72,21 @@ fn parse_record(words: &[&str]) -> Result<ShellCommand, String> {
     }
 }
 
-/// The language's command list, then the shell's own.
+/// The language's command list, then the shell's own, in the same columns.
 fn full_overview() -> String {
+    let width = crate::cmd::HELP
+        .iter()
+        .chain(SHELL_HELP)
+        .map(|h| h.synopsis.len())
+        .max()
+        .unwrap_or(0);
     let mut text = overview();
     text.push_str("\nShell only:\n");
     for help in SHELL_HELP {
-        let first_sentence = help.summary.trim_start_matches("Shell only. ");
-        let first_sentence = first_sentence.split(". ").next().unwrap_or(first_sentence);
-        text.push_str(&format!(
-            "  {:18}  {}\n",
-            help.synopsis,
-            first_sentence.trim_end_matches('.')
-        ));
+        let summary = help.summary.trim_start_matches("Shell only. ");
+        let first_sentence = summary.split(". ").next().unwrap_or(summary);
+        let first_sentence = first_sentence.trim_end_matches('.');
+        text.push_str(&format!("  {:width$}  {first_sentence}\n", help.synopsis));
     }
     text.push_str(
         "Tab completes, Up/Down walk the history, Ctrl-C cancels a waiting command, Ctrl-D leaves.",
