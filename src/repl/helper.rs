@@ -421,7 +421,7 @@ mod tests {
         assert_eq!(hint("acce").as_deref(), Some("pt NAME [NEW]"));
         assert_eq!(
             hint("poll a b").as_deref(),
-            Some(" NAME... [--timeout DUR]")
+            Some(" NAME... [--timeout DUR] [--write]")
         );
         assert_eq!(
             hint("fails ECONNREFUSED connect_").as_deref(),

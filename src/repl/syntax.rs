@@ -221,6 +221,22 @@ mod tests {
         assert_eq!(slot(&["setsockopt", "c"]), Slot::SockOpt);
     }
 
+    /// Every command whose synopsis starts with a handle has a handle slot
+    /// there, so completion keeps up with new commands.
+    #[test]
+    fn knows_every_command_that_takes_a_handle() {
+        for help in crate::cmd::HELP {
+            let first = synopsis_args(help.synopsis).first().copied().unwrap_or("");
+            let slot = slot(&[help.name]);
+            match first.trim_end_matches("...") {
+                "NAME" if matches!(help.name, "socket") => assert_eq!(slot, Slot::NewHandle),
+                "NAME" => assert!(matches!(slot, Slot::Handle(_)), "{}: {slot:?}", help.name),
+                "A" => assert_eq!(slot, Slot::NewHandle, "{}", help.name),
+                _ => {}
+            }
+        }
+    }
+
     #[test]
     fn splits_synopses_into_groups() {
         assert_eq!(
