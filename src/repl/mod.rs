@@ -1,0 +1,332 @@
+//! The interactive shell: read a line, run it through the same interpreter
+//! as scripts, show the outcome, keep going after failures.
+//!
+//! Around that loop the shell adds what makes it quicker than typing
+//! `socket` calls into Python: completion, synopsis hints and colours
+//! ([`helper`]), history kept between sessions ([`history`]), live
+//! notifications about the handles while the prompt waits ([`notify`]),
+//! and `record FILE` to turn a session into a script ([`record`]).
+//! Ctrl-C cancels a waiting command through `wait`'s self-pipe and leaves
+//! every handle as it was.
+
+mod helper;
+mod history;
+mod notify;
+mod record;
+mod shell;
+mod state;
+mod style;
+mod syntax;
+mod words;
+
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+
+use rustyline::config::Configurer;
+use rustyline::error::ReadlineError;
+use rustyline::history::FileHistory;
+use rustyline::{ColorMode, CompletionType, Config, Editor};
+
+use crate::interp::{End, Interpreter};
+use crate::script::Loader;
+use crate::session::Session;
+use helper::ShellHelper;
+use record::Recorder;
+use shell::ShellCommand;
+use state::SharedState;
+use style::Palette;
+
+const PROMPT: &str = "sockrepl> ";
+
+type LineEditor = Editor<ShellHelper, FileHistory>;
+
+/// Runs the shell until `exit`, `quit` or Ctrl-D; returns the exit status.
+pub fn run(session: Session) -> i32 {
+    let palette = Palette::detect();
+    let shared = SharedState::new();
+    let mut editor = match new_editor(palette, &shared) {
+        Ok(editor) => editor,
+        Err(error) => {
+            eprintln!("sockrepl: cannot start the shell: {error}");
+            return 2;
+        }
+    };
+    if let Err(error) = crate::wait::catch_interrupts() {
+        eprintln!("sockrepl: Ctrl-C will not cancel commands: {error}");
+    }
+    let terminal = QuietControlEcho::start();
+    let history = open_history(&mut editor);
+    let watcher = start_watcher(&mut editor, &shared, palette);
+    println!(
+        "sockrepl {}: type 'help' for the commands, Tab to complete, Ctrl-D to leave.",
+        env!("CARGO_PKG_VERSION")
+    );
+    let mut shell = Shell {
+        interpreter: Interpreter::new(session, false),
+        recorder: None,
+        history,
+    };
+    let status = loop {
+        shared.publish(&shell.interpreter.session);
+        let read = editor.readline(PROMPT);
+        shared.pause();
+        match read {
+            Ok(text) => {
+                if let Some(status) = shell.run_input(&mut editor, &text, &shared) {
+                    break status;
+                }
+            }
+            Err(ReadlineError::Interrupted) => continue,
+            Err(ReadlineError::Eof) => break 0,
+            Err(error) => {
+                eprintln!("sockrepl: {error}");
+                break 1;
+            }
+        }
+    };
+    shared.lock().stop = true;
+    if let Some(watcher) = watcher {
+        let _ = watcher.join();
+    }
+    shell.interpreter.session.close_all();
+    drop(terminal);
+    status
+}
+
+/// Stops the terminal echoing while a command runs: no `^C` when Ctrl-C
+/// cancels it (the `interrupted` line starts where it should), and lines
+/// typed or pasted ahead are shown once, at their own prompt, not also
+/// mixed into the command's output. Restored when the shell ends.
+struct QuietControlEcho {
+    original: Option<libc::termios>,
+}
+
+impl QuietControlEcho {
+    fn start() -> Self {
+        // SAFETY: termios is plain data that tcgetattr fills in.
+        let mut original: libc::termios = unsafe { std::mem::zeroed() };
+        if unsafe { libc::tcgetattr(libc::STDIN_FILENO, &mut original) } != 0 {
+            return QuietControlEcho { original: None };
+        }
+        let mut quiet = original;
+        quiet.c_lflag &= !(libc::ECHO | libc::ECHOCTL);
+        // SAFETY: a valid termios for our own terminal.
+        unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSADRAIN, &quiet) };
+        QuietControlEcho {
+            original: Some(original),
+        }
+    }
+}
+
+impl Drop for QuietControlEcho {
+    fn drop(&mut self) {
+        if let Some(original) = &self.original {
+            // SAFETY: the settings read from this terminal at start.
+            unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSADRAIN, original) };
+        }
+    }
+}
+
+fn new_editor(palette: Palette, shared: &SharedState) -> rustyline::Result<LineEditor> {
+    let config = Config::builder()
+        .history_ignore_dups(true)?
+        .max_history_size(5000)?
+        .auto_add_history(false)
+        .completion_type(CompletionType::List)
+        // A pasted script runs line by line as if typed, not as one
+        // multi-line edit (the typed-ahead lines wait their turn).
+        .bracketed_paste(false)
+        // No cursor-position query before each prompt: its reply can be
+        // mixed up with lines typed ahead, losing a character of them.
+        .check_cursor_position(false)
+        .color_mode(if palette.on {
+            ColorMode::Enabled
+        } else {
+            ColorMode::Disabled
+        })
+        .build();
+    let mut editor = LineEditor::with_config(config)?;
+    editor.set_helper(Some(ShellHelper::new(shared.clone(), palette)));
+    Ok(editor)
+}
+
+/// Loads the history file; `None` (history for this session only) when
+/// there is no place for it.
+fn open_history(editor: &mut LineEditor) -> Option<PathBuf> {
+    let path = history::history_path()?;
+    if let Err(error) = history::prepare(&path) {
+        eprintln!(
+            "sockrepl: history will not be kept ({}: {error})",
+            path.display()
+        );
+        return None;
+    }
+    if let Err(error) = editor.load_history(&path) {
+        eprintln!(
+            "sockrepl: cannot read the history ({}: {error})",
+            path.display()
+        );
+    }
+    editor.set_auto_add_history(false);
+    Some(path)
+}
+
+fn start_watcher(
+    editor: &mut LineEditor,
+    shared: &SharedState,
+    palette: Palette,
+) -> Option<JoinHandle<()>> {
+    match editor.create_external_printer() {
+        Ok(printer) => Some(notify::spawn(shared.clone(), printer, palette)),
+        Err(error) => {
+            eprintln!("sockrepl: no live notifications: {error}");
+            None
+        }
+    }
+}
+
+struct Shell {
+    interpreter: Interpreter,
+    recorder: Option<Recorder>,
+    history: Option<PathBuf>,
+}
+
+impl Shell {
+    /// Runs what was entered, a pasted block line by line as if typed;
+    /// `Some(status)` when the shell should end.
+    fn run_input(
+        &mut self,
+        editor: &mut LineEditor,
+        text: &str,
+        shared: &SharedState,
+    ) -> Option<i32> {
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        let pasted = lines.len() > 1;
+        for line in lines {
+            if pasted {
+                println!("{PROMPT}{line}");
+            }
+            self.remember(editor, line);
+            if let Some(status) = self.run_line(line, shared) {
+                return Some(status);
+            }
+        }
+        None
+    }
+
+    fn remember(&self, editor: &mut LineEditor, line: &str) {
+        if line.starts_with(' ') {
+            return; // as in bash's ignorespace: a way to keep a line out of the history
+        }
+        if matches!(editor.add_history_entry(line), Ok(true)) {
+            if let Some(path) = &self.history {
+                let _ = editor.append_history(path);
+            }
+        }
+    }
+
+    fn run_line(&mut self, line: &str, shared: &SharedState) -> Option<i32> {
+        match shell::parse(line) {
+            Some(Ok(command)) => {
+                self.run_shell_command(command, shared);
+                return None;
+            }
+            Some(Err(message)) => {
+                let name = line.split_whitespace().next().unwrap_or_default();
+                println!("error: {name}: {message}");
+                return None;
+            }
+            None => {}
+        }
+        let before = state::snapshot(&self.interpreter.session);
+        match run_typed_line(&mut self.interpreter, line) {
+            Some(End::Exit(status)) => Some(status),
+            Some(End::Completed) => {
+                self.record(line, &before);
+                None
+            }
+            _ => None,
+        }
+    }
+
+    fn run_shell_command(&mut self, command: ShellCommand, shared: &SharedState) {
+        let live = state::snapshot(&self.interpreter.session);
+        match command {
+            ShellCommand::Notify(on) => {
+                shared.lock().notify = on;
+                println!("notifications {}", if on { "on" } else { "off" });
+            }
+            ShellCommand::Help(text) => println!("{text}"),
+            ShellCommand::Record(path) => match Recorder::start(&path, &live) {
+                Ok(recorder) => {
+                    println!("recording to {} ('record stop' ends it)", path.display());
+                    if !live.is_empty() {
+                        println!(
+                            "note: {} existed before the recording; it will not replay on its own",
+                            record::names(&live)
+                        );
+                    }
+                    self.recorder = Some(recorder);
+                }
+                Err(error) => println!("error: record: cannot write {}: {error}", path.display()),
+            },
+            ShellCommand::RecordStop => match self.recorder.take() {
+                Some(recorder) => println!("stopped recording to {}", recorder.path.display()),
+                None => println!("error: record: not recording"),
+            },
+        }
+    }
+
+    /// Appends a command that succeeded to the recording, if there is one.
+    fn record(&mut self, line: &str, before: &[state::HandleInfo]) {
+        let Some(recorder) = &mut self.recorder else {
+            return;
+        };
+        let first = line.split_whitespace().next().unwrap_or_default();
+        if first == "help" {
+            return;
+        }
+        let line = absolute_source(line).unwrap_or_else(|| line.to_string());
+        if let Err(error) = recorder.write(&line, before) {
+            println!(
+                "error: record: cannot write {}: {error} (recording stopped)",
+                recorder.path.display()
+            );
+            self.recorder = None;
+        }
+    }
+}
+
+/// `source FILE` with a relative path, rewritten with the absolute path so
+/// the recording replays from wherever it is kept.
+fn absolute_source(line: &str) -> Option<String> {
+    let words = shlex::split(line)?;
+    let [command, path] = words.as_slice() else {
+        return None;
+    };
+    if command != "source" || Path::new(path).is_absolute() || path.contains("${") {
+        return None;
+    }
+    let absolute = std::env::current_dir().ok()?.join(path);
+    let absolute = absolute.to_str()?;
+    Some(format!("source {}", shlex::try_quote(absolute).ok()?))
+}
+
+/// Runs one typed line; `None` when it did not parse.
+fn run_typed_line(interpreter: &mut Interpreter, text: &str) -> Option<End> {
+    crate::wait::take_interrupt();
+    let script = match Loader::new(&[]).parse(text.as_bytes(), "<stdin>", None) {
+        Ok(script) => script,
+        Err(errors) => {
+            for error in errors {
+                let message = error.to_string();
+                let message = message.strip_prefix("<stdin>:1: ").unwrap_or(&message);
+                println!("error: {message}");
+            }
+            return None;
+        }
+    };
+    let end = interpreter.run_script(&script);
+    interpreter.session.out.flush();
+    Some(end)
+}
