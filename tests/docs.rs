@@ -12,6 +12,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use sockrepl::cmd::{Command as SockCommand, HELP};
+use sockrepl::repl::shell::SHELL_HELP;
 use sockrepl::lexer::{split_line, Context};
 use sockrepl::script::Loader;
 
@@ -114,7 +115,7 @@ fn every_command_section_is_a_command_the_program_knows() {
     let headings = command_headings(&doc);
     for name in &headings {
         assert!(
-            HELP.iter().any(|h| h.name == *name),
+            HELP.iter().chain(SHELL_HELP).any(|h| h.name == *name),
             "docs/language.md documents '{name}', which is not a command"
         );
     }
@@ -364,4 +365,18 @@ fn the_echo_client_script_fails_against_a_server_that_does_not_echo() {
         "{stdout}"
     );
     finish(server, "the fake server");
+}
+
+#[test]
+fn the_shell_only_commands_have_their_help_text_in_the_docs() {
+    let doc = normalise(&language_md());
+    for help in SHELL_HELP {
+        for field in [help.synopsis, help.summary, help.example] {
+            assert!(
+                doc.contains(&normalise(field)),
+                "docs/language.md lacks the {} help text {field:?}",
+                help.name
+            );
+        }
+    }
 }

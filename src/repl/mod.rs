@@ -13,7 +13,7 @@ mod helper;
 mod history;
 mod notify;
 mod record;
-mod shell;
+pub mod shell;
 mod state;
 mod style;
 mod syntax;
