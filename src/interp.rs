@@ -8,10 +8,11 @@ use std::sync::Arc;
 use crate::cmd::source::Source;
 use crate::cmd::Command;
 use crate::errors::Failure;
+use crate::lexer::push_quoted;
 use crate::outcome::Outcome;
 use crate::parser::Arg;
 use crate::render::render;
-use crate::script::{display_beside, source_text, Line, Loader, Script};
+use crate::script::{display_beside, source_text, Echo, Line, Loader, Script};
 use crate::session::Session;
 
 /// How a run ended.
@@ -112,7 +113,7 @@ impl Interpreter {
 
     /// The failure line: `FILE:LINE: COMMAND: MESSAGE`.
     fn report(&mut self, script: &Script, line: &Line, failure: &Failure) {
-        let command = line.words.first().and_then(|w| w.literal()).unwrap_or("?");
+        let command = line.command_name();
         let text = if self.echo {
             format!("{}:{}: {command}: {failure}", script.name, line.number)
         } else {
@@ -126,7 +127,11 @@ impl Interpreter {
     fn show_line(&mut self, line: &Line) {
         self.scratch.clear();
         self.scratch.push_str("> ");
-        for (index, word) in line.words.iter().enumerate() {
+        let words = match &line.echo {
+            Echo::Ready(text) => return self.scratch.push_str(text),
+            Echo::Expand(words) => words,
+        };
+        for (index, word) in words.iter().enumerate() {
             if index > 0 {
                 self.scratch.push(' ');
             }
@@ -165,30 +170,5 @@ impl Interpreter {
             .load_file(&script.dir.join(&path), &display)
             .map(Arc::new)
             .map_err(|e| Failure::usage(e.message))
-    }
-}
-
-/// Appends a word to the echoed line, quoted only when a shell would need it.
-fn push_quoted(out: &mut String, word: &str) {
-    let plain = !word.is_empty()
-        && !word.starts_with('#')
-        && word.chars().all(|c| {
-            !c.is_whitespace()
-                && !matches!(
-                    c,
-                    '\'' | '"' | '\\' | '$' | '`' | ';' | '&' | '|' | '(' | ')'
-                )
-        });
-    if plain {
-        out.push_str(word);
-    } else if !word.contains('\'') {
-        out.push('\'');
-        out.push_str(word);
-        out.push('\'');
-    } else {
-        match shlex::try_quote(word) {
-            Ok(quoted) => out.push_str(&quoted),
-            Err(_) => out.push_str(&format!("{word:?}")),
-        }
     }
 }

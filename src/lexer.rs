@@ -8,10 +8,13 @@
 
 use shlex::Shlex;
 
-/// One word of a command line: literal text and expansions.
+/// One word of a command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Word {
-    pub pieces: Vec<Piece>,
+pub enum Word {
+    /// Plain text: by far the most common word, kept in one allocation.
+    Text(String),
+    /// Text and at least one `${...}` to fill in when the command runs.
+    Template(Vec<Piece>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,17 +60,28 @@ const PLACEHOLDER_LAST: u32 = 0x10_FFFD;
 
 impl Word {
     pub fn text(text: impl Into<String>) -> Self {
-        Word {
-            pieces: vec![Piece::Text(text.into())],
+        Word::Text(text.into())
+    }
+
+    /// A word from its pieces: plain text when no piece waits for run time.
+    pub fn from_pieces(pieces: Vec<Piece>) -> Self {
+        if pieces.iter().any(|p| matches!(p, Piece::Var(_))) {
+            return Word::Template(pieces);
         }
+        let mut text = String::new();
+        for piece in pieces {
+            if let Piece::Text(part) = piece {
+                text.push_str(&part);
+            }
+        }
+        Word::Text(text)
     }
 
     /// The word's text when it has no run-time expansion.
     pub fn literal(&self) -> Option<&str> {
-        match self.pieces.as_slice() {
-            [] => Some(""),
-            [Piece::Text(text)] => Some(text),
-            _ => None,
+        match self {
+            Word::Text(text) => Some(text),
+            Word::Template(_) => None,
         }
     }
 }
@@ -161,10 +175,10 @@ fn build_word(raw: String, names: &[String], context: &Context) -> Result<Word, 
             }
         }
     }
-    if !literal.is_empty() || pieces.is_empty() {
+    if !literal.is_empty() {
         pieces.push(Piece::Text(literal));
     }
-    Ok(Word { pieces })
+    Ok(Word::from_pieces(pieces))
 }
 
 enum Expansion {
@@ -262,6 +276,32 @@ fn unterminated(line: &str) -> LexError {
     }
 }
 
+/// Appends a word to an echoed line, quoted only when a shell would need
+/// it: splitting the result gives the word back.
+pub fn push_quoted(out: &mut String, word: &str) {
+    let plain = !word.is_empty()
+        && !word.starts_with('#')
+        && word.chars().all(|c| {
+            !c.is_whitespace()
+                && !matches!(
+                    c,
+                    '\'' | '"' | '\\' | '$' | '`' | ';' | '&' | '|' | '(' | ')'
+                )
+        });
+    if plain {
+        out.push_str(word);
+    } else if !word.contains('\'') {
+        out.push('\'');
+        out.push_str(word);
+        out.push('\'');
+    } else {
+        match shlex::try_quote(word) {
+            Ok(quoted) => out.push_str(&quoted),
+            Err(_) => out.push_str(&format!("{word:?}")),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,11 +330,11 @@ mod tests {
         assert_eq!(words[3].literal(), Some("${1}"));
         let words = split("connect c ${srv.addr}").unwrap();
         assert_eq!(
-            words[2].pieces,
-            [Piece::Var(Var::Handle {
+            words[2],
+            Word::Template(vec![Piece::Var(Var::Handle {
                 handle: "srv".into(),
                 field: Field::Addr
-            })]
+            })])
         );
     }
 

@@ -1,5 +1,11 @@
 //! The `sockrepl` binary: everything happens in [`sockrepl::cli`].
 
+/// mimalloc instead of the system allocator: a script is parsed whole
+/// before it runs, and with glibc's malloc the page faults of a long
+/// script's many small allocations cost more than its system calls.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     std::process::exit(sockrepl::cli::main());
 }

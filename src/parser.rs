@@ -69,21 +69,24 @@ impl<T: Clone> Arg<T> {
 
 /// The words after a command's name, consumed by its parser.
 pub struct Args<'w> {
-    synopsis: &'static str,
+    /// The command's name, for the synopsis in error messages.
+    command: &'w str,
     words: Vec<&'w Word>,
 }
 
 impl<'w> Args<'w> {
-    pub fn new(synopsis: &'static str, words: &'w [Word]) -> Self {
+    pub fn new(command: &'w str, words: &'w [Word]) -> Self {
         Args {
-            synopsis,
+            command,
             words: words.iter().collect(),
         }
     }
 
     /// An error that shows the command's synopsis.
     pub fn usage_error(&self, problem: &str) -> SyntaxError {
-        SyntaxError::new(format!("{problem} (usage: {})", self.synopsis))
+        // Looked up only here: the synopsis is needed for errors alone.
+        let synopsis = crate::cmd::help_for(self.command).map_or(self.command, |h| h.synopsis);
+        SyntaxError::new(format!("{problem} (usage: {synopsis})"))
     }
 
     /// Removes a literal `--flag` wherever it stands.

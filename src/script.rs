@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::cmd::Command;
 use crate::errors::file_error;
-use crate::lexer::{split_line, Context, Field, Piece, Var, Word};
+use crate::lexer::{push_quoted, split_line, Context, Field, Piece, Var, Word};
 use crate::parser::{Arg, SyntaxError};
 
 /// A parsed script.
@@ -27,8 +27,44 @@ pub struct Script {
 #[derive(Debug)]
 pub struct Line {
     pub number: usize,
-    pub words: Vec<Word>,
+    pub echo: Echo,
     pub command: Command,
+}
+
+/// How the transcript echoes a line.
+#[derive(Debug)]
+pub enum Echo {
+    /// Every word is plain text: the echo is ready (one string, not a
+    /// vector of words, per line of a long script).
+    Ready(String),
+    /// Some word has a `${...}` that is filled in when the line runs.
+    Expand(Vec<Word>),
+}
+
+impl Line {
+    /// The command's name, for failure lines.
+    pub fn command_name(&self) -> &str {
+        match &self.echo {
+            Echo::Ready(text) => text.split(' ').next().unwrap_or("?"),
+            Echo::Expand(words) => words.first().and_then(Word::literal).unwrap_or("?"),
+        }
+    }
+}
+
+impl Echo {
+    fn new(words: Vec<Word>) -> Self {
+        if words.iter().any(|w| w.literal().is_none()) {
+            return Echo::Expand(words);
+        }
+        let mut text = String::new();
+        for (index, word) in words.iter().enumerate() {
+            if index > 0 {
+                text.push(' ');
+            }
+            push_quoted(&mut text, word.literal().unwrap_or_default());
+        }
+        Echo::Ready(text)
+    }
 }
 
 /// A syntax error with its place: `FILE:LINE: COMMAND: MESSAGE`.
@@ -116,7 +152,7 @@ impl<'a> Loader<'a> {
                 error,
             }]);
         }
-        let mut lines = Vec::new();
+        let mut lines = Vec::with_capacity(text.iter().filter(|&&b| b == b'\n').count() + 1);
         let mut errors = Vec::new();
         for (index, raw) in text.split(|&b| b == b'\n').enumerate() {
             let number = index + 1;
@@ -176,7 +212,7 @@ impl<'a> Loader<'a> {
             .map_err(|e| (command_name.clone(), e))?;
         Ok(Some(Line {
             number: 0,
-            words,
+            echo: Echo::new(words),
             command,
         }))
     }
@@ -245,7 +281,11 @@ pub fn display_beside(parent: &str, path: &Path) -> String {
 
 /// A word as it was written, for echoing a line whose expansion failed.
 pub fn source_text(word: &Word) -> String {
-    word.pieces
+    let pieces = match word {
+        Word::Text(text) => return text.clone(),
+        Word::Template(pieces) => pieces,
+    };
+    pieces
         .iter()
         .map(|piece| match piece {
             Piece::Text(text) => text.clone(),

@@ -5,8 +5,8 @@
 //! and show addresses through it (so `--stable` placeholders are applied
 //! in one place).
 
+use rustc_hash::FxHashMap;
 use socket2::{SockAddr, Socket};
-use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -24,14 +24,14 @@ use crate::wait::{wait_for, Deadline};
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct Session {
-    handles: HashMap<String, Handle>,
+    handles: FxHashMap<String, Handle>,
     next_serial: u64,
     /// `timeout`/`--timeout`: the default for blocking commands.
     pub default_timeout: Option<Duration>,
     /// `--stable`: kernel-chosen values shown as placeholders.
     pub stable: bool,
     /// Kernel-chosen ports and autobound names, with their placeholders.
-    placeholders: HashMap<String, String>,
+    placeholders: FxHashMap<String, String>,
     tmp_dir: Option<PathBuf>,
     pub out: Transcript,
 }
@@ -39,11 +39,11 @@ pub struct Session {
 impl Session {
     pub fn new(out: Transcript, stable: bool) -> Self {
         Session {
-            handles: HashMap::new(),
+            handles: FxHashMap::default(),
             next_serial: 0,
             default_timeout: Some(DEFAULT_TIMEOUT),
             stable,
-            placeholders: HashMap::new(),
+            placeholders: FxHashMap::default(),
             tmp_dir: None,
             out,
         }
@@ -245,9 +245,13 @@ impl Session {
     /// Expands a word's run-time `${...}`: the value used, and how the
     /// transcript shows it.
     pub fn expand(&mut self, word: &Word) -> Result<(String, String), Failure> {
+        let pieces = match word {
+            Word::Text(text) => return Ok((text.clone(), text.clone())),
+            Word::Template(pieces) => pieces,
+        };
         let mut value = String::new();
         let mut shown = String::new();
-        for piece in &word.pieces {
+        for piece in pieces {
             match piece {
                 Piece::Text(text) => {
                     value.push_str(text);

@@ -126,8 +126,7 @@ impl Command {
         let name = first
             .literal()
             .ok_or_else(|| SyntaxError::new("a command name cannot use ${...}"))?;
-        let help = help_for(name).ok_or_else(|| unknown_command(name))?;
-        let mut args = Args::new(help.synopsis, rest);
+        let mut args = Args::new(name, rest);
         let command = Self::parse_named(name, &mut args)?;
         args.finish()?;
         Ok(command)

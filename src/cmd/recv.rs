@@ -61,7 +61,7 @@ pub struct Recv {
 const DEFAULT_MAX: usize = 1024;
 const LARGEST_MAX: usize = 64 << 20;
 /// Chunk size for `recvall`: large enough that the system calls dominate.
-const CHUNK: usize = 256 * 1024;
+const CHUNK: usize = 1024 * 1024;
 
 impl Recv {
     pub fn parse(command: &str, args: &mut Args) -> Result<Self, SyntaxError> {
