@@ -77,7 +77,7 @@ pub fn decode_hex(text: &str) -> Result<Vec<u8>, String> {
             char::from(*bad).escape_default()
         ));
     }
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(format!(
             "bad hex: an odd number of digits ({}); each byte takes two",
             digits.len()

@@ -53,6 +53,33 @@ impl Failure {
         }
     }
 
+    /// Adds how far the command got before it failed (bytes sent or
+    /// received), after any hint: nothing reported as done is lost from view.
+    pub fn with_progress(self, progress: String) -> Self {
+        let append = |old: Option<String>| {
+            Some(match old {
+                Some(old) => format!("{old}; {progress}"),
+                None => progress.clone(),
+            })
+        };
+        match self {
+            Failure::Sys { errno, hint } => Failure::Sys {
+                errno,
+                hint: append(hint),
+            },
+            Failure::Timeout {
+                what,
+                after,
+                detail,
+            } => Failure::Timeout {
+                what,
+                after,
+                detail: append(detail),
+            },
+            other => other,
+        }
+    }
+
     /// Whether `fails NAME` accepts this failure.
     pub fn matches(&self, expected: &ErrorName) -> bool {
         match (self, expected) {

@@ -2,6 +2,7 @@
 
 use socket2::{SockAddr, Socket};
 use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ pub struct Handle {
     /// `setblocking off` makes calls that would block fail with EAGAIN.
     pub blocking: bool,
     /// A Unix socket file this handle's `bind` created, removed on close.
-    pub bound_path: Option<PathBuf>,
+    pub bound_path: Option<BoundFile>,
     /// Whether the script chose the local port itself (so it is shown as is).
     pub port_chosen: bool,
     pub listening: bool,
@@ -54,10 +55,38 @@ impl Handle {
         self.socket.peer_addr().ok()
     }
 
-    /// Closes the socket and removes the Unix socket file it bound.
+    /// Closes the socket and removes the Unix socket file it bound, if that
+    /// file is still the one it bound: another program may have replaced it.
     pub fn close(self) -> Option<PathBuf> {
         drop(self.socket);
-        let path = self.bound_path?;
-        std::fs::remove_file(&path).ok().map(|_| path)
+        let bound = self.bound_path?;
+        if !bound.is_still_there() {
+            return None;
+        }
+        std::fs::remove_file(&bound.path).ok().map(|_| bound.path)
+    }
+}
+
+/// The socket file a `bind` created, and which file it was (device and
+/// inode), so that closing never removes somebody else's socket.
+#[derive(Debug, Clone)]
+pub struct BoundFile {
+    pub path: PathBuf,
+    identity: (u64, u64),
+}
+
+impl BoundFile {
+    /// Remembers the file just created at `path`.
+    pub fn new(path: PathBuf) -> Option<Self> {
+        let meta = std::fs::symlink_metadata(&path).ok()?;
+        Some(BoundFile {
+            path,
+            identity: (meta.dev(), meta.ino()),
+        })
+    }
+
+    fn is_still_there(&self) -> bool {
+        std::fs::symlink_metadata(&self.path)
+            .is_ok_and(|meta| (meta.dev(), meta.ino()) == self.identity)
     }
 }

@@ -191,6 +191,11 @@ fn expansion(name: &str, context: &Context) -> Result<Expansion, LexError> {
         message,
         column: None,
     };
+    if name == "0" {
+        return Err(error(
+            "${0}: script arguments are numbered from ${1}".to_string(),
+        ));
+    }
     if let Ok(index) = name.parse::<usize>() {
         let given = context.args.len();
         return match index.checked_sub(1).and_then(|i| context.args.get(i)) {

@@ -20,6 +20,7 @@
 //! `sockets` table's kernel queries in [`netstat`].
 
 pub mod address;
+pub mod bulk;
 pub mod cli;
 pub mod cmd;
 pub mod data;

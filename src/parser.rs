@@ -47,6 +47,9 @@ impl fmt::Display for SyntaxError {
 /// Parses one word's text into a typed value.
 pub type WordParser<T> = fn(&str) -> Result<T, String>;
 
+/// Every `--option` of the language.
+pub const OPTIONS: &[&str] = &["--hex", "--file", "--into", "--timeout", "--write"];
+
 /// A typed argument, ready now or parsed when the command runs.
 #[derive(Debug, Clone)]
 pub enum Arg<T> {
@@ -194,6 +197,29 @@ impl<'w> Args<'w> {
     /// The words left, for commands that take the rest of the line.
     pub fn rest(&mut self) -> Vec<&'w Word> {
         std::mem::take(&mut self.words)
+    }
+
+    /// Fails on a `--word` that no command knows, so that a typo such as
+    /// `--hexx` is named as an unknown option rather than as a bad MAX or
+    /// handle name. Commands whose words may be any data skip this.
+    pub fn reject_unknown_options(&self) -> Result<(), SyntaxError> {
+        let unknown = self.words.iter().filter_map(|w| w.literal()).find(|word| {
+            word.len() > 2
+                && word.starts_with("--")
+                && word[2..]
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !OPTIONS.contains(word)
+        });
+        match unknown {
+            None => Ok(()),
+            Some(word) => {
+                let suggestion = did_you_mean(word, OPTIONS.iter().copied())
+                    .map(|s| format!("; did you mean {s}?"))
+                    .unwrap_or_default();
+                Err(self.usage_error(&format!("unknown option '{word}'{suggestion}")))
+            }
+        }
     }
 
     /// Fails when words are left over.

@@ -142,12 +142,11 @@ impl<'a> Loader<'a> {
         name: &str,
         dir: &Path,
     ) -> Result<Vec<Line>, Vec<ScriptError>> {
-        if text.iter().take(8192).any(|&b| b == 0) {
-            let error =
-                SyntaxError::new("this is a binary file, not a script (it holds NUL bytes)");
+        if let Some(nul) = text.iter().take(8192).position(|&b| b == 0) {
+            let error = SyntaxError::new("a NUL byte: this looks like a binary file, not a script");
             return Err(vec![ScriptError {
                 file: name.to_string(),
-                line: 1,
+                line: 1 + text[..nul].iter().filter(|&&b| b == b'\n').count(),
                 command: None,
                 error,
             }]);

@@ -87,6 +87,12 @@ impl Deadline {
         }
     }
 
+    /// Time left before the deadline; `None` when there is no limit.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.at
+            .map(|at| at.saturating_duration_since(Instant::now()))
+    }
+
     pub fn expired(&self) -> bool {
         self.at.is_some_and(|at| Instant::now() >= at)
     }

@@ -5,6 +5,7 @@ use nix::errno::Errno;
 use super::Help;
 use crate::address::Address;
 use crate::errors::Failure;
+use crate::handle::BoundFile;
 use crate::outcome::{Endpoint, Outcome};
 use crate::parser::{Arg, Args, SyntaxError};
 use crate::session::Session;
@@ -43,7 +44,7 @@ impl Bind {
             .bind(&sockaddr)
             .map_err(|e| Failure::from(e).with_hint(|errno| bind_hint(errno, &addr, &shown)))?;
         if let Address::UnixPath(path) = &addr {
-            handle.bound_path = Some(path.clone());
+            handle.bound_path = BoundFile::new(path.clone());
         }
         handle.port_chosen = chosen_by_script(&addr, &sockaddr);
         let local = handle.local_addr().unwrap_or(sockaddr);

@@ -1,6 +1,7 @@
 //! `expect` and `expect_eof`: assertions about what arrives next.
 
 use std::io::Read;
+use std::path::Path;
 
 use super::send::{datagram_bytes, open_data_file};
 use super::Help;
@@ -63,7 +64,14 @@ impl Expect {
             expect_datagram(session, handle, &datagram_bytes(&data)?, deadline)?
         } else {
             match &*data {
-                Data::Bytes(bytes) => expect_stream(session, handle, bytes, 0, deadline)?,
+                Data::Bytes(bytes) => {
+                    let whole = Whole {
+                        offset: 0,
+                        total: bytes.len() as u64,
+                        file: None,
+                    };
+                    expect_stream(session, handle, bytes, &whole, deadline)?
+                }
                 Data::File(path) => expect_file(session, handle, path, deadline)?,
             }
         };
@@ -71,13 +79,41 @@ impl Expect {
     }
 }
 
-/// Receives exactly `expected`, failing at the first byte that differs.
-/// `offset` places this chunk within a longer expectation (a file).
+/// The whole expectation a chunk belongs to, so that every message counts
+/// bytes of the whole: all of the DATA, or all of a `--file`.
+struct Whole<'a> {
+    offset: u64,
+    total: u64,
+    file: Option<&'a Path>,
+}
+
+impl Whole<'_> {
+    /// What was expected, as a message shows it.
+    fn expected(&self, chunk: &[u8]) -> String {
+        match self.file {
+            None => preview(chunk),
+            Some(path) => format!("the {} bytes of {}", self.total, path.display()),
+        }
+    }
+
+    /// How much of the whole had arrived, then `tail` and (for DATA) what
+    /// it was: `3 of 5 bytes<tail>: b'hel'`.
+    fn arrived(&self, chunk: &[u8], got: usize, tail: &str) -> String {
+        let count = format!("{} of {} bytes{tail}", self.offset + got as u64, self.total);
+        match self.file {
+            None => format!("{count}: {}", preview(&chunk[..got])),
+            Some(_) => count,
+        }
+    }
+}
+
+/// Receives exactly `expected` (one chunk of `whole`), failing at the
+/// first byte that differs.
 fn expect_stream(
     session: &Session,
     handle: &Handle,
     expected: &[u8],
-    offset: u64,
+    whole: &Whole,
     deadline: Deadline,
 ) -> Result<u64, Failure> {
     // Most expectations are short: keep their buffer on the stack.
@@ -98,40 +134,55 @@ fn expect_stream(
         let n = match step {
             Ok((n, _)) => n,
             Err(Failure::Timeout { after, .. }) => {
-                let total = offset + expected.len() as u64;
-                let arrived = offset + got as u64;
-                let what = format!("only {arrived} of the {total} expected bytes");
-                let detail = format!(
-                    "expected {}, got {}",
-                    preview(expected),
-                    preview(&expected[..got])
-                );
+                let arrived = whole.offset + got as u64;
+                let what = format!("only {arrived} of the {} expected bytes", whole.total);
+                let detail = match whole.file {
+                    None => format!(
+                        "expected {}, got {}",
+                        preview(expected),
+                        preview(&expected[..got])
+                    ),
+                    Some(_) => format!("expected {}", whole.expected(expected)),
+                };
                 return Err(Failure::Timeout {
                     what,
                     after,
                     detail: Some(detail),
                 });
             }
-            Err(other) => return Err(other),
+            Err(other) => {
+                return Err(other.with_progress(whole.arrived(
+                    expected,
+                    got,
+                    " had arrived as expected",
+                )));
+            }
         };
         if n == 0 {
             return Err(Failure::Assertion(format!(
-                "expected {}, but the stream ended after {} of {} bytes: {}",
-                preview(expected),
-                offset + got as u64,
-                offset + expected.len() as u64,
-                preview(&expected[..got])
+                "expected {}, but the stream ended after {}",
+                whole.expected(expected),
+                whole.arrived(expected, got, "")
             )));
         }
         if buffer[..n] != expected[got..got + n] {
             let mut actual = expected[..got].to_vec();
             actual.extend_from_slice(&buffer[..n]);
-            let at = offset + got as u64 + first_difference(&buffer[..n], &expected[got..]) as u64;
-            return Err(Failure::Assertion(format!(
-                "expected {}, got {} (first difference at byte {at})",
-                preview(expected),
-                preview(&actual)
-            )));
+            let local = got + first_difference(&buffer[..n], &expected[got..]);
+            let at = whole.offset + local as u64;
+            return Err(Failure::Assertion(match whole.file {
+                None => format!(
+                    "expected {}, got {} (first difference at byte {at})",
+                    preview(expected),
+                    preview(&actual)
+                ),
+                Some(path) => format!(
+                    "the stream differs from {} at byte {at}: expected {}, got {}",
+                    path.display(),
+                    preview(&expected[local..(local + 16).min(expected.len())]),
+                    preview(&actual[local..(local + 16).min(actual.len())])
+                ),
+            }));
         }
         got += n;
     }
@@ -141,18 +192,23 @@ fn expect_stream(
 fn expect_file(
     session: &Session,
     handle: &Handle,
-    path: &std::path::Path,
+    path: &Path,
     deadline: Deadline,
 ) -> Result<u64, Failure> {
     let mut file = open_data_file(path)?;
+    let total = file.metadata().map_err(Failure::from)?.len();
     let mut chunk = vec![0u8; FILE_CHUNK];
-    let mut offset = 0u64;
+    let mut whole = Whole {
+        offset: 0,
+        total,
+        file: Some(path),
+    };
     loop {
         let n = file.read(&mut chunk).map_err(Failure::from)?;
         if n == 0 {
-            return Ok(offset);
+            return Ok(whole.offset);
         }
-        offset += expect_stream(session, handle, &chunk[..n], offset, deadline)?;
+        whole.offset += expect_stream(session, handle, &chunk[..n], &whole, deadline)?;
     }
 }
 

@@ -127,6 +127,9 @@ impl Command {
             .literal()
             .ok_or_else(|| SyntaxError::new("a command name cannot use ${...}"))?;
         let mut args = Args::new(name, rest);
+        if !takes_free_words(name) {
+            args.reject_unknown_options()?;
+        }
         let command = Self::parse_named(name, &mut args)?;
         args.finish()?;
         Ok(command)
@@ -203,6 +206,14 @@ impl Command {
             C::Exit(c) => Ok(Outcome::Exit(c.status)),
         }
     }
+}
+
+/// Commands whose words may be any data or text, where `--word` is data.
+fn takes_free_words(name: &str) -> bool {
+    matches!(
+        name,
+        "send" | "sendall" | "sendto" | "expect" | "print" | "fails"
+    )
 }
 
 fn unknown_command(name: &str) -> SyntaxError {

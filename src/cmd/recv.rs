@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use socket2::{SockAddr, Socket};
 
 use super::Help;
+use crate::bulk::{Bulk, Direction};
 use crate::errors::{file_error, Failure};
 use crate::outcome::{Endpoint, Outcome, ReceiveKind, Received};
 use crate::parser::{Arg, Args, SyntaxError};
@@ -145,10 +146,15 @@ impl Recv {
         let deadline = session.deadline(handle);
         let mut sink = Sink::open(into)?;
         let mut buffer = vec![0u8; CHUNK];
+        let bulk = Bulk::new(
+            session,
+            handle,
+            deadline,
+            Direction::Receive,
+            "end of stream",
+        );
         loop {
-            let step = session.retry(handle, libc::POLLIN, deadline, "end of stream", |s| {
-                receive(s, &mut buffer, false, false)
-            });
+            let step = bulk.call(|s| receive(s, &mut buffer, false, false));
             match step {
                 Ok((0, _)) => break,
                 Ok((n, _)) => sink.write(&buffer[..n])?,
@@ -232,24 +238,12 @@ impl Sink {
 
     /// Adds how much arrived before a failure, so nothing received is lost from view.
     fn explain(&self, failure: Failure) -> Failure {
-        let so_far = match self {
+        failure.with_progress(match self {
             Sink::Memory(all) => format!("{} bytes had arrived", all.len()),
             Sink::File { path, count, .. } => {
                 format!("{count} bytes had arrived and are in {}", path.display())
             }
-        };
-        match failure {
-            Failure::Timeout { what, after, .. } => Failure::Timeout {
-                what,
-                after,
-                detail: Some(so_far),
-            },
-            Failure::Sys { errno, hint: None } => Failure::Sys {
-                errno,
-                hint: Some(so_far),
-            },
-            other => other,
-        }
+        })
     }
 
     fn finish(self, hex: bool) -> Outcome {

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use super::Help;
 use crate::address::Address;
+use crate::bulk::{Bulk, Direction};
 use crate::data::Data;
 use crate::errors::{file_error, Failure};
 use crate::handle::Handle;
@@ -55,6 +56,11 @@ pub struct Send {
     to: Option<Arg<Address>>,
     data: Arg<Data>,
 }
+
+/// At most this much per sendfile(2): the kernel moves a sendfile in
+/// pieces of this size and gives each piece the whole socket timeout, so a
+/// larger call could wait several timeouts in a row.
+const SENDFILE_CHUNK: u64 = 64 * 1024;
 
 /// The largest payload one datagram can carry.
 const MAX_DATAGRAM: u64 = 65_535;
@@ -115,7 +121,7 @@ impl Send {
                 }
             }
             (Mode::All, Data::Bytes(bytes), _) => {
-                let sent = send_all(session, handle, bytes, deadline).map_err(send_failure)?;
+                let sent = send_all(session, handle, bytes, deadline)?;
                 Outcome::Sent { sent, of: sent }
             }
             (mode, Data::File(path), _) => {
@@ -136,9 +142,11 @@ fn send_all(
     let mut offset = 0;
     while offset < bytes.len() {
         let rest = &bytes[offset..];
-        offset += session.retry(handle, libc::POLLOUT, deadline, "room to send", |s| {
-            s.send(rest)
-        })?;
+        offset += session
+            .retry(handle, libc::POLLOUT, deadline, "room to send", |s| {
+                s.send(rest)
+            })
+            .map_err(|f| sent_first(send_failure(f), offset as u64, bytes.len() as u64))?;
     }
     Ok(offset as u64)
 }
@@ -154,9 +162,10 @@ fn send_file(
     let file = open_data_file(path)?;
     let size = file.metadata().map_err(Failure::from)?.len();
     let mut sent: u64 = 0;
+    let bulk = Bulk::new(session, handle, deadline, Direction::Send, "room to send");
     loop {
-        let left = (size - sent).min(1 << 30) as usize;
-        let n = session.retry(handle, libc::POLLOUT, deadline, "room to send", |s| {
+        let left = (size - sent).min(SENDFILE_CHUNK) as usize;
+        let n = bulk.call(|s| {
             // SAFETY: both descriptors are open for the duration of the call;
             // a null offset makes sendfile advance the file's own position.
             let n = unsafe {
@@ -168,9 +177,7 @@ fn send_file(
                 Ok(n as u64)
             }
         });
-        let n = n.map_err(|f| {
-            send_failure(f).with_hint(|_| Some(format!("{sent} of {size} bytes were sent first")))
-        })?;
+        let n = n.map_err(|f| sent_first(send_failure(f), sent, size))?;
         sent += n;
         if !all || n == 0 || sent >= size {
             return Ok((sent, size));
@@ -199,8 +206,26 @@ pub fn datagram_bytes(data: &Data) -> Result<Vec<u8>, Failure> {
     }
 }
 
+/// Opens a `--file` to read; a directory is refused here, by name, rather
+/// than failing later inside a system call on the socket.
 pub fn open_data_file(path: &Path) -> Result<File, Failure> {
-    File::open(path).map_err(|e| Failure::usage(file_error("read", path, &e)))
+    let cannot_read = |e: &std::io::Error| Failure::usage(file_error("read", path, e));
+    let file = File::open(path).map_err(|e| cannot_read(&e))?;
+    match file.metadata() {
+        Ok(meta) if meta.is_dir() => Err(cannot_read(&std::io::Error::from_raw_os_error(
+            libc::EISDIR,
+        ))),
+        Ok(_) => Ok(file),
+        Err(e) => Err(cannot_read(&e)),
+    }
+}
+
+/// Says how much went out before a failure part way through.
+fn sent_first(failure: Failure, sent: u64, of: u64) -> Failure {
+    if sent == 0 {
+        return failure;
+    }
+    failure.with_progress(format!("{sent} of {of} bytes were sent first"))
 }
 
 fn send_failure(failure: Failure) -> Failure {

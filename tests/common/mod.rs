@@ -10,6 +10,7 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -40,6 +41,9 @@ pub struct Sock {
     extra_files: Vec<(String, Vec<u8>)>,
     unprivileged: bool,
     guard: Duration,
+    fd_limit: Option<u64>,
+    new_netns: bool,
+    symlinks: Vec<(String, String)>,
 }
 
 impl Sock {
@@ -77,6 +81,9 @@ impl Sock {
             extra_files: Vec::new(),
             unprivileged: false,
             guard: GUARD,
+            fd_limit: None,
+            new_netns: false,
+            symlinks: Vec::new(),
         }
     }
 
@@ -134,6 +141,12 @@ impl Sock {
         self
     }
 
+    /// A symbolic link `name` -> `target` next to the script.
+    pub fn symlink(mut self, name: &str, target: &str) -> Sock {
+        self.symlinks.push((name.to_string(), target.to_string()));
+        self
+    }
+
     /// Run the child as user `nobody` (uid/gid 65534) via `setpriv`.
     pub fn unprivileged(mut self) -> Sock {
         self.unprivileged = true;
@@ -144,6 +157,48 @@ impl Sock {
     pub fn guard(mut self, limit: Duration) -> Sock {
         self.guard = limit.min(GUARD);
         self
+    }
+
+    /// Run the child with at most `limit` open file descriptors (`ulimit -n`).
+    pub fn fd_limit(mut self, limit: u64) -> Sock {
+        self.fd_limit = Some(limit);
+        self
+    }
+
+    /// Run the child in a network namespace of its own (`unshare --net`):
+    /// only a down `lo`, so nothing it does can reach any network.
+    /// Check [`can_unshare_net`] first.
+    pub fn in_new_netns(mut self) -> Sock {
+        self.new_netns = true;
+        self
+    }
+
+    /// Start the child and return at once, for tests that act on it while
+    /// it runs (read `/proc/PID/fd`, send SIGINT). Stdin must not be used.
+    pub fn spawn(self) -> Running {
+        assert!(self.stdin_bytes().is_none(), "spawn does not feed stdin");
+        let dir = tempfile::tempdir().expect("tempdir");
+        self.write_files(dir.path());
+        let mut command = self.command();
+        command
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let started = Instant::now();
+        let mut child = command.spawn().expect("spawn sockrepl");
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let out = drain_shared(child.stdout.take().expect("stdout"), stdout.clone());
+        let err = drain(child.stderr.take().expect("stderr"));
+        Running {
+            child,
+            dir,
+            stdout,
+            out: Some(out),
+            err: Some(err),
+            started,
+            guard: self.guard,
+        }
     }
 
     /// Run it, with the watchdog. Panics if the child outlives [`GUARD`].
@@ -168,7 +223,14 @@ impl Sock {
             std::fs::write(dir.join(SCRIPT), bytes).expect("write script");
         }
         for (name, bytes) in &self.extra_files {
-            std::fs::write(dir.join(name), bytes).expect("write extra file");
+            let path = dir.join(name);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).expect("make extra file's directory");
+            }
+            std::fs::write(path, bytes).expect("write extra file");
+        }
+        for (name, target) in &self.symlinks {
+            std::os::unix::fs::symlink(target, dir.join(name)).expect("make symlink");
         }
     }
 
@@ -179,18 +241,40 @@ impl Sock {
             None => words.extend(["run".to_string(), SCRIPT.to_string()]),
         }
         words.extend(self.args.iter().cloned());
-        let mut command = if self.unprivileged {
-            let mut c = Command::new("setpriv");
-            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN]);
+        let mut command = if self.new_netns {
+            let mut c = Command::new("unshare");
+            c.args(["--net", "--"]);
+            c.args(self.program());
             c
         } else {
-            Command::new(BIN)
+            let mut program = self.program();
+            let mut c = Command::new(program.remove(0));
+            c.args(program);
+            c
         };
         command.args(words);
+        if let Some(limit) = self.fd_limit {
+            limit_fds(&mut command, limit);
+        }
         for (name, value) in &self.env {
             command.env(name, value);
         }
         command
+    }
+
+    /// The binary, run through setpriv when unprivileged.
+    fn program(&self) -> Vec<&str> {
+        if self.unprivileged {
+            vec![
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                BIN,
+            ]
+        } else {
+            vec![BIN]
+        }
     }
 
     fn stdin_bytes(&self) -> Option<Vec<u8>> {
@@ -272,6 +356,135 @@ fn tail(text: &str) -> &str {
         .find(|&i| text.is_char_boundary(i))
         .unwrap_or(text.len());
     &text[cut..]
+}
+
+/// Sets RLIMIT_NOFILE in the child between fork and exec.
+fn limit_fds(command: &mut Command, limit: u64) {
+    use std::os::unix::process::CommandExt;
+    let rlimit = libc::rlimit {
+        rlim_cur: limit as libc::rlim_t,
+        rlim_max: limit as libc::rlim_t,
+    };
+    // SAFETY: setrlimit is async-signal-safe and touches only this child.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &rlimit) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+}
+
+/// Like [`drain`], but the bytes so far can be read while the child runs.
+fn drain_shared<R: Read + Send + 'static>(
+    mut pipe: R,
+    sink: Arc<Mutex<Vec<u8>>>,
+) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut chunk = [0u8; 8192];
+        while let Ok(n) = pipe.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().extend_from_slice(&chunk[..n]);
+        }
+    })
+}
+
+/// A child started by [`Sock::spawn`]; killed if dropped unfinished.
+pub struct Running {
+    child: Child,
+    dir: tempfile::TempDir,
+    stdout: Arc<Mutex<Vec<u8>>>,
+    out: Option<JoinHandle<()>>,
+    err: Option<JoinHandle<Vec<u8>>>,
+    started: Instant,
+    guard: Duration,
+}
+
+impl Running {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The path of a file inside the run's directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The transcript printed so far.
+    pub fn stdout_so_far(&self) -> String {
+        String::from_utf8_lossy(&self.stdout.lock().unwrap()).into_owned()
+    }
+
+    /// Waits (at most `limit`) until stdout has a line equal to `line`.
+    pub fn wait_for_line(&self, line: &str, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while !self.stdout_so_far().lines().any(|l| l == line) {
+            assert!(
+                Instant::now() < deadline,
+                "no line {line:?} within {limit:?}; stdout so far:\n{}",
+                tail(&self.stdout_so_far())
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// The child's open file descriptors, from `/proc/PID/fd`.
+    pub fn fd_count(&self) -> usize {
+        let dir = format!("/proc/{}/fd", self.pid());
+        std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("read {dir}: {e}"))
+            .count()
+    }
+
+    /// Sends `signal` (e.g. `libc::SIGINT`) to the child.
+    pub fn signal(&self, signal: libc::c_int) {
+        let pid = libc::pid_t::try_from(self.pid()).expect("pid fits");
+        // SAFETY: kill(2) on our own child's pid.
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0, "kill failed");
+    }
+
+    /// Waits for the child (killing it after the guard) and collects the run.
+    pub fn finish(mut self) -> Run {
+        let limit = self.guard.saturating_sub(self.started.elapsed());
+        let status = wait_or_kill(&mut self.child, limit);
+        self.out.take().unwrap().join().unwrap();
+        let stderr = self.err.take().unwrap().join().unwrap();
+        let stdout = std::mem::take(&mut *self.stdout.lock().unwrap());
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&stdout).into_owned(),
+            String::from_utf8_lossy(&stderr).into_owned(),
+        );
+        let Some(status) = status else {
+            panic!(
+                "sockrepl still running after {:?}: killed\n--- stdout (tail)\n{}\n--- stderr\n{stderr}",
+                self.guard,
+                tail(&stdout)
+            );
+        };
+        let elapsed = self.started.elapsed();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let dir = std::mem::replace(&mut self.dir, dir);
+        Run {
+            status: status.code(),
+            stdout,
+            stderr,
+            elapsed,
+            dir,
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
 
 /// What one run produced. Keeps the temporary directory alive for inspection.
@@ -453,6 +666,42 @@ impl PythonEcho {
     }
 }
 
+/// `tests/peers/misbehaving_peer.py MODE COUNT INTERVAL`: one connection,
+/// handled badly on purpose (see the script). Killed when dropped.
+pub struct MisbehavingPeer {
+    child: Child,
+    pub addr: String,
+}
+
+impl MisbehavingPeer {
+    pub fn start(mode: &str, count: usize, interval_secs: f64) -> MisbehavingPeer {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/misbehaving_peer.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .args([
+                mode.to_string(),
+                count.to_string(),
+                interval_secs.to_string(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3 runs");
+        let line = first_line(&mut child);
+        let addr = line.strip_prefix("listening on ").map(str::to_string);
+        let addr = addr.unwrap_or_else(|| panic!("misbehaving peer said {line:?}"));
+        MisbehavingPeer { child, addr }
+    }
+}
+
+impl Drop for MisbehavingPeer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// The peer's first stdout line, read with a deadline.
 fn first_line(child: &mut Child) -> String {
     let mut out = child.stdout.take().expect("stdout");
@@ -497,5 +746,21 @@ pub fn can_run_unprivileged() -> Result<(), String> {
             String::from_utf8_lossy(&out.stderr).trim()
         )),
         Err(e) => Err(format!("no setpriv: {e}")),
+    }
+}
+
+/// `Ok` when this process may create a network namespace (`unshare --net`).
+pub fn can_unshare_net() -> Result<(), String> {
+    let probe = Command::new("unshare")
+        .args(["--net", "true"])
+        .stdin(Stdio::null())
+        .output();
+    match probe {
+        Ok(out) if out.status.success() => Ok(()),
+        Ok(out) => Err(format!(
+            "unshare --net failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )),
+        Err(e) => Err(format!("no unshare: {e}")),
     }
 }

@@ -1,0 +1,746 @@
+//! Faults from the outside world (issue 5): a broken or hostile peer, a
+//! machine without a route or without privileges, no file descriptors
+//! left, Ctrl-C in the middle of a wait.
+//!
+//! For each fault sockrepl must say exactly what happened (errno name,
+//! counts of bytes that did arrive) with the right exit status, never die
+//! of a signal or a panic, never wait past its timeout, and never leak a
+//! socket or a socket file. The simpler errno cases (ECONNREFUSED,
+//! EADDRINUSE, EADDRNOTAVAIL, EPIPE on a socketpair, raw-socket EPERM) are
+//! already covered by `core_errors.rs` and `tests/golden/errors/`; this file
+//! adds the ones that need a misbehaving peer, a namespace, a resource
+//! limit or a signal.
+
+mod common;
+
+use common::{MisbehavingPeer, Run, Sock};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Timing checks must not compete with each other (or with the CPU-heavy
+/// tests here) for the machine's cores, or start-up noise eats the margin.
+static TIMING: Mutex<()> = Mutex::new(());
+
+fn timing_lock() -> std::sync::MutexGuard<'static, ()> {
+    TIMING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A TCP listener `srv`, a client `cli` connected to it, and `conn` accepted.
+const CONNECTED: &str = "socket srv tcp\nbind srv 127.0.0.1:0\nlisten srv\n\
+                         socket cli tcp\nconnect cli ${srv.addr}\naccept srv conn\n";
+
+/// Lines of CONNECTED, so failure lines can name the next line number.
+const CONNECTED_LINES: usize = 6;
+
+// ---- no route, no privilege ------------------------------------------------
+
+#[test]
+fn network_unreachable_in_an_empty_network_namespace() {
+    if let Err(reason) = common::can_unshare_net() {
+        eprintln!("skipped: cannot create a network namespace: {reason}");
+        return;
+    }
+    // The new namespace has only a down `lo`: no route, and no packet leaves.
+    let run = Sock::script("socket c tcp\nconnect c 10.0.0.1:80\n")
+        .in_new_netns()
+        .stable()
+        .run();
+    run.assert_status(1)
+        .assert_last_line_starts("t.sock:2: connect: ENETUNREACH (Network is unreachable); hint: ");
+}
+
+#[test]
+fn network_unreachable_is_matched_by_fails_and_the_session_goes_on() {
+    if let Err(reason) = common::can_unshare_net() {
+        eprintln!("skipped: cannot create a network namespace: {reason}");
+        return;
+    }
+    let run = Sock::script(
+        "socket c udp\nfails ENETUNREACH sendto c 10.0.0.1:9 x\nsocket d tcp\n\
+         fails ENETUNREACH connect d 10.0.0.1:80\nprint still-here\n",
+    )
+    .in_new_netns()
+    .run();
+    run.assert_status(0).assert_line("still-here");
+}
+
+/// The lowest port a normal user may bind, or `None` if unknown.
+fn unprivileged_port_start() -> Option<u32> {
+    let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start").ok()?;
+    text.trim().parse().ok()
+}
+
+#[test]
+fn binding_a_privileged_port_as_a_normal_user_is_eacces() {
+    if let Err(reason) = common::can_run_unprivileged() {
+        eprintln!("skipped: cannot drop to an unprivileged user: {reason}");
+        return;
+    }
+    if unprivileged_port_start().is_some_and(|start| start <= 80) {
+        eprintln!("skipped: this machine lets every user bind port 80");
+        return;
+    }
+    let run = Sock::stdin_script("socket s tcp\nbind s 127.0.0.1:80\n")
+        .unprivileged()
+        .stable()
+        .run();
+    run.assert_status(1).assert_last_line(
+        "<stdin>:2: bind: EACCES (Permission denied); hint: ports below 1024 need root or CAP_NET_BIND_SERVICE",
+    );
+}
+
+/// 192.0.2.1 (TEST-NET-1) is on no interface here; bind sends no packet.
+#[test]
+fn an_address_not_on_this_machine_is_eaddrnotavail_and_fails_matches_it() {
+    let run = Sock::script("socket s tcp\nbind s 192.0.2.1:0\n").run();
+    run.assert_status(1).assert_last_line_starts(
+        "t.sock:2: bind: EADDRNOTAVAIL (Cannot assign requested address); hint: ",
+    );
+    let run = Sock::script(
+        "socket s tcp\nfails EADDRNOTAVAIL bind s 192.0.2.1:0\nbind s 127.0.0.1:0\nprint still-here\n",
+    )
+    .run();
+    run.assert_status(0).assert_line("still-here");
+}
+
+// ---- a peer that resets the connection (RST) ---------------------------------
+
+/// CONNECTED, then `conn` resets: SO_LINGER 0 and close send an RST.
+fn reset_by_peer(before_reset: &str, then: &str) -> Run {
+    Sock::script(&format!(
+        "{CONNECTED}{before_reset}setsockopt conn SO_LINGER 0\nclose conn\n{then}"
+    ))
+    .stable()
+    .timeout("2s")
+    .run()
+}
+
+#[test]
+fn reset_during_recv_is_econnreset_and_status_1() {
+    let run = reset_by_peer("", "recv cli\n");
+    run.assert_no_panic()
+        .assert_status(1)
+        .assert_last_line(&format!(
+            "t.sock:{}: recv: ECONNRESET (Connection reset by peer)",
+            CONNECTED_LINES + 3
+        ));
+}
+
+#[test]
+fn bytes_sent_before_a_reset_are_still_received() {
+    let run = reset_by_peer("send conn 'hel'\n", "recv cli\nfails ECONNRESET recv cli\n");
+    run.assert_status(0)
+        .assert_outcome("recv cli", "b'hel'")
+        .assert_last_line("failed as expected: ECONNRESET (Connection reset by peer)");
+}
+
+#[test]
+fn reset_during_expect_is_econnreset() {
+    let run = reset_by_peer("", "expect cli hello\n");
+    run.assert_status(1).assert_last_line_starts(&format!(
+        "t.sock:{}: expect: ECONNRESET (Connection reset by peer)",
+        CONNECTED_LINES + 3
+    ));
+}
+
+/// `expect` took 3 bytes off the socket before the reset: the failure must
+/// show them, as it does for an early end of stream or a timeout.
+#[test]
+fn reset_half_way_through_expect_shows_what_arrived() {
+    let run = reset_by_peer("send conn 'hel'\n", "expect cli hello\n");
+    run.assert_status(1).assert_last_line_starts(&format!(
+        "t.sock:{}: expect: ECONNRESET (Connection reset by peer)",
+        CONNECTED_LINES + 4
+    ));
+    run.assert_stdout_contains("b'hel'");
+}
+
+#[test]
+fn reset_during_expect_eof_is_econnreset() {
+    let run = reset_by_peer("", "expect_eof cli\n");
+    run.assert_status(1).assert_last_line_starts(&format!(
+        "t.sock:{}: expect_eof: ECONNRESET (Connection reset by peer)",
+        CONNECTED_LINES + 3
+    ));
+}
+
+/// Bytes for `sendall` held in memory: a DATA word far larger than the
+/// socket buffers, so the reset lands while sendall is still sending.
+fn big_data_word(len: usize) -> String {
+    "x".repeat(len)
+}
+
+#[test]
+fn reset_in_the_middle_of_sendall_is_econnreset_not_sigpipe() {
+    let peer = MisbehavingPeer::start("reset-reading", 65_536, 0.0);
+    let script = format!(
+        "socket c tcp\nsetsockopt c SO_SNDBUF 4096\nconnect c {}\nsendall c {}\n",
+        peer.addr,
+        big_data_word(2_000_000)
+    );
+    let run = Sock::script(&script).timeout("5s").run();
+    run.assert_no_panic().assert_status(1);
+    let last = run.last_line();
+    assert!(
+        last.starts_with(
+            "t.sock:4: sendall: ECONNRESET (Connection reset by peer); hint: the peer reset the connection; "
+        ),
+        "{}",
+        run.show()
+    );
+    assert!(
+        last.ends_with("of 2000000 bytes were sent first"),
+        "the failure does not say how much was sent\n{}",
+        run.show()
+    );
+}
+
+/// The same through `--file` (sendfile(2)). Linux may report the reset as
+/// EPIPE on this path; either way the count already sent must be shown.
+#[test]
+fn reset_in_the_middle_of_sendall_file_says_how_much_was_sent() {
+    let peer = MisbehavingPeer::start("reset-reading", 65_536, 0.0);
+    let run = Sock::script(&format!(
+        "socket c tcp\nsetsockopt c SO_SNDBUF 4096\nconnect c {}\nsendall c --file big.bin\n",
+        peer.addr
+    ))
+    .file("big.bin", &vec![b'z'; 2_000_000])
+    .timeout("5s")
+    .run();
+    run.assert_no_panic().assert_status(1);
+    let last = run.last_line();
+    assert!(
+        last.starts_with("t.sock:4: sendall: ECONNRESET (Connection reset by peer)")
+            || last.starts_with("t.sock:4: sendall: EPIPE (Broken pipe)"),
+        "{}",
+        run.show()
+    );
+    assert!(
+        last.contains("of 2000000 bytes were sent first"),
+        "the failure does not say how much was sent\n{}",
+        run.show()
+    );
+}
+
+// ---- sending after the peer closed: EPIPE, never SIGPIPE ---------------------
+
+#[test]
+fn send_after_the_tcp_peer_closed_is_epipe_and_the_session_goes_on() {
+    // The first send is accepted by the kernel and answered with an RST by
+    // the closed peer; the next one fails with EPIPE (and must not raise
+    // SIGPIPE, which would kill the process).
+    let run = Sock::script(&format!(
+        "{CONNECTED}close conn\nexpect_eof cli\nsend cli first\nsleep 100ms\n\
+         fails EPIPE send cli second\nfails EPIPE sendall cli third\nprint still-here\n"
+    ))
+    .timeout("2s")
+    .run();
+    run.assert_no_panic()
+        .assert_status(0)
+        .assert_line("still-here");
+}
+
+#[test]
+fn sendall_of_a_file_after_the_peer_closed_is_epipe_with_status_1() {
+    let run = Sock::script("socketpair a b\nclose b\nsendall a --file big.bin\n")
+        .file("big.bin", &vec![0u8; 1_000_000])
+        .run();
+    run.assert_no_panic()
+        .assert_status(1)
+        .assert_last_line_starts("t.sock:3: sendall: EPIPE (Broken pipe); hint: ");
+}
+
+// ---- a peer that closes half way -----------------------------------------------
+
+/// The bytes misbehaving_peer.py sends: 0123456789 repeated.
+fn pattern(len: usize) -> Vec<u8> {
+    b"0123456789".iter().copied().cycle().take(len).collect()
+}
+
+#[test]
+fn peer_closing_half_way_through_expect_file_shows_the_counts() {
+    let peer = MisbehavingPeer::start("close-after", 100_000, 0.0);
+    let run = Sock::script(&format!(
+        "socket c tcp\nconnect c {}\nexpect c --file want.bin\n",
+        peer.addr
+    ))
+    .file("want.bin", &pattern(200_000))
+    .timeout("5s")
+    .run();
+    run.assert_status(1)
+        .assert_last_line_starts("t.sock:3: expect: expected ");
+    // The counts are of the whole expectation, not of one internal chunk.
+    run.assert_stdout_contains("the stream ended after 100000 of 200000 bytes");
+}
+
+#[test]
+fn peer_closing_half_way_through_recvall_into_leaves_exactly_those_bytes() {
+    let peer = MisbehavingPeer::start("close-after", 123_457, 0.0);
+    let run = Sock::script(&format!(
+        "socket c tcp\nconnect c {}\nrecvall c --into got.bin\n",
+        peer.addr
+    ))
+    .timeout("5s")
+    .run();
+    run.assert_status(0)
+        .assert_last_line("received 123457 bytes into got.bin, then end of stream");
+    assert_eq!(
+        std::fs::read(run.path("got.bin")).unwrap(),
+        pattern(123_457)
+    );
+}
+
+#[test]
+fn peer_resetting_half_way_through_recvall_into_keeps_what_arrived() {
+    let peer = MisbehavingPeer::start("reset-after", 100_000, 0.0);
+    let run = Sock::script(&format!(
+        "socket c tcp\nconnect c {}\nsleep 300ms\nrecvall c --into got.bin\n",
+        peer.addr
+    ))
+    .timeout("5s")
+    .run();
+    run.assert_status(1).assert_last_line(
+        "t.sock:4: recvall: ECONNRESET (Connection reset by peer); hint: 100000 bytes had arrived and are in got.bin",
+    );
+    assert_eq!(
+        std::fs::read(run.path("got.bin")).unwrap(),
+        pattern(100_000)
+    );
+}
+
+// ---- timeouts are kept, to within 10% ----------------------------------------
+
+/// Runs `setup` alone, then `setup` plus `blocking`, and checks that the
+/// difference is `timeout` within ±10% (plus 30 ms for process noise), and
+/// that the run ended with a TIMEOUT failure line starting with `expected`.
+fn assert_times_out(setup: &str, blocking: &str, timeout: Duration, expected: &str) {
+    let plain = |script: &str| (Sock::script(script), ());
+    assert_times_out_with(plain, setup, blocking, timeout, expected);
+}
+
+/// Like [`assert_times_out`]; `make` builds each run's [`Sock`] and whatever
+/// must stay alive while it runs (a peer).
+fn assert_times_out_with<K>(
+    make: impl Fn(&str) -> (Sock, K),
+    setup: &str,
+    blocking: &str,
+    timeout: Duration,
+    expected: &str,
+) {
+    let _lock = timing_lock();
+    let millis = format!("{}ms", timeout.as_millis());
+    let (sock, _keep) = make(setup);
+    let baseline = sock.stable().timeout(&millis).run();
+    baseline.assert_status(0);
+    let (sock, _keep) = make(&format!("{setup}{blocking}\n"));
+    let run = sock.stable().timeout(&millis).run();
+    run.assert_status(1).assert_last_line_starts(expected);
+    let waited = run.elapsed.saturating_sub(baseline.elapsed);
+    let slack = timeout / 10 + Duration::from_millis(30);
+    assert!(
+        waited + slack >= timeout && waited <= timeout + slack,
+        "{blocking:?} waited {waited:?} for a {timeout:?} timeout (start-up {:?})\n{}",
+        baseline.elapsed,
+        run.show()
+    );
+    eprintln!("{blocking:?}: waited {waited:?} for {timeout:?}");
+}
+
+const SECOND: Duration = Duration::from_secs(1);
+
+#[test]
+fn accept_times_out_on_time() {
+    assert_times_out(
+        "socket s tcp\nbind s 127.0.0.1:0\nlisten s\n",
+        "accept s",
+        SECOND,
+        "t.sock:4: accept: TIMEOUT (no connection within 1s)",
+    );
+}
+
+/// A listener with backlog 0 whose queue holds one unaccepted connection:
+/// Linux drops further SYNs, so the next connect gets no answer at all.
+#[test]
+fn connect_to_a_full_backlog_times_out_on_time() {
+    assert_times_out(
+        "socket s tcp\nbind s 127.0.0.1:0\nlisten s 0\nsocket c1 tcp\nconnect c1 ${s.addr}\n\
+         socket c2 tcp\n",
+        "connect c2 ${s.addr}",
+        SECOND,
+        "t.sock:7: connect: TIMEOUT (no answer from 127.0.0.1:<s.port> within 1s)",
+    );
+}
+
+#[test]
+fn poll_times_out_on_time() {
+    assert_times_out(
+        "socketpair a b\n",
+        "poll b",
+        SECOND,
+        "t.sock:2: poll: TIMEOUT (no handle ready within 1s)",
+    );
+}
+
+/// Each run gets its own peer that accepts and then never reads or writes;
+/// `PEER` in the script is its address. `files` go next to the script.
+fn against_silent_peer(
+    files: &'static [(&'static str, usize)],
+) -> impl Fn(&str) -> (Sock, MisbehavingPeer) {
+    move |script: &str| {
+        let peer = MisbehavingPeer::start("silent", 0, 0.0);
+        let mut sock = Sock::script(&script.replace("PEER", &peer.addr));
+        for (name, len) in files {
+            sock = sock.file(name, &vec![0u8; *len]);
+        }
+        (sock, peer)
+    }
+}
+
+const SILENT_SETUP: &str = "socket c tcp\nconnect c PEER\n";
+
+fn assert_silent_peer_times_out(blocking: &str, expected: &str) {
+    assert_times_out_with(
+        against_silent_peer(&[]),
+        SILENT_SETUP,
+        blocking,
+        SECOND,
+        expected,
+    );
+}
+
+#[test]
+fn recv_from_a_silent_peer_times_out_on_time() {
+    assert_silent_peer_times_out("recv c", "t.sock:3: recv: TIMEOUT (no data within 1s)");
+}
+
+#[test]
+fn expect_from_a_silent_peer_times_out_on_time() {
+    assert_silent_peer_times_out(
+        "expect c hello",
+        "t.sock:3: expect: TIMEOUT (only 0 of the 5 expected bytes within 1s",
+    );
+}
+
+#[test]
+fn expect_eof_from_a_silent_peer_times_out_on_time() {
+    assert_silent_peer_times_out("expect_eof c", "t.sock:3: expect_eof: TIMEOUT");
+}
+
+#[test]
+fn recvall_from_a_silent_peer_times_out_on_time() {
+    assert_silent_peer_times_out(
+        "recvall c --into got.bin",
+        "t.sock:3: recvall: TIMEOUT (end of stream within 1s; 0 bytes had arrived and are in got.bin)",
+    );
+}
+
+/// The peer never reads: once the socket buffers are full, sendall waits.
+/// 16 MB is far more than loopback TCP buffers take without a reader.
+#[test]
+fn sendall_to_a_peer_that_never_reads_times_out_on_time() {
+    assert_times_out_with(
+        against_silent_peer(&[("big.bin", 16 << 20)]),
+        SILENT_SETUP,
+        "sendall c --file big.bin",
+        SECOND,
+        "t.sock:3: sendall: TIMEOUT (room to send within 1s",
+    );
+}
+
+#[test]
+fn the_handle_timeout_wins_over_the_session_default() {
+    let _lock = timing_lock();
+    let started = Instant::now();
+    let run = Sock::script("socketpair a b\nsettimeout b 300ms\nrecv b\n")
+        .timeout("10s")
+        .run();
+    run.assert_status(1)
+        .assert_last_line("t.sock:3: recv: TIMEOUT (no data within 300ms)");
+    assert!(started.elapsed() < Duration::from_secs(3), "{}", run.show());
+}
+
+// ---- a peer that trickles one byte a second --------------------------------------
+
+#[test]
+fn a_trickling_peer_does_not_stretch_the_expect_timeout() {
+    let _lock = timing_lock();
+    let peer = MisbehavingPeer::start("trickle", 10, 1.0);
+    let started = Instant::now();
+    let run = Sock::script(&format!(
+        "socket c tcp\nconnect c {}\nexpect c 0123456789\n",
+        peer.addr
+    ))
+    .timeout("2500ms")
+    .run();
+    let took = started.elapsed();
+    run.assert_status(1)
+        .assert_last_line_starts("t.sock:3: expect: TIMEOUT (only ");
+    // One byte a second for 2.5 s: the first three bytes, shown as they are.
+    run.assert_stdout_contains("only 3 of the 10 expected bytes within 2.5s")
+        .assert_stdout_contains("got b'012'");
+    // Each byte arriving must not restart the clock.
+    let limit = Duration::from_millis(2500);
+    assert!(
+        took >= limit && took <= limit + limit / 10 + Duration::from_millis(100),
+        "took {took:?} for a 2.5s timeout\n{}",
+        run.show()
+    );
+}
+
+#[test]
+fn a_trickling_peer_does_not_stretch_the_recvall_timeout() {
+    let _lock = timing_lock();
+    let peer = MisbehavingPeer::start("trickle", 10, 1.0);
+    let started = Instant::now();
+    let run = Sock::script(&format!(
+        "socket c tcp\nconnect c {}\nrecvall c --into got.bin\n",
+        peer.addr
+    ))
+    .timeout("2500ms")
+    .run();
+    let took = started.elapsed();
+    run.assert_status(1).assert_last_line(
+        "t.sock:3: recvall: TIMEOUT (end of stream within 2.5s; 3 bytes had arrived and are in got.bin)",
+    );
+    assert_eq!(std::fs::read(run.path("got.bin")).unwrap(), b"012");
+    let limit = Duration::from_millis(2500);
+    assert!(
+        took >= limit && took <= limit + limit / 10 + Duration::from_millis(100),
+        "took {took:?} for a 2.5s timeout\n{}",
+        run.show()
+    );
+}
+
+#[test]
+fn a_trickling_peer_is_read_as_it_comes() {
+    let peer = MisbehavingPeer::start("trickle", 3, 1.0);
+    let run = Sock::script(&format!(
+        "socket c tcp\nconnect c {}\nrecv c\nexpect c 12\n",
+        peer.addr
+    ))
+    .timeout("5s")
+    .run();
+    // recv returns the one byte there is; expect waits across several bytes.
+    run.assert_status(0)
+        .assert_outcome("recv c", "b'0'")
+        .assert_last_line("ok: 2 bytes as expected");
+}
+
+// ---- no file descriptors left (ulimit -n 32) ---------------------------------------
+
+const FD_LIMIT: u64 = 32;
+
+/// How many `socket` commands succeed under the limit before EMFILE.
+fn sockets_until_emfile() -> usize {
+    let script: String = (1..=40).map(|i| format!("socket s{i} udp\n")).collect();
+    let run = Sock::script(&script).fd_limit(FD_LIMIT).run();
+    run.assert_status(1);
+    let last = run.last_line();
+    let line = last
+        .strip_prefix("t.sock:")
+        .and_then(|rest| rest.split(':').next())
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or_else(|| panic!("no failure line\n{}", run.show()));
+    assert!(
+        last.ends_with("socket: EMFILE (Too many open files); hint: this process has no file descriptors left: close some handles"),
+        "{}",
+        run.show()
+    );
+    line - 1
+}
+
+#[test]
+fn running_out_of_descriptors_is_emfile_and_closing_handles_frees_them() {
+    let free = sockets_until_emfile();
+    assert!(
+        free >= 4,
+        "only {free} descriptors free under ulimit -n {FD_LIMIT}"
+    );
+    // A listener, a client with a pending connection, then fill the rest.
+    let mut script = String::from(
+        "socket srv tcp\nbind srv 127.0.0.1:0\nlisten srv\nsocket cli tcp\nconnect cli ${srv.addr}\n",
+    );
+    for i in 3..=free {
+        script.push_str(&format!("socket f{i} udp\n"));
+    }
+    script.push_str(
+        "fails EMFILE socket extra udp\nfails EMFILE accept srv conn\nfails EMFILE socketpair p q\n\
+         close f3\naccept srv conn\nfails EMFILE socket extra udp\n\
+         close f4\nfails EMFILE socketpair p q\nclose f5\nsocketpair p q\n\
+         send p hi\nexpect q hi\nsend cli hello\nexpect conn hello\nprint still-here\n",
+    );
+    let run = Sock::script(&script).fd_limit(FD_LIMIT).timeout("2s").run();
+    run.assert_no_panic()
+        .assert_status(0)
+        .assert_outcome(
+            "fails EMFILE socket extra udp",
+            "failed as expected: EMFILE (Too many open files); hint: this process has no file descriptors left: close some handles",
+        )
+        .assert_outcome("fails EMFILE accept srv conn", "failed as expected: EMFILE (Too many open files)")
+        .assert_line("still-here");
+}
+
+// ---- no leaks ----------------------------------------------------------------------
+
+#[test]
+fn ten_thousand_socket_close_cycles_leave_the_fd_count_unchanged() {
+    let _lock = timing_lock();
+    let mut script = String::from("sleep 1s\n");
+    for i in 0..10_000 {
+        let kind = ["tcp", "udp", "unix", "unix-dgram"][i % 4];
+        script.push_str(&format!("socket s {kind}\nclose s\n"));
+    }
+    script.push_str("print done\nsleep 1s\n");
+    let started = Instant::now();
+    let child = Sock::script(&script).guard(Duration::from_secs(60)).spawn();
+    child.wait_for_line("> sleep 1s", Duration::from_secs(10));
+    let before = child.fd_count();
+    child.wait_for_line("done", Duration::from_secs(50));
+    let after = child.fd_count();
+    let run = child.finish();
+    run.assert_status(0);
+    assert_eq!(before, after, "descriptors leaked\n{}", run.show());
+    eprintln!("10,000 socket/close cycles: {:?}", started.elapsed());
+}
+
+#[test]
+fn bind_close_cycles_of_unix_sockets_leave_no_files_and_no_fds() {
+    let mut script = String::from("sleep 500ms\n");
+    for _ in 0..1_000 {
+        script.push_str("socket u unix\nbind u ./cycle.sock\nclose u\n");
+        script.push_str("socket d unix-dgram\nbind d ${tmp}/d.sock\nclose d\n");
+    }
+    script.push_str("print done\nsleep 500ms\n");
+    let child = Sock::script(&script).spawn();
+    child.wait_for_line("> sleep 500ms", Duration::from_secs(10));
+    let before = child.fd_count();
+    child.wait_for_line("done", Duration::from_secs(15));
+    let after = child.fd_count();
+    assert!(!child.path("cycle.sock").exists(), "cycle.sock left behind");
+    let run = child.finish();
+    run.assert_status(0);
+    assert_eq!(before, after, "descriptors leaked\n{}", run.show());
+}
+
+/// Names in `dir`, sorted, to compare a directory before and after.
+fn listing(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn closing_a_unix_handle_removes_its_path_and_nothing_else() {
+    // A unique abstract name: the abstract namespace is shared machine-wide.
+    let script = format!(
+        "socket a unix\nbind a ./a.sock\nsocket b unix-dgram\nbind b ./b.sock\n\
+         socket c unix\nbind c @sockrepl-test-{}\nsocketpair p q\nprint bound\nsleep 1s\n\
+         close a\nclose c\nclose p\nprint closed\nsleep 1s\n",
+        std::process::id()
+    );
+    let child = Sock::script(&script)
+        .file("a.sock.keep", b"not a socket")
+        .file("b.keep", b"")
+        .spawn();
+    child.wait_for_line("bound", Duration::from_secs(10));
+    let bound = listing(&child.path("."));
+    child.wait_for_line("closed", Duration::from_secs(10));
+    let closed = listing(&child.path("."));
+    let run = child.finish();
+    run.assert_status(0);
+    let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let keep = ["a.sock.keep", "b.keep", "t.sock"];
+    assert_eq!(
+        bound,
+        names(&["a.sock", "a.sock.keep", "b.keep", "b.sock", "t.sock"])
+    );
+    // Closing `a` removed a.sock and only a.sock; `b` went at the end of the run.
+    assert_eq!(
+        closed,
+        names(&["a.sock.keep", "b.keep", "b.sock", "t.sock"])
+    );
+    assert_eq!(listing(run.dir.path()), names(&keep), "{}", run.show());
+}
+
+/// Another program replaced the socket file sockrepl bound (a student's
+/// server that unlinks and rebinds the same path): closing sockrepl's
+/// handle must not delete the other program's socket.
+#[test]
+fn closing_a_unix_handle_leaves_a_path_someone_else_rebound() {
+    let child = Sock::script(
+        "socket u unix\nbind u ./lab.sock\nprint bound\nsleep 2s\nclose u\nprint closed\nsleep 200ms\n",
+    )
+    .spawn();
+    child.wait_for_line("bound", Duration::from_secs(10));
+    let path = child.path("lab.sock");
+    std::fs::remove_file(&path).unwrap();
+    let other = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    child.wait_for_line("closed", Duration::from_secs(10));
+    let still_there = path.exists();
+    let run = child.finish();
+    run.assert_status(0);
+    assert!(
+        still_there,
+        "close removed another program's socket file\n{}",
+        run.show()
+    );
+    drop(other);
+}
+
+// ---- Ctrl-C in run mode ---------------------------------------------------------------
+
+/// `run` blocked in `blocking`; SIGINT ends it with 130 and the failure
+/// line, and every socket file (in the script's directory and in ${tmp}) is
+/// gone afterwards.
+fn assert_interrupt_ends_the_run(blocking: &str, message: &str) {
+    let script = format!(
+        "socket s unix\nbind s ${{tmp}}/lab.sock\nlisten s\nsocket u unix-dgram\nbind u ./here.sock\n\
+         socketpair a b\nsettimeout s none\nsettimeout a none\nsettimeout u none\n{blocking}\n"
+    );
+    let child = Sock::script(&script).spawn();
+    child.wait_for_line(&format!("> {blocking}"), Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(200)); // inside the wait now
+    let tmp = tmp_dir_of(&child.stdout_so_far());
+    assert!(tmp.join("lab.sock").exists() && child.path("here.sock").exists());
+    child.signal(libc::SIGINT);
+    let run = child.finish();
+    run.assert_status(130)
+        .assert_last_line(&format!("t.sock:10: {message}"));
+    assert!(!run.path("here.sock").exists(), "here.sock left behind");
+    assert!(!tmp.join("lab.sock").exists(), "lab.sock left behind");
+    assert!(!tmp.exists(), "{} left behind", tmp.display());
+}
+
+/// The private directory from the transcript line `bound to DIR/lab.sock`.
+fn tmp_dir_of(transcript: &str) -> std::path::PathBuf {
+    let line = transcript
+        .lines()
+        .find_map(|l| l.strip_prefix("bound to "))
+        .expect("a bound line");
+    std::path::Path::new(line).parent().unwrap().to_path_buf()
+}
+
+#[test]
+fn ctrl_c_during_accept_ends_the_run_with_130_and_cleans_up() {
+    assert_interrupt_ends_the_run("accept s", "accept: interrupted");
+}
+
+#[test]
+fn ctrl_c_during_recv_ends_the_run_with_130_and_cleans_up() {
+    assert_interrupt_ends_the_run("recv a", "recv: interrupted");
+}
+
+#[test]
+fn ctrl_c_during_recvfrom_ends_the_run_with_130_and_cleans_up() {
+    assert_interrupt_ends_the_run("recvfrom u", "recvfrom: interrupted");
+}
+
+#[test]
+fn ctrl_c_during_sleep_ends_the_run_with_130_and_cleans_up() {
+    assert_interrupt_ends_the_run("sleep 1m", "sleep: interrupted");
+}
