@@ -207,10 +207,11 @@ impl std::fmt::Display for Address {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let port = |p: &Option<u16>| p.map(|p| format!(":{p}")).unwrap_or_default();
         match self {
+            // Brackets always: a bare `::1` would not parse back.
             Address::Ip {
                 ip: IpAddr::V6(ip),
                 port: p,
-            } if p.is_some() => write!(f, "[{ip}]{}", port(p)),
+            } => write!(f, "[{ip}]{}", port(p)),
             Address::Ip { ip, port: p } => write!(f, "{ip}{}", port(p)),
             Address::Host { name, port: p } => write!(f, "{name}{}", port(p)),
             Address::Wildcard { port } => write!(f, ":{port}"),

@@ -169,7 +169,7 @@ fn read_script(file: &str) -> Result<(Vec<u8>, String, Option<PathBuf>), String>
     if path.is_dir() {
         return Err(format!("{file} is a directory, not a script"));
     }
-    let text = std::fs::read(path).map_err(|e| file_error("read", path, &e))?;
+    let text = crate::script::read_script_file(path).map_err(|e| file_error("read", path, &e))?;
     Ok((text, file.to_string(), Some(path.to_path_buf())))
 }
 

@@ -99,25 +99,42 @@ fn hex_value(digit: u8) -> u8 {
 
 /// Shows bytes as a Python bytes literal: `b'Hello, world\n'`.
 ///
-/// The quote is always `'` and a quote inside is `\x27`, so the inner text
-/// in single quotes is always a valid DATA word (Python would switch to `"`).
+/// The inner text, put in single quotes, is always a DATA word for the same
+/// bytes, so a few bytes are escaped where Python would not: a quote is
+/// `\x27` (Python would switch to `"`), a `$` that would start an
+/// expansion is `\x24`, and data that would read as an option (`--hex`)
+/// starts with `\x2d`.
 pub fn bytes_literal(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() + 3);
     out.push_str("b'");
-    push_escaped(&mut out, bytes);
+    match bytes.split_first() {
+        Some((b'-', rest)) if is_option(bytes) => {
+            out.push_str("\\x2d");
+            push_escaped(&mut out, rest);
+        }
+        _ => push_escaped(&mut out, bytes),
+    }
     out.push('\'');
     out
 }
 
+fn is_option(bytes: &[u8]) -> bool {
+    crate::parser::OPTIONS
+        .iter()
+        .any(|option| option.as_bytes() == bytes)
+}
+
 /// Appends the escaped inner text of a bytes literal.
 pub fn push_escaped(out: &mut String, bytes: &[u8]) {
-    for &byte in bytes {
+    for (index, &byte) in bytes.iter().enumerate() {
         match byte {
             b'\\' => out.push_str("\\\\"),
             b'\'' => out.push_str("\\x27"),
             b'\n' => out.push_str("\\n"),
             b'\r' => out.push_str("\\r"),
             b'\t' => out.push_str("\\t"),
+            // `${` and `$$` mean something in a script; a lone `$` does not.
+            b'$' if matches!(bytes.get(index + 1), Some(b'{' | b'$')) => out.push_str("\\x24"),
             0x20..=0x7e => out.push(char::from(byte)),
             _ => {
                 let _ = write!(out, "\\x{byte:02x}");
@@ -187,6 +204,12 @@ mod tests {
     fn literal_looks_like_python() {
         assert_eq!(bytes_literal(b"Hello, world"), "b'Hello, world'");
         assert_eq!(bytes_literal(b"hi\n\x00"), "b'hi\\n\\x00'");
+        assert_eq!(
+            bytes_literal(b"cost: $5 ${x} $$"),
+            "b'cost: $5 \\x24{x} \\x24$'"
+        );
+        assert_eq!(bytes_literal(b"--hex"), "b'\\x2d-hex'");
+        assert_eq!(bytes_literal(b"--hexagon"), "b'--hexagon'");
     }
 
     #[test]

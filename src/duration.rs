@@ -2,8 +2,12 @@
 
 use std::time::Duration;
 
-/// Parses a DUR word. Plain numbers are refused: `5` could mean seconds or
-/// milliseconds, and a script should say which.
+/// The longest DUR sockrepl takes: a year.
+const LONGEST_NANOS: u128 = 366 * 86_400 * 1_000_000_000;
+
+/// Parses a DUR word, exactly (no floating point: `8571654688ms` is that
+/// many milliseconds). Plain numbers are refused: `5` could mean seconds
+/// or milliseconds, and a script should say which.
 pub fn parse_duration(word: &str) -> Result<Duration, String> {
     let split = word
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -11,20 +15,40 @@ pub fn parse_duration(word: &str) -> Result<Duration, String> {
             format!("bad duration '{word}': give a unit, as in 250ms, 1.5s, 2s or 1m")
         })?;
     let (number, unit) = word.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("bad duration '{word}': expected a number before the unit"))?;
-    let seconds = match unit {
-        "ms" => value / 1000.0,
-        "s" => value,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
+    let unit_nanos: u128 = match unit {
+        "ms" => 1_000_000,
+        "s" => 1_000_000_000,
+        "m" => 60_000_000_000,
+        "h" => 3_600_000_000_000,
         _ => return Err(format!("bad duration '{word}': the unit is ms, s, m or h")),
     };
-    if !seconds.is_finite() || seconds > 366.0 * 86400.0 {
-        return Err(format!("bad duration '{word}': too long"));
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    let digits = |text: &str| text.chars().all(|c| c.is_ascii_digit());
+    if (whole.is_empty() && fraction.is_empty()) || !digits(whole) || !digits(fraction) {
+        return Err(format!(
+            "bad duration '{word}': expected a number before the unit"
+        ));
     }
-    Ok(Duration::from_secs_f64(seconds))
+    let too_long = || format!("bad duration '{word}': too long (at most a year)");
+    let whole: u128 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| too_long())?
+    };
+    // Digits past the nanosecond cannot change the result.
+    let fraction = &fraction[..fraction.len().min(18)];
+    let scale = 10u128.pow(fraction.len() as u32);
+    let fraction: u128 = if fraction.is_empty() {
+        0
+    } else {
+        fraction.parse().map_err(|_| too_long())?
+    };
+    let nanos = whole
+        .checked_mul(unit_nanos)
+        .map(|n| n + fraction * unit_nanos / scale)
+        .filter(|&n| n <= LONGEST_NANOS)
+        .ok_or_else(too_long)?;
+    Ok(Duration::from_nanos(nanos as u64))
 }
 
 /// Parses `DUR` or `none` (block forever).
@@ -36,7 +60,7 @@ pub fn parse_timeout(word: &str) -> Result<Option<Duration>, String> {
     }
 }
 
-/// Shows a duration the way a script would write it.
+/// Shows a duration the way a script would write it (to the millisecond).
 pub fn format_duration(duration: Duration) -> String {
     let millis = duration.as_millis();
     if millis.is_multiple_of(60_000) && millis > 0 {
@@ -44,7 +68,8 @@ pub fn format_duration(duration: Duration) -> String {
     } else if millis.is_multiple_of(1000) {
         format!("{}s", millis / 1000)
     } else if millis >= 1000 {
-        format!("{}s", duration.as_secs_f64())
+        let decimals = format!("{:03}", millis % 1000);
+        format!("{}.{}s", millis / 1000, decimals.trim_end_matches('0'))
     } else {
         format!("{millis}ms")
     }
@@ -64,11 +89,20 @@ mod tests {
         assert!(parse_duration("5x").is_err());
         assert!(parse_duration("s").is_err());
         assert!(parse_duration("1e999s").is_err());
+        assert!(parse_duration("1.2.3s").is_err());
+        assert!(parse_duration(".s").is_err());
+        assert_eq!(parse_duration(".5s"), Ok(Duration::from_millis(500)));
+        assert_eq!(
+            parse_duration("8571654688ms"),
+            Ok(Duration::from_millis(8571654688))
+        );
+        assert!(parse_duration("367d").is_err());
+        assert!(parse_duration("9999999999999999999999999h").is_err());
     }
 
     #[test]
     fn formats_round_trip() {
-        for word in ["250ms", "1.5s", "2s", "1m", "0s"] {
+        for word in ["250ms", "1.5s", "2s", "1m", "0s", "8571654.688s", "1.05s"] {
             assert_eq!(format_duration(parse_duration(word).unwrap()), word);
         }
     }

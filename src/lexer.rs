@@ -132,7 +132,7 @@ fn hide_expansions(line: &str) -> Result<(String, Vec<String>), LexError> {
         } else if let Some(inner) = after.strip_prefix('{') {
             let close = inner.find('}').ok_or_else(|| LexError {
                 message: "'${' without its '}'".into(),
-                column: Some(line.len() - rest.len() + dollar + 1),
+                column: Some(line[..line.len() - rest.len() + dollar].chars().count() + 1),
             })?;
             let code = PLACEHOLDER_BASE + names.len() as u32;
             if code > PLACEHOLDER_LAST {
@@ -249,25 +249,20 @@ pub fn is_handle_name(name: &str) -> bool {
 fn unterminated(line: &str) -> LexError {
     let mut open: Option<(usize, char)> = None;
     let mut escaped = false;
-    let mut in_comment_word = false;
+    let mut after_blank = true;
     for (column, c) in line.chars().enumerate() {
         match open {
-            _ if in_comment_word => break,
             None if escaped => escaped = false,
             None if c == '\\' => escaped = true,
             None if c == '\'' || c == '"' => open = Some((column, c)),
-            None if c == '#'
-                && (column == 0
-                    || line[..line.char_indices().nth(column).map_or(0, |(i, _)| i)]
-                        .ends_with([' ', '\t'])) =>
-            {
-                in_comment_word = true
-            }
+            // A word that starts with # begins a comment: nothing after it counts.
+            None if c == '#' && after_blank => break,
             Some((_, '"')) if escaped => escaped = false,
             Some((_, '"')) if c == '\\' => escaped = true,
             Some((_, quote)) if c == quote => open = None,
             _ => {}
         }
+        after_blank = open.is_none() && !escaped && (c == ' ' || c == '\t');
     }
     match open {
         Some((column, quote)) => LexError {

@@ -249,13 +249,34 @@ impl<'a> Loader<'a> {
                 "sources nest more than {MAX_DEPTH} deep"
             )));
         }
-        let text = std::fs::read(path)
+        // A device or a pipe could be endless (/dev/zero) or never end (/dev/stdin).
+        if !canonical.is_file() {
+            return Err(SyntaxError::new(format!("{display} is not a regular file")));
+        }
+        let text = read_script_file(path)
             .map_err(|e| SyntaxError::new(file_error("read", Path::new(display), &e)))?;
         self.parse(&text, display, Some(path)).map_err(|errors| {
             let first = &errors[0];
             SyntaxError::new(format!("in {first}"))
         })
     }
+}
+
+/// The largest script sockrepl reads: far beyond any real script, but a
+/// stream such as /dev/zero must not fill the memory.
+const MAX_SCRIPT_BYTES: u64 = 1 << 30;
+
+/// Reads a script, refusing one larger than [`MAX_SCRIPT_BYTES`].
+pub fn read_script_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut text = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_SCRIPT_BYTES + 1)
+        .read_to_end(&mut text)?;
+    if text.len() as u64 > MAX_SCRIPT_BYTES {
+        return Err(std::io::Error::from_raw_os_error(libc::EFBIG));
+    }
+    Ok(text)
 }
 
 /// The line's command name for an error found before the line could be

@@ -12,8 +12,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use sockrepl::cmd::{Command as SockCommand, HELP};
-use sockrepl::repl::shell::SHELL_HELP;
 use sockrepl::lexer::{split_line, Context};
+use sockrepl::repl::shell::SHELL_HELP;
 use sockrepl::script::Loader;
 
 const BIN: &str = env!("CARGO_BIN_EXE_sockrepl");

@@ -16,6 +16,9 @@ pub const HELP: Help = Help {
     example: "fails ECONNREFUSED connect cli 127.0.0.1:1",
 };
 
+/// How many `fails` one line may nest.
+const MAX_NESTING: usize = 8;
+
 #[derive(Debug, Clone)]
 pub struct Fails {
     expected: Option<ErrorName>,
@@ -33,6 +36,17 @@ impl Fails {
         } else {
             (Some(parse_error_name(first)?), &words[1..])
         };
+        // Each `fails` parses the rest of the line again: a line of
+        // thousands of them must not recurse thousands deep.
+        let depth = words
+            .iter()
+            .filter(|w| w.literal() == Some("fails"))
+            .count();
+        if depth >= MAX_NESTING {
+            return Err(SyntaxError::new(format!(
+                "fails nests more than {MAX_NESTING} deep"
+            )));
+        }
         if command_words.is_empty() {
             return Err(SyntaxError::new(
                 "missing COMMAND (usage: fails [ERRNAME] COMMAND...)",
