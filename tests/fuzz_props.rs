@@ -9,7 +9,7 @@
 //! - proptest properties, which shrink a failure to a small input.
 //!
 //! Inputs the fuzzer found are kept at the end as regression tests. How to
-//! run everything, and what was found: docs/fuzzing.md.
+//! run everything, and what was found: docs/testing.md, "Fuzzing".
 
 #[path = "../fuzz/src/checks.rs"]
 mod checks;

@@ -273,7 +273,7 @@ pub fn check_script(text: &[u8]) {
 }
 
 /// The loader reads `source` files; a device such as `/dev/zero` would make
-/// a check run forever, so such inputs are left out (see docs/fuzzing.md).
+/// a check run forever, so such inputs are left out (see docs/testing.md, "Fuzzing").
 pub fn safe_for_loader(text: &[u8]) -> bool {
     !["/dev", "/proc", "/sys", "..", "~"]
         .iter()
