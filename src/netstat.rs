@@ -79,7 +79,8 @@ fn other_state(handle: &Handle) -> &'static str {
     }
 }
 
-fn tcp_info(fd: RawFd) -> Option<libc::tcp_info> {
+/// The kernel's TCP_INFO for a TCP socket (its state, queues...).
+pub fn tcp_info(fd: RawFd) -> Option<libc::tcp_info> {
     // SAFETY: tcp_info is plain data; the kernel fills at most `len` bytes.
     unsafe {
         let mut info: libc::tcp_info = std::mem::zeroed();
@@ -96,7 +97,7 @@ fn tcp_info(fd: RawFd) -> Option<libc::tcp_info> {
 }
 
 /// Bytes waiting to be read (FIONREAD, which is SIOCINQ for sockets).
-fn inq(fd: RawFd) -> u64 {
+pub fn inq(fd: RawFd) -> u64 {
     queue_ioctl(fd, libc::FIONREAD)
 }
 

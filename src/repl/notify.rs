@@ -20,6 +20,7 @@ use super::state::{HandleInfo, SharedState};
 use super::style::{Palette, NOTICE};
 use crate::errors::describe_errno;
 use crate::kind::{Family, SockType};
+use crate::netstat::{inq, tcp_info};
 
 /// How often the watcher looks: fast enough to feel live, cheap enough to ignore.
 const INTERVAL: Duration = Duration::from_millis(100);
@@ -164,38 +165,11 @@ pub fn observe(handle: &HandleInfo) -> Seen {
         return seen;
     }
     if revents & libc::POLLIN != 0 {
-        seen.bytes = bytes_waiting(handle.fd);
+        seen.bytes = inq(handle.fd);
     }
     let stream = handle.kind.socktype == SockType::Stream;
     seen.closed = stream && handle.connected && revents & libc::POLLRDHUP != 0;
     seen
-}
-
-fn bytes_waiting(fd: i32) -> u64 {
-    let mut count: libc::c_int = 0;
-    // SAFETY: FIONREAD writes one int.
-    let rc = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut count) };
-    if rc == 0 {
-        count.max(0) as u64
-    } else {
-        0
-    }
-}
-
-fn tcp_info(fd: i32) -> Option<libc::tcp_info> {
-    // SAFETY: tcp_info is plain data; the kernel fills at most `len` bytes.
-    unsafe {
-        let mut info: libc::tcp_info = std::mem::zeroed();
-        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
-        let rc = libc::getsockopt(
-            fd,
-            libc::IPPROTO_TCP,
-            libc::TCP_INFO,
-            (&mut info as *mut libc::tcp_info).cast(),
-            &mut len,
-        );
-        (rc == 0).then_some(info)
-    }
 }
 
 #[cfg(test)]
