@@ -1,5 +1,5 @@
 //! sockrepl against a peer not written in Rust: the lecture's echo server in
-//! Python (`tests/peers/echo_server.py`), started on port 0 per test.
+//! Python (the lecture's `scripts/python/echo-server.py`), started on port 0 per test.
 
 mod common;
 

@@ -640,7 +640,8 @@ impl Run {
     }
 }
 
-/// A Python peer (`tests/peers/echo_server.py`) killed when dropped.
+/// The lecture's Python echo server (`scripts/python/echo-server.py`),
+/// killed when dropped.
 pub struct PythonEcho {
     child: Child,
     pub addr: String,
@@ -649,7 +650,7 @@ pub struct PythonEcho {
 impl PythonEcho {
     /// Start the echo server on 127.0.0.1 port 0 and read its address back.
     pub fn start(connections: usize) -> PythonEcho {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/echo_server.py");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/python/echo-server.py");
         let mut child = Command::new("python3")
             .arg(script)
             .arg("0")
