@@ -12,7 +12,7 @@ use socket2::Socket;
 use crate::errors::Failure;
 use crate::handle::Handle;
 use crate::session::Session;
-use crate::wait::{take_interrupt, Deadline};
+use crate::wait::{interrupt_pending, take_interrupt, Deadline};
 
 /// Which way the bytes go, and so which socket timeout bounds a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +65,12 @@ impl<'a> Bulk<'a> {
         }
         let socket = &self.handle.socket;
         loop {
+            // A Ctrl-C that came just before a blocking call would otherwise
+            // wait for the socket timeout (or forever).
+            if interrupt_pending() {
+                take_interrupt();
+                return Err(Failure::Interrupted);
+            }
             let left = self.deadline.remaining();
             if left == Some(Duration::ZERO) {
                 return Err(self.deadline.timeout(self.what));

@@ -8,6 +8,9 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+/// The most bytes of data a message quotes.
+const PREVIEW: usize = 200;
+
 /// Bytes a command sends or expects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Data {
@@ -140,6 +143,19 @@ pub fn push_escaped(out: &mut String, bytes: &[u8]) {
                 let _ = write!(out, "\\x{byte:02x}");
             }
         }
+    }
+}
+
+/// A bytes literal, cut short for long data.
+pub fn preview(bytes: &[u8]) -> String {
+    if bytes.len() <= PREVIEW {
+        bytes_literal(bytes)
+    } else {
+        format!(
+            "{}... ({} bytes)",
+            bytes_literal(&bytes[..PREVIEW]),
+            bytes.len()
+        )
     }
 }
 

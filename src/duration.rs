@@ -45,7 +45,7 @@ pub fn parse_duration(word: &str) -> Result<Duration, String> {
     };
     let nanos = whole
         .checked_mul(unit_nanos)
-        .map(|n| n + fraction * unit_nanos / scale)
+        .and_then(|n| n.checked_add(fraction * unit_nanos / scale))
         .filter(|&n| n <= LONGEST_NANOS)
         .ok_or_else(too_long)?;
     Ok(Duration::from_nanos(nanos as u64))
@@ -98,6 +98,7 @@ mod tests {
         );
         assert!(parse_duration("367d").is_err());
         assert!(parse_duration("9999999999999999999999999h").is_err());
+        assert!(parse_duration("340282366920938463463374607431768.999ms").is_err());
     }
 
     #[test]

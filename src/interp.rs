@@ -52,7 +52,13 @@ pub struct Interpreter {
     pub args: Vec<String>,
     /// One line of transcript being built, reused for every line.
     scratch: String,
+    /// How many `source`s are running inside each other.
+    source_depth: usize,
 }
+
+/// How deeply sources may nest while the script runs (a source whose path
+/// is known only then can name itself).
+const MAX_SOURCE_DEPTH: usize = 32;
 
 impl Interpreter {
     pub fn new(session: Session, echo: bool) -> Self {
@@ -61,6 +67,7 @@ impl Interpreter {
             echo,
             args: Vec::new(),
             scratch: String::new(),
+            source_depth: 0,
         }
     }
 
@@ -119,6 +126,7 @@ impl Interpreter {
         } else {
             format!("error: {command}: {failure}")
         };
+        let text = self.session.hide_tmp(&text);
         self.session.out.line(&text);
     }
 
@@ -151,7 +159,18 @@ impl Interpreter {
             (None, arg) => self.load_source_now(script, arg),
         };
         match loaded {
-            Ok(sourced) => self.run_script(&sourced),
+            Ok(_) if self.source_depth >= MAX_SOURCE_DEPTH => {
+                let failure =
+                    Failure::usage(format!("sources nest more than {MAX_SOURCE_DEPTH} deep"));
+                self.report(script, line, &failure);
+                End::Failed
+            }
+            Ok(sourced) => {
+                self.source_depth += 1;
+                let end = self.run_script(&sourced);
+                self.source_depth -= 1;
+                end
+            }
             Err(failure) => {
                 self.report(script, line, &failure);
                 End::Failed

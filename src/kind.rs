@@ -115,15 +115,21 @@ impl Kind {
         self.socktype == SockType::Stream
     }
 
-    /// Datagram-like sockets keep message boundaries: 0 bytes is an empty datagram.
+    /// Sockets that keep message boundaries: one receive, one message.
     pub fn keeps_boundaries(self) -> bool {
         !self.is_stream()
     }
 
+    /// Connected sockets whose peer can close: there a receive of 0 bytes
+    /// is the end of the stream, elsewhere it is an empty datagram.
+    pub fn has_end_of_stream(self) -> bool {
+        matches!(self.socktype, SockType::Stream | SockType::SeqPacket)
+    }
+
     /// Ping and raw sockets have no ports: the port of an address is ignored.
     pub fn ignores_ports(self) -> bool {
-        self.socktype == SockType::Raw
-            || (self.socktype == SockType::Dgram && self.protocol == libc::IPPROTO_ICMP)
+        let ping = [libc::IPPROTO_ICMP, libc::IPPROTO_ICMPV6].contains(&self.protocol);
+        self.socktype == SockType::Raw || (self.socktype == SockType::Dgram && ping)
     }
 
     pub fn domain(self) -> Domain {
@@ -195,10 +201,13 @@ impl Kind {
 
 /// The C name of a socket type, e.g. `SOCK_STREAM`.
 pub fn type_c_name(socktype: Type) -> &'static str {
-    TYPES
-        .iter()
-        .find(|(_, t)| Kind::new(Family::Inet, *t, 0).sock_type() == socktype)
-        .map_or("SOCK_?", |(name, _)| name)
+    match socktype {
+        Type::STREAM => "SOCK_STREAM",
+        Type::DGRAM => "SOCK_DGRAM",
+        Type::RAW => "SOCK_RAW",
+        Type::SEQPACKET => "SOCK_SEQPACKET",
+        _ => "SOCK_?",
+    }
 }
 
 fn lookup<T: Copy>(table: &[(&str, T)], name: &str) -> Option<T> {

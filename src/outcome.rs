@@ -69,7 +69,6 @@ pub enum Outcome {
     },
     EndOfStreamExpected,
     FailedAsExpected(Failure),
-    Available(String),
     /// `require` found something missing: the rest of the script is skipped.
     Skip(String),
     Exit(i32),

@@ -22,7 +22,7 @@ pub fn render(outcome: &Outcome, session: &Session, out: &mut String) {
     // Writing to a String cannot fail.
     let _ = match outcome {
         Outcome::Nothing | Outcome::Exit(_) => Ok(()),
-        Outcome::Text(text) | Outcome::Available(text) => out.write_str(text),
+        Outcome::Text(text) => out.write_str(text),
         Outcome::Created { handle } => out.write_str(&created(session, handle)),
         Outcome::Pair { first, second } => write!(
             out,

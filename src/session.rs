@@ -23,6 +23,10 @@ use crate::wait::{wait_for, Deadline};
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long `retry` pauses when a socket keeps saying "ready" but its call
+/// keeps saying "would block".
+const RETRY_PAUSE: Duration = Duration::from_millis(1);
+
 pub struct Session {
     handles: FxHashMap<String, Handle>,
     next_serial: u64,
@@ -130,13 +134,25 @@ impl Session {
         what: &str,
         mut call: impl FnMut(&Socket) -> io::Result<T>,
     ) -> Result<T, Failure> {
+        let mut polled = false;
         loop {
             match call(&handle.socket) {
                 Ok(value) => return Ok(value),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock && handle.blocking => {
+                    if deadline.expired() {
+                        return Err(deadline.timeout(what));
+                    }
+                    if polled {
+                        // Ready by poll(2) yet still EAGAIN (a unix-dgram
+                        // sender whose receiver is full): wait a little
+                        // rather than spin.
+                        let pause = deadline.remaining().unwrap_or(RETRY_PAUSE).min(RETRY_PAUSE);
+                        crate::wait::sleep(pause)?;
+                    }
                     self.out.flush();
                     wait_for(handle.fd(), events, deadline, what)?;
+                    polled = true;
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -166,6 +182,22 @@ impl Session {
             self.placeholders
                 .insert(abstract_key(abstract_name), placeholder);
         }
+    }
+
+    /// Gives a peer's port a placeholder when no handle of this session
+    /// chose it (the peer is another program, whose kernel picked it), so
+    /// `--stable` hides it too: `<conn.peer.port>`.
+    pub fn note_peer_port(&mut self, name: &str) {
+        let Some(handle) = self.handles.get(name) else {
+            return;
+        };
+        let Some(peer) = handle.peer_addr().and_then(|a| a.as_socket()) else {
+            return;
+        };
+        let key = port_key(handle.kind, peer.port());
+        self.placeholders
+            .entry(key)
+            .or_insert_with(|| format!("<{name}.peer.port>"));
     }
 
     /// An address as the transcript shows it.
@@ -217,7 +249,9 @@ impl Session {
         }
     }
 
-    fn hide_tmp(&self, text: &str) -> String {
+    /// Text as the transcript shows it: under `--stable`, the private
+    /// directory of `${tmp}` (which holds the process id) becomes `<tmp>`.
+    pub fn hide_tmp(&self, text: &str) -> String {
         match &self.tmp_dir {
             Some(dir) if self.stable => text.replace(&*dir.to_string_lossy(), "<tmp>"),
             _ => text.to_string(),
@@ -234,12 +268,26 @@ impl Session {
         if let Some(dir) = &self.tmp_dir {
             return Ok(dir.clone());
         }
+        use std::os::unix::fs::DirBuilderExt;
         static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("sockrepl-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(Failure::from)?;
-        self.tmp_dir = Some(dir.clone());
-        Ok(dir)
+        // A new directory only this user can enter: one that already
+        // exists (someone else's) is never used.
+        loop {
+            let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let dir = std::env::temp_dir().join(format!("sockrepl-{}-{n}", std::process::id()));
+            match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+                Ok(()) => {
+                    self.tmp_dir = Some(dir.clone());
+                    return Ok(dir);
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < 1000 => continue,
+                Err(e) => {
+                    return Err(Failure::usage(crate::errors::file_error(
+                        "create", &dir, &e,
+                    )))
+                }
+            }
+        }
     }
 
     /// Expands a word's run-time `${...}`: the value used, and how the

@@ -49,6 +49,11 @@ pub fn catch_interrupts() -> std::io::Result<()> {
     Ok(())
 }
 
+/// Whether Ctrl-C arrived and was not taken yet (the flag stays set).
+pub fn interrupt_pending() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
 /// Whether Ctrl-C arrived since the last call; clears the flag.
 pub fn take_interrupt() -> bool {
     let read = INTERRUPT_READ.load(Ordering::SeqCst);

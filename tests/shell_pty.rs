@@ -296,6 +296,21 @@ fn notifies_while_the_prompt_is_idle() {
 }
 
 #[test]
+fn bytes_arriving_after_a_recv_are_announced_even_when_fewer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut shell, port) = listening_shell(dir.path());
+    let mut client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    shell.line("accept srv conn");
+    client.write_all(b"hello world!").unwrap();
+    shell.expect("[conn] 12 bytes ready");
+    let out = shell.line("recv conn 12");
+    assert!(out.contains("b'hello world!'"), "{out}");
+    // Fewer bytes than were announced before: still news once the 12 are gone.
+    client.write_all(b"12345").unwrap();
+    shell.expect_within("[conn] 5 bytes ready", Duration::from_secs(2));
+}
+
+#[test]
 fn history_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let mut shell = Shell::start(dir.path(), &[]);

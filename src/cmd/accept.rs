@@ -53,6 +53,7 @@ impl Accept {
         handle.accepted += 1;
         let accepted = session.insert(&new, socket, kind)?;
         accepted.port_chosen = true;
+        session.note_peer_port(&new);
         let peer = Endpoint { addr: peer, kind };
         Ok(Outcome::Accepted { handle: new, peer })
     }

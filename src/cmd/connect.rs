@@ -69,6 +69,8 @@ impl Connect {
             }),
             (Ok(()), true) => Ok(Outcome::ConnectResult(None)),
             (Err(Failure::Sys { errno, .. }), true) => Ok(Outcome::ConnectResult(Some(errno))),
+            // Python's connect_ex answers a timeout with EAGAIN, never an exception.
+            (Err(Failure::Timeout { .. }), true) => Ok(Outcome::ConnectResult(Some(Errno::EAGAIN))),
             (Err(failure), _) => Err(failure.with_hint(|errno| connect_hint(errno, &shown))),
         }
     }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::send::{datagram_bytes, open_data_file};
 use super::Help;
-use crate::data::{bytes_literal, Data};
+use crate::data::{bytes_literal, preview, Data};
 use crate::errors::Failure;
 use crate::handle::Handle;
 use crate::outcome::Outcome;
@@ -33,8 +33,6 @@ pub const EOF_HELP: Help = Help {
     example: "expect_eof conn",
 };
 
-/// The most bytes of data a failure message quotes.
-const PREVIEW: usize = 200;
 /// The largest datagram.
 const DATAGRAM_BUFFER: usize = 65_536;
 /// How much of an expected file is compared at a time.
@@ -227,9 +225,14 @@ fn expect_datagram(
         |s| receive(s, &mut buffer, true, false),
     )?;
     let actual = &buffer[..size.min(buffer.len())];
-    if actual != expected {
+    if size != expected.len() || actual != expected {
+        let cut = if size > actual.len() {
+            format!(" (a datagram of {size} bytes)")
+        } else {
+            String::new()
+        };
         return Err(Failure::Assertion(format!(
-            "expected the datagram {}, got {}",
+            "expected the datagram {}, got {}{cut}",
             preview(expected),
             preview(actual)
         )));
@@ -242,19 +245,6 @@ fn first_difference(a: &[u8], b: &[u8]) -> usize {
         .zip(b)
         .position(|(x, y)| x != y)
         .unwrap_or(a.len().min(b.len()))
-}
-
-/// A bytes literal, cut short for long data.
-fn preview(bytes: &[u8]) -> String {
-    if bytes.len() <= PREVIEW {
-        bytes_literal(bytes)
-    } else {
-        format!(
-            "{}... ({} bytes)",
-            bytes_literal(&bytes[..PREVIEW]),
-            bytes.len()
-        )
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -271,7 +261,7 @@ impl ExpectEof {
 
     pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
         let handle = session.handle(&self.name)?;
-        if handle.kind.keeps_boundaries() {
+        if !handle.kind.has_end_of_stream() {
             return Err(Failure::usage(format!(
                 "{} is a datagram socket: it has no end of stream (an empty datagram is just a datagram)",
                 self.name

@@ -72,8 +72,11 @@ impl Poll {
             .iter()
             .map(|&fd| (fd, libc::POLLIN | libc::POLLOUT))
             .collect();
-        let states = poll_many(&everything, Deadline::after(Some(Duration::ZERO)), "")
-            .unwrap_or_else(|_| vec![0; fds.len()]);
+        let states = match poll_many(&everything, Deadline::after(Some(Duration::ZERO)), "") {
+            Ok(states) => states,
+            Err(Failure::Timeout { .. }) => vec![0; fds.len()],
+            Err(other) => return Err(other),
+        };
         Ok(Outcome::Polled(
             self.names.iter().cloned().zip(states).collect(),
         ))

@@ -11,6 +11,7 @@ use socket2::{SockAddr, Socket};
 
 use super::Help;
 use crate::bulk::{Bulk, Direction};
+use crate::data::preview;
 use crate::errors::{file_error, Failure};
 use crate::outcome::{Endpoint, Outcome, ReceiveKind, Received};
 use crate::parser::{Arg, Args, SyntaxError};
@@ -63,6 +64,8 @@ const DEFAULT_MAX: usize = 1024;
 const LARGEST_MAX: usize = 64 << 20;
 /// Chunk size for `recvall`: large enough that the system calls dominate.
 const CHUNK: usize = 1024 * 1024;
+/// The most `recvall` keeps in memory to show; more needs `--into`.
+const MAX_IN_MEMORY: usize = 64 << 20;
 
 impl Recv {
     pub fn parse(command: &str, args: &mut Args) -> Result<Self, SyntaxError> {
@@ -110,8 +113,8 @@ impl Recv {
             receive(s, &mut buffer, datagrams, want_from)
         })?;
         let what = match size {
-            0 if datagrams => ReceiveKind::EmptyDatagram,
-            0 => ReceiveKind::EndOfStream,
+            0 if handle.kind.has_end_of_stream() => ReceiveKind::EndOfStream,
+            0 => ReceiveKind::EmptyDatagram,
             _ => {
                 buffer.truncate(size.min(self.max));
                 ReceiveKind::Bytes {
@@ -137,7 +140,7 @@ impl Recv {
             None => None,
         };
         let handle = session.handle(&self.name)?;
-        if handle.kind.keeps_boundaries() {
+        if !handle.kind.has_end_of_stream() {
             return Err(Failure::usage(format!(
                 "recvall reads a stream until it ends; {} keeps datagram boundaries and never ends (use recv)",
                 self.name
@@ -213,6 +216,16 @@ impl Sink {
         match into {
             None => Ok(Sink::Memory(Vec::new())),
             Some(path) => {
+                // Opening a FIFO would block before any timeout applies.
+                if std::fs::symlink_metadata(&path).is_ok_and(|meta| {
+                    use std::os::unix::fs::FileTypeExt;
+                    meta.file_type().is_fifo() || meta.file_type().is_socket()
+                }) {
+                    return Err(Failure::usage(format!(
+                        "{} is a FIFO or a socket: --into writes a file",
+                        path.display()
+                    )));
+                }
                 let file = File::create(&path)
                     .map_err(|e| Failure::usage(file_error("write", &path, &e)))?;
                 Ok(Sink::File {
@@ -226,6 +239,12 @@ impl Sink {
 
     fn write(&mut self, bytes: &[u8]) -> Result<(), Failure> {
         match self {
+            Sink::Memory(all) if all.len() + bytes.len() > MAX_IN_MEMORY => {
+                return Err(Failure::usage(format!(
+                    "more than {} MiB arrived: use recvall NAME --into FILE for large transfers",
+                    MAX_IN_MEMORY >> 20
+                )))
+            }
             Sink::Memory(all) => all.extend_from_slice(bytes),
             Sink::File { file, path, count } => {
                 file.write_all(bytes)
@@ -239,7 +258,8 @@ impl Sink {
     /// Adds how much arrived before a failure, so nothing received is lost from view.
     fn explain(&self, failure: Failure) -> Failure {
         failure.with_progress(match self {
-            Sink::Memory(all) => format!("{} bytes had arrived", all.len()),
+            Sink::Memory(all) if all.is_empty() => "0 bytes had arrived".to_string(),
+            Sink::Memory(all) => format!("{} bytes had arrived: {}", all.len(), preview(all)),
             Sink::File { path, count, .. } => {
                 format!("{count} bytes had arrived and are in {}", path.display())
             }

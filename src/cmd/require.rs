@@ -43,7 +43,7 @@ impl Require {
 
     pub fn apply(&self) -> Outcome {
         match missing(self.feature) {
-            None => Outcome::Available(format!("{}: available", name(self.feature))),
+            None => Outcome::Text(format!("{}: available", name(self.feature))),
             Some(reason) => Outcome::Skip(reason.to_string()),
         }
     }

@@ -62,6 +62,9 @@ pub struct Send {
 /// larger call could wait several timeouts in a row.
 const SENDFILE_CHUNK: u64 = 64 * 1024;
 
+/// The most read from a file whose size the kernel does not know (procfs).
+const MAX_UNSIZED_FILE: u64 = 16 << 20;
+
 /// The largest payload one datagram can carry.
 const MAX_DATAGRAM: u64 = 65_535;
 
@@ -159,8 +162,25 @@ fn send_file(
     all: bool,
     deadline: Deadline,
 ) -> Result<(u64, u64), Failure> {
-    let file = open_data_file(path)?;
+    let mut file = open_data_file(path)?;
     let size = file.metadata().map_err(Failure::from)?.len();
+    if size == 0 {
+        // /proc and /sys files say 0 bytes yet have content: read them.
+        let mut bytes = Vec::new();
+        (&mut file)
+            .take(MAX_UNSIZED_FILE)
+            .read_to_end(&mut bytes)
+            .map_err(Failure::from)?;
+        let sent = match all {
+            true => send_all(session, handle, &bytes, deadline)?,
+            false => session
+                .retry(handle, libc::POLLOUT, deadline, "room to send", |s| {
+                    s.send(&bytes)
+                })
+                .map_err(send_failure)? as u64,
+        };
+        return Ok((sent, bytes.len() as u64));
+    }
     let mut sent: u64 = 0;
     let bulk = Bulk::new(session, handle, deadline, Direction::Send, "room to send");
     loop {
@@ -208,12 +228,23 @@ pub fn datagram_bytes(data: &Data) -> Result<Vec<u8>, Failure> {
 
 /// Opens a `--file` to read; a directory is refused here, by name, rather
 /// than failing later inside a system call on the socket.
+/// A FIFO or device is refused too: opening a FIFO would block before any
+/// timeout applies, and a device may never end.
 pub fn open_data_file(path: &Path) -> Result<File, Failure> {
+    use std::os::unix::fs::OpenOptionsExt;
     let cannot_read = |e: &std::io::Error| Failure::usage(file_error("read", path, e));
-    let file = File::open(path).map_err(|e| cannot_read(&e))?;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| cannot_read(&e))?;
     match file.metadata() {
         Ok(meta) if meta.is_dir() => Err(cannot_read(&std::io::Error::from_raw_os_error(
             libc::EISDIR,
+        ))),
+        Ok(meta) if !meta.is_file() => Err(Failure::usage(format!(
+            "{} is not a regular file (a FIFO or a device cannot be --file)",
+            path.display()
         ))),
         Ok(_) => Ok(file),
         Err(e) => Err(cannot_read(&e)),

@@ -50,12 +50,18 @@ where
         loop {
             thread::sleep(INTERVAL);
             let messages = {
-                let shared = shared.lock();
+                let mut shared = shared.lock();
                 if shared.stop {
                     return;
                 }
                 if shared.paused {
                     continue;
+                }
+                for (serial, now) in std::mem::take(&mut shared.taken) {
+                    if let Some(seen) = memory.get_mut(&serial) {
+                        seen.bytes = seen.bytes.min(now.bytes);
+                        seen.queue = seen.queue.min(now.queue);
+                    }
                 }
                 let messages = look(&shared.handles, &mut memory);
                 if shared.notify {

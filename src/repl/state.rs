@@ -8,6 +8,7 @@
 use std::os::fd::RawFd;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::notify::{observe, Seen};
 use crate::address::format_sockaddr;
 use crate::kind::Kind;
 use crate::session::Session;
@@ -36,6 +37,12 @@ pub struct Shared {
     pub notify: bool,
     /// The shell is leaving: the watcher ends.
     pub stop: bool,
+    /// What each handle held when the running command started.
+    pub before_command: Vec<(u64, Seen)>,
+    /// Handles whose queue or bytes went down during the last command (the
+    /// user took them), as they are now: the watcher lowers its memory to
+    /// these, so what arrives later is announced even if it is less.
+    pub taken: Vec<(u64, Seen)>,
 }
 
 #[derive(Debug, Clone)]
@@ -48,6 +55,8 @@ impl SharedState {
             paused: true,
             notify: true,
             stop: false,
+            before_command: Vec::new(),
+            taken: Vec::new(),
         })))
     }
 
@@ -63,13 +72,32 @@ impl SharedState {
     pub fn publish(&self, session: &Session) {
         let handles = snapshot(session);
         let mut shared = self.lock();
+        let before = std::mem::take(&mut shared.before_command);
+        // Added to, not replaced: typed-ahead commands may run several
+        // times before the watcher looks again.
+        let taken: Vec<(u64, Seen)> = handles
+            .iter()
+            .filter_map(|handle| {
+                let (_, was) = before.iter().find(|(serial, _)| *serial == handle.serial)?;
+                let now = observe(handle);
+                (now.bytes < was.bytes || now.queue < was.queue).then_some((handle.serial, now))
+            })
+            .collect();
+        shared.taken.extend(taken);
         shared.handles = handles;
         shared.paused = false;
     }
 
-    /// Stops the watcher touching descriptors until the next `publish`.
+    /// Stops the watcher touching descriptors until the next `publish`,
+    /// remembering what each handle holds as the command starts.
     pub fn pause(&self) {
-        self.lock().paused = true;
+        let mut shared = self.lock();
+        shared.paused = true;
+        shared.before_command = shared
+            .handles
+            .iter()
+            .map(|h| (h.serial, observe(h)))
+            .collect();
     }
 
     pub fn handles(&self) -> Vec<HandleInfo> {
