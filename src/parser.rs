@@ -174,6 +174,18 @@ impl<'w> Args<'w> {
         }
     }
 
+    /// `--option VALUE` wherever it stands, with VALUE typed like any argument.
+    pub fn option_arg<T>(
+        &mut self,
+        flag: &str,
+        parse: WordParser<T>,
+    ) -> Result<Option<Arg<T>>, SyntaxError> {
+        match self.option(flag)? {
+            Some(word) => typed(word, parse).map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// `--hex HEX` or `--file PATH`, wherever they stand; call it before
     /// taking positional words so the flags are not mistaken for them.
     pub fn data_option(&mut self) -> Result<Option<Arg<Data>>, SyntaxError> {

@@ -30,13 +30,7 @@ pub struct Poll {
 
 impl Poll {
     pub fn parse(args: &mut Args) -> Result<Self, SyntaxError> {
-        let timeout = match args.option("--timeout")? {
-            Some(word) => Some(match word.literal() {
-                Some(text) => Arg::Ready(parse_timeout(text).map_err(SyntaxError::new)?),
-                None => Arg::Later(word.clone(), parse_timeout),
-            }),
-            None => None,
-        };
+        let timeout = args.option_arg("--timeout", parse_timeout)?;
         let write = args.flag("--write");
         let mut names = vec![args.handle()?];
         while let Some(name) = args.optional_handle()? {

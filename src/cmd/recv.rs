@@ -75,14 +75,10 @@ impl Recv {
             _ => Mode::All,
         };
         let hex = args.flag("--hex");
-        let into = match (mode, args.option("--into")?) {
-            (Mode::All, Some(word)) => Some(match word.literal() {
-                Some(path) => Arg::Ready(PathBuf::from(path)),
-                None => Arg::Later(word.clone(), |p| Ok(PathBuf::from(p))),
-            }),
-            (_, Some(_)) => return Err(args.usage_error("only recvall takes --into")),
-            (_, None) => None,
-        };
+        let into = args.option_arg("--into", |p| Ok(PathBuf::from(p)))?;
+        if into.is_some() && mode != Mode::All {
+            return Err(args.usage_error("only recvall takes --into"));
+        }
         let name = args.handle()?;
         let max = match mode {
             Mode::All => DEFAULT_MAX,
