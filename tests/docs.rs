@@ -239,6 +239,21 @@ fn the_exercises_run_to_the_end() {
 }
 
 #[test]
+fn every_lesson_runs_to_the_end() {
+    let mut lessons: Vec<PathBuf> = std::fs::read_dir(repo("scripts/lessons"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "sock"))
+        .collect();
+    lessons.sort();
+    assert_eq!(lessons.len(), 12, "{lessons:?}");
+    for lesson in &lessons {
+        let path = lesson.to_string_lossy();
+        assert_ran(&sockrepl(&["--stable", "run", &path]), &path);
+    }
+}
+
+#[test]
 fn the_main_demo_shows_the_lecture_round_trip() {
     let stdout = assert_ran(
         &sockrepl(&["--stable", "run", "scripts/echo.sock"]),
