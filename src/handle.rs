@@ -21,6 +21,8 @@ pub struct Handle {
     /// Whether the script chose the local port itself (so it is shown as is).
     pub port_chosen: bool,
     pub listening: bool,
+    /// `shutdown read|both` ran: an end of stream now is ours, not the peer's.
+    pub reading_shut: bool,
     /// How many connections `accept` has taken, for the default names `srv-1`, `srv-2`...
     pub accepted: u32,
     /// Creation order, so `sockets` lists handles as they were made.
@@ -38,6 +40,7 @@ impl Handle {
             bound_path: None,
             port_chosen: false,
             listening: false,
+            reading_shut: false,
             accepted: 0,
             serial,
         }

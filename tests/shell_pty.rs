@@ -316,6 +316,9 @@ fn history_survives_a_restart() {
     let mut shell = Shell::start(dir.path(), &[]);
     shell.line("print remembered-line");
     shell.line("print remembered-line");
+    shell.line("print in-between");
+    // A duplicate further back is skipped too: the line moves to the end.
+    shell.line("print remembered-line");
     shell.send("exit\r");
     assert_eq!(shell.wait().code(), Some(0));
     drop(shell);
@@ -324,6 +327,12 @@ fn history_survives_a_restart() {
     assert_eq!(mode & 0o777, 0o600);
     let saved = std::fs::read_to_string(&file).unwrap();
     assert_eq!(saved.matches("print remembered-line").count(), 1, "{saved}");
+    let order: Vec<&str> = saved.lines().filter(|l| l.starts_with("print ")).collect();
+    assert_eq!(
+        order,
+        ["print in-between", "print remembered-line"],
+        "{saved}"
+    );
     let mut shell = Shell::start(dir.path(), &[]);
     shell.send("\x1b[A\x1b[A"); // Up past the exit
     shell.expect("print remembered-line");

@@ -36,13 +36,14 @@ impl Shutdown {
     }
 
     pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
-        let handle = session.handle(&self.name)?;
+        let handle = session.handle_mut(&self.name)?;
         handle.socket.shutdown(self.how).map_err(|e| {
             Failure::from(e).with_hint(|errno| {
                 (errno == nix::errno::Errno::ENOTCONN)
                     .then(|| "only a connected socket can shut down".to_string())
             })
         })?;
+        handle.reading_shut |= matches!(self.how, How::Read | How::Both);
         let text = match self.how {
             How::Read => "shut down reading (SHUT_RD)",
             How::Write => "shut down writing (SHUT_WR): the peer will see end of stream",

@@ -398,6 +398,7 @@ mod tests {
             fd: -1,
             kind: tcp,
             listening,
+            reading_shut: false,
             connected: false,
             local: local.map(Into::into),
             port: None,

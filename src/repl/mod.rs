@@ -24,7 +24,7 @@ use std::thread::JoinHandle;
 
 use rustyline::config::Configurer;
 use rustyline::error::ReadlineError;
-use rustyline::history::FileHistory;
+use rustyline::history::{FileHistory, History};
 use rustyline::{ColorMode, CompletionType, Config, Editor};
 
 use crate::interp::{End, Interpreter};
@@ -218,9 +218,30 @@ impl Shell {
         if line.starts_with(' ') {
             return; // as in bash's ignorespace: a way to keep a line out of the history
         }
+        // Duplicates are skipped anywhere in the history, not only next to
+        // each other: an earlier copy moves to the end (bash's erasedups).
+        let earlier = editor.history().iter().any(|entry| entry == line);
+        if earlier {
+            let kept: Vec<String> = editor
+                .history()
+                .iter()
+                .filter(|entry| *entry != line)
+                .cloned()
+                .collect();
+            let history = editor.history_mut();
+            let _ = history.clear();
+            for entry in kept {
+                let _ = history.add_owned(entry);
+            }
+        }
         if matches!(editor.add_history_entry(line), Ok(true)) {
             if let Some(path) = &self.history {
-                let _ = editor.append_history(path);
+                // A removed copy means the file is rewritten, not appended to.
+                let _ = if earlier {
+                    editor.save_history(path)
+                } else {
+                    editor.append_history(path)
+                };
             }
         }
     }

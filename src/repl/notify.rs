@@ -174,7 +174,8 @@ pub fn observe(handle: &HandleInfo) -> Seen {
         seen.bytes = inq(handle.fd);
     }
     let stream = handle.kind.socktype == SockType::Stream;
-    seen.closed = stream && handle.connected && revents & libc::POLLRDHUP != 0;
+    seen.closed =
+        stream && handle.connected && !handle.reading_shut && revents & libc::POLLRDHUP != 0;
     seen
 }
 

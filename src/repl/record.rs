@@ -121,6 +121,7 @@ mod tests {
             fd: -1,
             kind: Kind::from_short("tcp").unwrap(),
             listening: false,
+            reading_shut: false,
             connected: false,
             local: Some(local.into()),
             port: Some(port),

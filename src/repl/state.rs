@@ -21,6 +21,8 @@ pub struct HandleInfo {
     pub fd: RawFd,
     pub kind: Kind,
     pub listening: bool,
+    /// The user shut down reading: POLLRDHUP no longer means the peer closed.
+    pub reading_shut: bool,
     pub connected: bool,
     /// The local address as `${H.addr}` gives it, when bound.
     pub local: Option<String>,
@@ -132,6 +134,7 @@ pub fn snapshot(session: &Session) -> Vec<HandleInfo> {
                 fd: handle.fd(),
                 kind: handle.kind,
                 listening: handle.listening,
+                reading_shut: handle.reading_shut,
                 connected: handle.peer_addr().is_some(),
                 local,
                 port,
