@@ -43,9 +43,10 @@ pub fn socket_row(handle: &Handle) -> SocketRow {
     let tcp = kind.socktype == SockType::Stream && kind.family != Family::Unix;
     let info = if tcp { tcp_info(fd) } else { None };
     let (state, recv_q, send_q) = match info {
-        Some(info) if info.tcpi_state == 10 => {
-            ("LISTEN", info.tcpi_unacked.into(), info.tcpi_sacked.into())
-        }
+        // As netstat shows a listener: Recv-Q is its accept queue (connections
+        // the kernel completed, waiting for accept) and Send-Q is 0. (ss shows
+        // the backlog there instead; `listen` already shows the backlog.)
+        Some(info) if info.tcpi_state == 10 => ("LISTEN", info.tcpi_unacked.into(), 0),
         Some(info) => (tcp_state_name(info.tcpi_state), inq(fd), outq(fd)),
         None => (other_state(handle), inq(fd), outq(fd)),
     };
