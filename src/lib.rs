@@ -8,13 +8,15 @@
 //! 2. [`parser`] and [`cmd`]: words into a typed [`cmd::Command`], one file
 //!    per command under `cmd/`, each with its `parse` and `apply`;
 //! 3. [`session`]: `apply` runs against the session's handle table
-//!    ([`handle`]), waiting through [`wait`] with deadlines and Ctrl-C;
+//!    ([`handle`]), waiting through [`wait`] with deadlines and Ctrl-C
+//!    (bulk transfers block in the kernel instead, through [`bulk`]);
 //! 4. [`render`]: the [`outcome::Outcome`] into transcript text, with the
 //!    `--stable` placeholders.
 //!
 //! [`script`] parses a whole file before any line runs; [`interp`] is the
-//! one interpreter core that [`repl`] (the shell), `run` and `test`
-//! ([`golden`]) share. [`cli`] maps the command line onto them. The data
+//! one interpreter core that [`repl`] (the shell: completion, hints,
+//! history, live notifications, `record`), `run` and `test` ([`golden`],
+//! which runs each script as its own `sockrepl run --stable`) share. [`cli`] maps the command line onto them. The data
 //! words and bytes literals live in [`data`], addresses in [`address`],
 //! socket kinds in [`kind`], errno names and hints in [`errors`], the
 //! `sockets` table's kernel queries in [`netstat`].
