@@ -266,7 +266,7 @@ impl<'a> Loader<'a> {
 /// stream such as /dev/zero must not fill the memory.
 const MAX_SCRIPT_BYTES: u64 = 1 << 30;
 
-/// Reads a script, refusing one larger than [`MAX_SCRIPT_BYTES`].
+/// Reads a script, refusing one larger than `MAX_SCRIPT_BYTES`.
 pub fn read_script_file(path: &Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let mut text = Vec::new();

@@ -4,13 +4,13 @@
 //! readable regression test of socket behaviour, so a whole folder of them
 //! can be checked (or re-blessed after an intended change) in one command.
 //!
-//! How: every `*.sock` under the paths is found ([`discover`]), each one is run
+//! How: every `*.sock` under the paths is found (`discover`), each one is run
 //! in its own child `sockrepl --stable --skip-status 77 run FILE` started in
-//! the script's directory ([`child`]), by a small pool of worker threads. A
+//! the script's directory (`child`), by a small pool of worker threads. A
 //! watchdog kills children that hang. Each child's stdout is its transcript:
 //! it must equal the `.out` byte for byte, or, without an `.out`, the script
 //! must exit 0. Results are reported in sorted path order, failures with a
-//! unified diff ([`diff`]), and the last line printed is always
+//! unified diff (`diff`), and the last line printed is always
 //! `N passed, M failed[, K skipped]`.
 
 mod child;

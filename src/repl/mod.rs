@@ -3,9 +3,9 @@
 //!
 //! Around that loop the shell adds what makes it quicker than typing
 //! `socket` calls into Python: completion, synopsis hints and colours
-//! ([`helper`]), history kept between sessions ([`history`]), live
-//! notifications about the handles while the prompt waits ([`notify`]),
-//! and `record FILE` to turn a session into a script ([`record`]).
+//! (`helper`), history kept between sessions (`history`), live
+//! notifications about the handles while the prompt waits (`notify`),
+//! and `record FILE` to turn a session into a script (`record`).
 //! Ctrl-C cancels a waiting command through `wait`'s self-pipe and leaves
 //! every handle as it was.
 
