@@ -1,5 +1,5 @@
 //! The shell's colours, and when there are none: only on a terminal, and
-//! never when `NO_COLOR` is set (https://no-color.org).
+//! never when `NO_COLOR` is set (<https://no-color.org>).
 
 use std::io::IsTerminal;
 
