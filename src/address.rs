@@ -157,7 +157,7 @@ fn check_ip_family(ip: IpAddr, family: Family) -> Result<(), Failure> {
     match (ip, family) {
         (IpAddr::V4(_), Family::Inet) | (IpAddr::V6(_), Family::Inet6) => Ok(()),
         (IpAddr::V4(_), _) => Err(Failure::usage(format!(
-            "{ip} is an IPv4 address but the socket is AF_INET6 (use a tcp/udp socket, or ::ffff:{ip})"
+            "{ip} is an IPv4 address but the socket is AF_INET6 (use a tcp or udp socket, or the mapped address [::ffff:{ip}]:PORT)"
         ))),
         (IpAddr::V6(_), _) => Err(Failure::usage(format!(
             "{ip} is an IPv6 address but the socket is AF_INET (use tcp6 or udp6)"

@@ -3,6 +3,7 @@
 //! `netstat` and `ss` read them.
 
 use socket2::SockAddr;
+use std::collections::HashMap;
 use std::os::fd::RawFd;
 
 use crate::handle::Handle;
@@ -18,6 +19,57 @@ pub struct SocketRow {
     pub local: Option<SockAddr>,
     pub foreign: Option<SockAddr>,
     pub state: &'static str,
+}
+
+/// The receive and send queues of this network namespace's TCP sockets, as
+/// netstat reads them from /proc/net/tcp and /proc/net/tcp6, by inode.
+#[derive(Debug, Default)]
+pub struct ProcTcp {
+    queues: HashMap<u64, (u64, u64)>,
+}
+
+impl ProcTcp {
+    /// Reads the tables (nothing when /proc is not there: the ioctls stand in).
+    pub fn load() -> Self {
+        let mut queues = HashMap::new();
+        for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+            let Ok(text) = std::fs::read_to_string(table) else {
+                continue;
+            };
+            // sl local rem st tx_queue:rx_queue tr:when retrnsmt uid timeout inode ...
+            for fields in text
+                .lines()
+                .skip(1)
+                .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            {
+                let (Some(queue), Some(inode)) = (fields.get(4), fields.get(9)) else {
+                    continue;
+                };
+                let Some((tx, rx)) = queue.split_once(':') else {
+                    continue;
+                };
+                let parsed = (
+                    u64::from_str_radix(rx, 16),
+                    u64::from_str_radix(tx, 16),
+                    inode.parse(),
+                );
+                if let (Ok(rx), Ok(tx), Ok(inode)) = parsed {
+                    queues.insert(inode, (rx, tx));
+                }
+            }
+        }
+        ProcTcp { queues }
+    }
+
+    /// (Recv-Q, Send-Q) of the socket open at `fd`.
+    fn queues(&self, fd: RawFd) -> Option<(u64, u64)> {
+        // SAFETY: fstat fills a plain struct for an open descriptor.
+        let inode = unsafe {
+            let mut stat: libc::stat = std::mem::zeroed();
+            (libc::fstat(fd, &mut stat) == 0).then_some(stat.st_ino)
+        }?;
+        self.queues.get(&inode).copied()
+    }
 }
 
 /// The names Linux gives TCP states, in tcpi_state order (include/net/tcp_states.h).
@@ -37,17 +89,21 @@ const TCP_STATES: [&str; 13] = [
     "NEW_SYN_RECV",
 ];
 
-pub fn socket_row(handle: &Handle) -> SocketRow {
+pub fn socket_row(handle: &Handle, proc_tcp: &ProcTcp) -> SocketRow {
     let fd = handle.fd();
     let kind = handle.kind;
     let tcp = kind.socktype == SockType::Stream && kind.family != Family::Unix;
     let info = if tcp { tcp_info(fd) } else { None };
     let (state, recv_q, send_q) = match info {
-        // As netstat shows a listener: Recv-Q is its accept queue (connections
-        // the kernel completed, waiting for accept) and Send-Q is 0. (ss shows
-        // the backlog there instead; `listen` already shows the backlog.)
-        Some(info) if info.tcpi_state == 10 => ("LISTEN", info.tcpi_unacked.into(), 0),
-        Some(info) => (tcp_state_name(info.tcpi_state), inq(fd), outq(fd)),
+        // Netstat's own numbers, from /proc/net/tcp: for a listener Recv-Q
+        // is its accept queue and Send-Q 0 (ss shows the backlog there;
+        // `listen` shows it here); a FIN not yet read counts as one byte.
+        Some(info) => {
+            let (recv_q, send_q) = proc_tcp.queues(fd).unwrap_or_else(|| (inq(fd), outq(fd)));
+            (tcp_state_name(info.tcpi_state), recv_q, send_q)
+        }
+        // Datagram sockets: FIONREAD is the size of the next datagram
+        // (netstat shows the kernel memory the queue takes instead).
         None => (other_state(handle), inq(fd), outq(fd)),
     };
     SocketRow {

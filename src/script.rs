@@ -167,6 +167,10 @@ impl<'a> Loader<'a> {
                 Err((command, error)) => errors.push(at(command, error)),
             }
             if errors.len() >= MAX_ERRORS {
+                let message = format!(
+                    "stopped after {MAX_ERRORS} errors: the rest of the script was not checked"
+                );
+                errors.push(at(None, SyntaxError::new(message)));
                 break;
             }
         }

@@ -54,13 +54,24 @@ impl Session {
     }
 
     pub fn handle(&self, name: &str) -> Result<&Handle, Failure> {
-        self.handles.get(name).ok_or_else(|| no_such_handle(name))
+        self.handles
+            .get(name)
+            .ok_or_else(|| self.no_such_handle(name))
+    }
+
+    /// "no handle named con (did you mean conn?)".
+    fn no_such_handle(&self, name: &str) -> Failure {
+        let suggestion = crate::parser::did_you_mean(name, self.handles.keys().map(String::as_str))
+            .map(|s| format!(" (did you mean {s}?)"))
+            .unwrap_or_default();
+        Failure::usage(format!("no handle named {name}{suggestion}"))
     }
 
     pub fn handle_mut(&mut self, name: &str) -> Result<&mut Handle, Failure> {
-        self.handles
-            .get_mut(name)
-            .ok_or_else(|| no_such_handle(name))
+        if !self.handles.contains_key(name) {
+            return Err(self.no_such_handle(name));
+        }
+        Ok(self.handles.get_mut(name).expect("checked just above"))
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -94,7 +105,7 @@ impl Session {
     pub fn remove(&mut self, name: &str) -> Result<Handle, Failure> {
         self.handles
             .remove(name)
-            .ok_or_else(|| no_such_handle(name))
+            .ok_or_else(|| self.no_such_handle(name))
     }
 
     /// The live handles in the order they were made.
@@ -204,7 +215,10 @@ impl Session {
     pub fn show_addr(&self, kind: Kind, addr: &SockAddr) -> String {
         if let (SockType::Raw, Some(inet)) = (kind.socktype, addr.as_socket()) {
             // A raw socket has no ports: the kernel reports its protocol there.
-            return inet.ip().to_string();
+            return match inet {
+                SocketAddr::V4(v4) => v4.ip().to_string(),
+                SocketAddr::V6(v6) => format!("[{}]", v6.ip()),
+            };
         }
         if !self.stable {
             return format_sockaddr(addr);
@@ -366,10 +380,6 @@ impl Drop for Session {
     }
 }
 
-fn no_such_handle(name: &str) -> Failure {
-    Failure::usage(format!("no handle named {name}"))
-}
-
 fn port_key(kind: Kind, port: u16) -> String {
     format!("{}:{port}", kind.port_space())
 }
@@ -384,11 +394,23 @@ mod tests {
     use crate::kind::Kind;
     use std::net::{Ipv4Addr, SocketAddrV4};
 
-    fn bound(kind: Kind, port: u16) -> Socket {
+    fn try_bound(kind: Kind, port: u16) -> Option<Socket> {
         let socket = Socket::new(kind.domain(), kind.sock_type(), None).expect("socket");
         let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port);
-        socket.bind(&addr.into()).expect("bind");
-        socket
+        socket.bind(&addr.into()).ok().map(|()| socket)
+    }
+
+    /// A UDP and a TCP socket bound to the same port number (other tests
+    /// may hold that number in TCP: try a few).
+    fn same_port_pair(udp: Kind, tcp: Kind) -> (Socket, Socket, u16) {
+        for _ in 0..50 {
+            let u = try_bound(udp, 0).expect("udp bind");
+            let port = u.local_addr().unwrap().as_socket().unwrap().port();
+            if let Some(t) = try_bound(tcp, port) {
+                return (u, t, port);
+            }
+        }
+        panic!("no port number free for both UDP and TCP in 50 tries");
     }
 
     #[test]
@@ -398,10 +420,8 @@ mod tests {
             Kind::from_short("udp").unwrap(),
         );
         let mut session = Session::new(Transcript::memory(), true);
-        let u = bound(udp, 0);
-        let port = u.local_addr().unwrap().as_socket().unwrap().port();
         // The kernel may hand the same number out in both spaces; force it.
-        let t = bound(tcp, port);
+        let (u, t, port) = same_port_pair(udp, tcp);
         session.insert("u", u, udp).unwrap();
         session.insert("t", t, tcp).unwrap();
         session.note_kernel_choice("u");

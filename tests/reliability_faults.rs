@@ -432,7 +432,7 @@ fn expect_eof_from_a_silent_peer_times_out_on_time() {
 fn recvall_from_a_silent_peer_times_out_on_time() {
     assert_silent_peer_times_out(
         "recvall c --into got.bin",
-        "t.sock:3: recvall: TIMEOUT (end of stream within 1s; 0 bytes had arrived and are in got.bin)",
+        "t.sock:3: recvall: TIMEOUT (no end of stream within 1s; 0 bytes had arrived and are in got.bin)",
     );
 }
 
@@ -445,7 +445,7 @@ fn sendall_to_a_peer_that_never_reads_times_out_on_time() {
         SILENT_SETUP,
         "sendall c --file big.bin",
         SECOND,
-        "t.sock:3: sendall: TIMEOUT (room to send within 1s",
+        "t.sock:3: sendall: TIMEOUT (no room to send within 1s",
     );
 }
 
@@ -502,7 +502,7 @@ fn a_trickling_peer_does_not_stretch_the_recvall_timeout() {
     .run();
     let took = started.elapsed();
     run.assert_status(1).assert_last_line(
-        "t.sock:3: recvall: TIMEOUT (end of stream within 2.5s; 3 bytes had arrived and are in got.bin)",
+        "t.sock:3: recvall: TIMEOUT (no end of stream within 2.5s; 3 bytes had arrived and are in got.bin)",
     );
     assert_eq!(std::fs::read(run.path("got.bin")).unwrap(), b"012");
     let limit = Duration::from_millis(2500);

@@ -72,7 +72,7 @@ fn bind_hint(errno: Errno, addr: &Address, shown: &str) -> Option<String> {
             format!("another socket already has the abstract name {shown}: choose another name")
         }
         (Errno::EADDRINUSE, _) => format!(
-            "another socket holds {shown}: use another port (port 0 lets the kernel choose); SO_REUSEADDR before bind helps only when the holder is not listening (TIME_WAIT)"
+            "another socket holds {shown}: use another port (port 0 lets the kernel choose); SO_REUSEADDR before bind helps only when the holder is a closing connection (FIN_WAIT2, TIME_WAIT), not a listener"
         ),
         (Errno::EADDRNOTAVAIL, _) => format!("no interface on this machine has the address {shown}"),
         (Errno::EACCES, Address::UnixPath(_)) => format!("no permission to create {shown}"),

@@ -217,13 +217,9 @@ fn expect_datagram(
     deadline: Deadline,
 ) -> Result<u64, Failure> {
     let mut buffer = vec![0u8; DATAGRAM_BUFFER];
-    let (size, _) = session.retry(
-        handle,
-        libc::POLLIN,
-        deadline,
-        "the expected datagram",
-        |s| receive(s, &mut buffer, true, false),
-    )?;
+    let (size, _) = session.retry(handle, libc::POLLIN, deadline, "no datagram", |s| {
+        receive(s, &mut buffer, true, false)
+    })?;
     let actual = &buffer[..size.min(buffer.len())];
     if size != expected.len() || actual != expected {
         let cut = if size > actual.len() {
@@ -269,7 +265,7 @@ impl ExpectEof {
         }
         let deadline = session.deadline(handle);
         let mut buffer = [0u8; 64];
-        let (n, _) = session.retry(handle, libc::POLLIN, deadline, "end of stream", |s| {
+        let (n, _) = session.retry(handle, libc::POLLIN, deadline, "no end of stream", |s| {
             receive(s, &mut buffer, false, false)
         })?;
         if n > 0 {

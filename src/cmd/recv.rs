@@ -150,7 +150,7 @@ impl Recv {
             handle,
             deadline,
             Direction::Receive,
-            "end of stream",
+            "no end of stream",
         );
         loop {
             let step = bulk.call(|s| receive(s, &mut buffer, false, false));

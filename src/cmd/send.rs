@@ -104,7 +104,7 @@ impl Send {
                 let to = to.expect("sendto always has ADDR");
                 let target = to.resolve(handle.kind)?;
                 let bytes = datagram_bytes(data)?;
-                let sent = session.retry(handle, libc::POLLOUT, deadline, "room to send", |s| {
+                let sent = session.retry(handle, libc::POLLOUT, deadline, "no room to send", |s| {
                     s.send_to(&bytes, &target)
                 });
                 let sent = sent.map_err(send_failure)?;
@@ -115,7 +115,7 @@ impl Send {
                 }
             }
             (Mode::Once, Data::Bytes(bytes), _) => {
-                let sent = session.retry(handle, libc::POLLOUT, deadline, "room to send", |s| {
+                let sent = session.retry(handle, libc::POLLOUT, deadline, "no room to send", |s| {
                     s.send(bytes)
                 });
                 Outcome::Sent {
@@ -146,7 +146,7 @@ fn send_all(
     while offset < bytes.len() {
         let rest = &bytes[offset..];
         offset += session
-            .retry(handle, libc::POLLOUT, deadline, "room to send", |s| {
+            .retry(handle, libc::POLLOUT, deadline, "no room to send", |s| {
                 s.send(rest)
             })
             .map_err(|f| sent_first(send_failure(f), offset as u64, bytes.len() as u64))?;
@@ -174,34 +174,60 @@ fn send_file(
         let sent = match all {
             true => send_all(session, handle, &bytes, deadline)?,
             false => session
-                .retry(handle, libc::POLLOUT, deadline, "room to send", |s| {
+                .retry(handle, libc::POLLOUT, deadline, "no room to send", |s| {
                     s.send(&bytes)
                 })
                 .map_err(send_failure)? as u64,
         };
         return Ok((sent, bytes.len() as u64));
     }
+    if !all {
+        // One send(): the kernel takes what fits in the send buffer now.
+        let count = size.min(1 << 30) as usize;
+        let sent = session
+            .retry(handle, libc::POLLOUT, deadline, "no room to send", |s| {
+                sendfile(s, &file, count)
+            })
+            .map_err(send_failure)?;
+        return Ok((sent, size));
+    }
     let mut sent: u64 = 0;
-    let bulk = Bulk::new(session, handle, deadline, Direction::Send, "room to send");
-    loop {
-        let left = (size - sent).min(SENDFILE_CHUNK) as usize;
-        let n = bulk.call(|s| {
-            // SAFETY: both descriptors are open for the duration of the call;
-            // a null offset makes sendfile advance the file's own position.
-            let n = unsafe {
-                libc::sendfile(s.as_raw_fd(), file.as_raw_fd(), std::ptr::null_mut(), left)
-            };
-            if n < 0 {
-                Err(std::io::Error::last_os_error())
-            } else {
-                Ok(n as u64)
-            }
-        });
-        let n = n.map_err(|f| sent_first(send_failure(f), sent, size))?;
-        sent += n;
-        if !all || n == 0 || sent >= size {
-            return Ok((sent, size));
+    let bulk = Bulk::new(
+        session,
+        handle,
+        deadline,
+        Direction::Send,
+        "no room to send",
+    );
+    while sent < size {
+        let count = (size - sent).min(SENDFILE_CHUNK) as usize;
+        let n = bulk
+            .call(|s| sendfile(s, &file, count))
+            .map_err(|f| sent_first(send_failure(f), sent, size))?;
+        if n == 0 {
+            break; // the file became shorter while it was sent
         }
+        sent += n;
+    }
+    Ok((sent, size))
+}
+
+/// One sendfile(2) from the file's own position.
+fn sendfile(socket: &socket2::Socket, file: &File, count: usize) -> std::io::Result<u64> {
+    // SAFETY: both descriptors are open for the duration of the call; a
+    // null offset makes sendfile advance the file's own position.
+    let n = unsafe {
+        libc::sendfile(
+            socket.as_raw_fd(),
+            file.as_raw_fd(),
+            std::ptr::null_mut(),
+            count,
+        )
+    };
+    if n < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(n as u64)
     }
 }
 

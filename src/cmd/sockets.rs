@@ -2,7 +2,8 @@
 
 use super::Help;
 use crate::errors::Failure;
-use crate::netstat::socket_row;
+use crate::kind::Family;
+use crate::netstat::{socket_row, ProcTcp};
 use crate::outcome::Outcome;
 use crate::session::Session;
 
@@ -21,8 +22,21 @@ pub struct Sockets;
 
 impl Sockets {
     pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
+        let handles = session.handles();
+        let tcp = handles
+            .iter()
+            .any(|h| h.kind.port_space() == "tcp" && h.kind.family != Family::Unix);
+        // Read the kernel's tables only when a TCP socket needs them.
+        let proc_tcp = if tcp {
+            ProcTcp::load()
+        } else {
+            ProcTcp::default()
+        };
         Ok(Outcome::Table(
-            session.handles().into_iter().map(socket_row).collect(),
+            handles
+                .into_iter()
+                .map(|h| socket_row(h, &proc_tcp))
+                .collect(),
         ))
     }
 }
