@@ -115,10 +115,6 @@ impl Session {
         handles
     }
 
-    pub fn handle_names(&self) -> Vec<String> {
-        self.handles().iter().map(|h| h.name.clone()).collect()
-    }
-
     /// Closes every handle, removing the Unix socket files they bound.
     pub fn close_all(&mut self) {
         for (_, handle) in self.handles.drain() {
