@@ -154,17 +154,16 @@ impl Interpreter {
     }
 
     fn run_source(&mut self, script: &Script, line: &Line, source: &Source) -> End {
+        if self.source_depth >= MAX_SOURCE_DEPTH {
+            let failure = Failure::usage(format!("sources nest more than {MAX_SOURCE_DEPTH} deep"));
+            self.report(script, line, &failure);
+            return End::Failed;
+        }
         let loaded = match (&source.loaded, &source.path) {
             (Some(loaded), _) => Ok(Arc::clone(loaded)),
             (None, arg) => self.load_source_now(script, arg),
         };
         match loaded {
-            Ok(_) if self.source_depth >= MAX_SOURCE_DEPTH => {
-                let failure =
-                    Failure::usage(format!("sources nest more than {MAX_SOURCE_DEPTH} deep"));
-                self.report(script, line, &failure);
-                End::Failed
-            }
             Ok(sourced) => {
                 self.source_depth += 1;
                 let end = self.run_script(&sourced);
