@@ -20,7 +20,6 @@ pub struct Handle {
     pub bound_path: Option<BoundFile>,
     /// Whether the script chose the local port itself (so it is shown as is).
     pub port_chosen: bool,
-    pub listening: bool,
     /// `shutdown read|both` ran: an end of stream now is ours, not the peer's.
     pub reading_shut: bool,
     /// How many connections `accept` has taken, for the default names `srv-1`, `srv-2`...
@@ -39,7 +38,6 @@ impl Handle {
             blocking: true,
             bound_path: None,
             port_chosen: false,
-            listening: false,
             reading_shut: false,
             accepted: 0,
             serial,
@@ -48,6 +46,11 @@ impl Handle {
 
     pub fn fd(&self) -> RawFd {
         self.socket.as_raw_fd()
+    }
+
+    /// Whether the socket listens, as the kernel says (SO_ACCEPTCONN).
+    pub fn is_listening(&self) -> bool {
+        self.socket.is_listener().unwrap_or(false)
     }
 
     pub fn local_addr(&self) -> Option<SockAddr> {

@@ -123,7 +123,7 @@ fn tcp_state_name(state: u8) -> &'static str {
 
 /// States netstat shows for sockets that are not TCP.
 fn other_state(handle: &Handle) -> &'static str {
-    if handle.listening {
+    if handle.is_listening() {
         "LISTEN"
     } else if handle.peer_addr().is_some() {
         if handle.kind.family == Family::Unix {

@@ -36,14 +36,13 @@ impl Listen {
             Some(arg) => *arg.get(session)?,
             None => 128,
         };
-        let handle = session.handle_mut(&self.name)?;
+        let handle = session.handle(&self.name)?;
         handle.socket.listen(backlog).map_err(|e| {
             Failure::from(e).with_hint(|errno| {
                 (errno == nix::errno::Errno::EOPNOTSUPP)
                     .then(|| "only stream sockets listen".to_string())
             })
         })?;
-        handle.listening = true;
         let local = handle.local_addr();
         session.note_kernel_choice(&self.name);
         let local = local.ok_or_else(|| Failure::usage("the listening socket has no address"))?;

@@ -200,10 +200,10 @@ mod tests {
             .unwrap();
         socket.listen(8).unwrap();
         let port = socket.local_addr().unwrap().as_socket().unwrap().port();
-        let handle = session
+        // The socket listens: the handle knows it from the kernel.
+        session
             .insert("srv", socket, crate::kind::Kind::from_short("tcp").unwrap())
             .unwrap();
-        handle.listening = true;
         (session, port)
     }
 

@@ -133,7 +133,7 @@ pub fn snapshot(session: &Session) -> Vec<HandleInfo> {
                 serial: handle.serial,
                 fd: handle.fd(),
                 kind: handle.kind,
-                listening: handle.listening,
+                listening: handle.is_listening(),
                 reading_shut: handle.reading_shut,
                 connected: handle.peer_addr().is_some(),
                 local,
