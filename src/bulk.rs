@@ -7,8 +7,6 @@
 use std::io;
 use std::time::Duration;
 
-use socket2::Socket;
-
 use crate::errors::Failure;
 use crate::handle::Handle;
 use crate::session::Session;
@@ -39,7 +37,11 @@ impl<'a> Bulk<'a> {
         direction: Direction,
         what: &'a str,
     ) -> Self {
-        let in_kernel = handle.blocking && handle.socket.set_nonblocking(false).is_ok();
+        // Only a kernel socket can block with a timeout of its own.
+        let in_kernel = handle.blocking
+            && handle
+                .socket()
+                .is_ok_and(|socket| socket.set_nonblocking(false).is_ok());
         // Nothing shown may wait behind a transfer that may block.
         session.out.flush();
         Bulk {
@@ -53,7 +55,7 @@ impl<'a> Bulk<'a> {
     }
 
     /// One system call of the transfer, bounded by the deadline.
-    pub fn call<T>(&self, mut call: impl FnMut(&Socket) -> io::Result<T>) -> Result<T, Failure> {
+    pub fn call<T>(&self, mut call: impl FnMut(&Handle) -> io::Result<T>) -> Result<T, Failure> {
         if !self.in_kernel {
             let events = match self.direction {
                 Direction::Send => libc::POLLOUT,
@@ -63,7 +65,7 @@ impl<'a> Bulk<'a> {
                 .session
                 .retry(self.handle, events, self.deadline, self.what, call);
         }
-        let socket = &self.handle.socket;
+        let socket = self.handle.socket()?;
         loop {
             // A Ctrl-C that came just before a blocking call would otherwise
             // wait for the socket timeout (or forever).
@@ -81,7 +83,7 @@ impl<'a> Bulk<'a> {
                 Direction::Send => socket.set_write_timeout(limit)?,
                 Direction::Receive => socket.set_read_timeout(limit)?,
             }
-            match call(socket) {
+            match call(self.handle) {
                 Ok(value) => return Ok(value),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {
                     if take_interrupt() {
@@ -100,8 +102,7 @@ impl<'a> Bulk<'a> {
 
 impl Drop for Bulk<'_> {
     fn drop(&mut self) {
-        if self.in_kernel {
-            let socket = &self.handle.socket;
+        if let (true, Ok(socket)) = (self.in_kernel, self.handle.socket()) {
             let _ = socket.set_write_timeout(None);
             let _ = socket.set_read_timeout(None);
             let _ = socket.set_nonblocking(true);

@@ -122,9 +122,7 @@ pub fn bytes_literal(bytes: &[u8]) -> String {
 }
 
 fn is_option(bytes: &[u8]) -> bool {
-    crate::parser::OPTIONS
-        .iter()
-        .any(|option| option.as_bytes() == bytes)
+    crate::flag::is_flag(bytes)
 }
 
 /// Appends the escaped inner text of a bytes literal.

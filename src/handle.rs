@@ -1,21 +1,66 @@
-//! A handle: one named kernel socket and what sockrepl remembers about it.
+//! A handle: one named thing a script reads from and writes to, and what
+//! sockrepl remembers about it.
+//!
+//! Most handles are kernel sockets, but not all: v2 adds running programs
+//! (their pipes) and TLS on a stream. Receive, send, poll and close go
+//! through [`Handle`]'s methods, which dispatch on the [`Io`] behind the
+//! name, so `recv`, `expect` and the framed receives are written once for
+//! every kind. Commands that only make sense on a socket (`bind`,
+//! `setsockopt`...) ask for it with [`Handle::socket`], which names the
+//! handle when it is something else.
 
 use socket2::{SockAddr, Socket};
-use std::os::fd::{AsRawFd, RawFd};
+use std::io;
+use std::mem::MaybeUninit;
+use std::ops::Deref;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::errors::Failure;
 use crate::kind::Kind;
 
 pub struct Handle {
     pub name: String,
-    pub socket: Socket,
-    pub kind: Kind,
-    /// `settimeout`: `None` follows the session default; `Some(None)` blocks forever.
-    pub timeout: Option<Option<Duration>>,
+    /// Creation order, so `sockets` lists handles as they were made.
+    pub serial: u64,
+    pub timeout: HandleTimeout,
     /// `setblocking off` makes calls that would block fail with EAGAIN.
     pub blocking: bool,
+    pub io: Io,
+}
+
+/// How long a blocking command on one handle waits (`settimeout`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandleTimeout {
+    /// The session's default (`timeout`, `--timeout`).
+    SessionDefault,
+    /// `settimeout NAME none`.
+    Never,
+    After(Duration),
+}
+
+impl HandleTimeout {
+    /// The wait this gives, `None` for no limit.
+    pub fn resolve(self, default: Option<Duration>) -> Option<Duration> {
+        match self {
+            HandleTimeout::SessionDefault => default,
+            HandleTimeout::Never => None,
+            HandleTimeout::After(duration) => Some(duration),
+        }
+    }
+}
+
+/// What is behind a handle's name.
+pub enum Io {
+    Socket(SocketIo),
+}
+
+/// A kernel socket and what its commands left behind on it.
+pub struct SocketIo {
+    pub socket: Socket,
+    pub kind: Kind,
     /// A Unix socket file this handle's `bind` created, removed on close.
     pub bound_path: Option<BoundFile>,
     /// Whether the script chose the local port itself (so it is shown as is).
@@ -24,43 +69,139 @@ pub struct Handle {
     pub reading_shut: bool,
     /// How many connections `accept` has taken, for the default names `srv-1`, `srv-2`...
     pub accepted: u32,
-    /// Creation order, so `sockets` lists handles as they were made.
-    pub serial: u64,
+}
+
+impl Deref for SocketIo {
+    type Target = Socket;
+
+    fn deref(&self) -> &Socket {
+        &self.socket
+    }
+}
+
+/// How one receive call reads.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReceiveMode {
+    /// Report a datagram's real size when it does not fit (MSG_TRUNC).
+    pub datagram: bool,
+    /// Also return the sender's address.
+    pub want_from: bool,
 }
 
 impl Handle {
-    pub fn new(name: String, socket: Socket, kind: Kind, serial: u64) -> Self {
+    pub fn new_socket(name: String, socket: Socket, kind: Kind, serial: u64) -> Self {
         Handle {
             name,
-            socket,
-            kind,
-            timeout: None,
-            blocking: true,
-            bound_path: None,
-            port_chosen: false,
-            reading_shut: false,
-            accepted: 0,
             serial,
+            timeout: HandleTimeout::SessionDefault,
+            blocking: true,
+            io: Io::Socket(SocketIo {
+                socket,
+                kind,
+                bound_path: None,
+                port_chosen: false,
+                reading_shut: false,
+                accepted: 0,
+            }),
         }
     }
 
+    /// The socket behind the handle, or a failure naming what it is instead.
+    pub fn socket(&self) -> Result<&SocketIo, Failure> {
+        match &self.io {
+            Io::Socket(socket) => Ok(socket),
+        }
+    }
+
+    pub fn socket_mut(&mut self) -> Result<&mut SocketIo, Failure> {
+        match &mut self.io {
+            Io::Socket(socket) => Ok(socket),
+        }
+    }
+
+    /// The socket kind, for handles that are sockets.
+    pub fn kind(&self) -> Option<Kind> {
+        match &self.io {
+            Io::Socket(socket) => Some(socket.kind),
+        }
+    }
+
+    /// The descriptor to poll for reading (and, for sockets, writing).
     pub fn fd(&self) -> RawFd {
-        self.socket.as_raw_fd()
+        match &self.io {
+            Io::Socket(socket) => socket.as_raw_fd(),
+        }
+    }
+
+    /// The same descriptor, borrowed, for calls that take one (sendfile).
+    pub fn as_fd(&self) -> BorrowedFd<'_> {
+        match &self.io {
+            Io::Socket(socket) => socket.as_fd(),
+        }
+    }
+
+    /// Whether each receive takes one whole message (datagrams).
+    pub fn keeps_boundaries(&self) -> bool {
+        match &self.io {
+            Io::Socket(socket) => socket.kind.keeps_boundaries(),
+        }
+    }
+
+    /// Whether a receive of 0 bytes means the peer closed (streams).
+    pub fn has_end_of_stream(&self) -> bool {
+        match &self.io {
+            Io::Socket(socket) => socket.kind.has_end_of_stream(),
+        }
     }
 
     /// Whether the socket listens, as the kernel says (SO_ACCEPTCONN).
     pub fn is_listening(&self) -> bool {
-        self.socket.is_listener().unwrap_or(false)
+        match &self.io {
+            Io::Socket(socket) => socket.is_listener().unwrap_or(false),
+        }
     }
 
     pub fn local_addr(&self) -> Option<SockAddr> {
-        self.socket.local_addr().ok()
+        match &self.io {
+            Io::Socket(socket) => socket.local_addr().ok(),
+        }
     }
 
     pub fn peer_addr(&self) -> Option<SockAddr> {
-        self.socket.peer_addr().ok()
+        match &self.io {
+            Io::Socket(socket) => socket.peer_addr().ok(),
+        }
     }
 
+    /// One non-blocking receive. On datagram sockets MSG_TRUNC makes the
+    /// kernel report the datagram's real size, so a cut one can be shown.
+    pub fn receive(
+        &self,
+        buffer: &mut [u8],
+        mode: ReceiveMode,
+    ) -> io::Result<(usize, Option<SockAddr>)> {
+        match &self.io {
+            Io::Socket(socket) => receive_from_socket(socket, buffer, mode, 0),
+        }
+    }
+
+    /// One non-blocking send.
+    pub fn send(&self, bytes: &[u8]) -> io::Result<usize> {
+        match &self.io {
+            Io::Socket(socket) => socket.send(bytes),
+        }
+    }
+
+    /// Closes the handle: for a socket, also removes the Unix socket file
+    /// its bind created, returning that path.
+    pub fn close(self) -> Option<PathBuf> {
+        match self.io {
+            Io::Socket(socket) => socket.close(),
+        }
+    }
+}
+
+impl SocketIo {
     /// Closes the socket and removes the Unix socket file it bound, if that
     /// file is still the one it bound: another program may have replaced it.
     pub fn close(self) -> Option<PathBuf> {
@@ -71,6 +212,29 @@ impl Handle {
         }
         std::fs::remove_file(&bound.path).ok().map(|_| bound.path)
     }
+}
+
+/// One recv(2) or recvfrom(2) with extra `flags`.
+fn receive_from_socket(
+    socket: &Socket,
+    buffer: &mut [u8],
+    mode: ReceiveMode,
+    flags: libc::c_int,
+) -> io::Result<(usize, Option<SockAddr>)> {
+    let flags = flags | if mode.datagram { libc::MSG_TRUNC } else { 0 };
+    let buffer = as_uninit(buffer);
+    if mode.want_from {
+        let (n, from) = socket.recv_from_with_flags(buffer, flags)?;
+        Ok((n, Some(from)))
+    } else {
+        Ok((socket.recv_with_flags(buffer, flags)?, None))
+    }
+}
+
+fn as_uninit(buffer: &mut [u8]) -> &mut [MaybeUninit<u8>] {
+    // SAFETY: initialised bytes are valid MaybeUninit<u8>, and the kernel
+    // only ever writes initialised bytes into the slice.
+    unsafe { &mut *(buffer as *mut [u8] as *mut [MaybeUninit<u8>]) }
 }
 
 /// The socket file a `bind` created, and which file it was (device and

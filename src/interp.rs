@@ -6,13 +6,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::cmd::source::Source;
-use crate::cmd::Command;
+use crate::cmd::{Command, Run};
 use crate::errors::Failure;
 use crate::lexer::push_quoted;
 use crate::outcome::Outcome;
 use crate::parser::Arg;
 use crate::render::render;
-use crate::script::{display_beside, source_text, Echo, Line, Loader, Script};
+use crate::script::{display_beside, source_text, Echo, Line, Loader, Script, MAX_SOURCE_DEPTH};
 use crate::session::Session;
 
 /// How a run ended.
@@ -55,10 +55,6 @@ pub struct Interpreter {
     /// How many `source`s are running inside each other.
     source_depth: usize,
 }
-
-/// How deeply sources may nest while the script runs (a source whose path
-/// is known only then can name itself).
-const MAX_SOURCE_DEPTH: usize = 32;
 
 impl Interpreter {
     pub fn new(session: Session, echo: bool) -> Self {
@@ -182,7 +178,7 @@ impl Interpreter {
         script: &Script,
         path: &Arg<PathBuf>,
     ) -> Result<Arc<Script>, Failure> {
-        let path = path.get(&mut self.session)?.into_owned();
+        let path = self.session.resolve(path)?.into_owned();
         let display = display_beside(&script.name, &path);
         Loader::new(&self.args)
             .load_file(&script.dir.join(&path), &display)

@@ -317,9 +317,9 @@ mod tests {
 
     #[test]
     fn splits_like_a_shell_and_drops_comments() {
-        let words = split(r#"send c 'hello\n' "x y" # comment"#).unwrap();
+        let words = split(r#"say c 'hello\n' "x y" # comment"#).unwrap();
         let texts: Vec<_> = words.iter().map(|w| w.literal().unwrap()).collect();
-        assert_eq!(texts, ["send", "c", r"hello\n", "x y"]);
+        assert_eq!(texts, ["say", "c", r"hello\n", "x y"]);
     }
 
     #[test]

@@ -6,20 +6,27 @@
 //! 1. [`lexer`]: split into words by shell rules, `${...}` found and kept
 //!    as one word (script arguments and environment filled in at once);
 //! 2. [`parser`] and [`cmd`]: words into a typed [`cmd::Command`], one file
-//!    per command under `cmd/`, each with its `parse` and `apply`;
+//!    per command under `cmd/`, each with its spec (name, help, argument
+//!    slots, flags: [`cmd::Spec`]), its `parse` and its `apply`; the
+//!    registry in `cmd/mod.rs` is the one list of commands;
 //! 3. [`session`]: `apply` runs against the session's handle table
-//!    ([`handle`]), waiting through [`wait`] with deadlines and Ctrl-C
-//!    (bulk transfers block in the kernel instead, through [`bulk`]);
+//!    ([`handle`]: a socket, or another kind of handle, behind one
+//!    receive/send/poll/close interface), expanding run-time `${...}`
+//!    (`session::expand`), waiting through [`wait`] with deadlines and
+//!    Ctrl-C (bulk transfers block in the kernel instead, through [`bulk`]);
 //! 4. [`render`]: the [`outcome::Outcome`] into transcript text, with the
-//!    `--stable` placeholders.
+//!    `--stable` placeholders (`session::placeholders`).
 //!
 //! [`script`] parses a whole file before any line runs; [`interp`] is the
 //! one interpreter core that [`repl`] (the shell: completion, hints,
 //! history, live notifications, `record`), `run` and `test` ([`golden`],
-//! which runs each script as its own `sockrepl run --stable`) share. [`cli`] maps the command line onto them. The data
-//! words and bytes literals live in [`data`], addresses in [`address`],
-//! socket kinds in [`kind`], errno names and hints in [`errors`], the
-//! `sockets` table's kernel queries in [`netstat`].
+//! which runs each script as its own `sockrepl run --stable`) share.
+//! [`cli`] maps the command line onto them. The data words and bytes
+//! literals live in [`data`], the flag names in [`flag`], addresses in
+//! [`address`], socket kinds in [`kind`], errno names and hints in
+//! [`errors`], "did you mean" in [`suggest`], the `sockets` table's kernel
+//! queries in [`netstat`]. `docs/architecture.md` is the map, with the
+//! checklist for adding a command.
 
 pub mod address;
 pub mod bulk;
@@ -28,6 +35,7 @@ pub mod cmd;
 pub mod data;
 pub mod duration;
 pub mod errors;
+pub mod flag;
 pub mod golden;
 pub mod handle;
 pub mod interp;
@@ -40,5 +48,6 @@ pub mod render;
 pub mod repl;
 pub mod script;
 pub mod session;
+pub mod suggest;
 pub mod transcript;
 pub mod wait;

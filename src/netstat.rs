@@ -4,9 +4,9 @@
 
 use socket2::SockAddr;
 use std::collections::HashMap;
-use std::os::fd::RawFd;
+use std::os::fd::{BorrowedFd, RawFd};
 
-use crate::handle::Handle;
+use crate::handle::{Handle, SocketIo};
 use crate::kind::{Family, Kind, SockType};
 
 /// One row of the `sockets` table, before addresses are rendered.
@@ -62,12 +62,8 @@ impl ProcTcp {
     }
 
     /// (Recv-Q, Send-Q) of the socket open at `fd`.
-    fn queues(&self, fd: RawFd) -> Option<(u64, u64)> {
-        // SAFETY: fstat fills a plain struct for an open descriptor.
-        let inode = unsafe {
-            let mut stat: libc::stat = std::mem::zeroed();
-            (libc::fstat(fd, &mut stat) == 0).then_some(stat.st_ino)
-        }?;
+    fn queues(&self, fd: BorrowedFd) -> Option<(u64, u64)> {
+        let inode = nix::sys::stat::fstat(fd).ok()?.st_ino;
         self.queues.get(&inode).copied()
     }
 }
@@ -89,9 +85,9 @@ const TCP_STATES: [&str; 13] = [
     "NEW_SYN_RECV",
 ];
 
-pub fn socket_row(handle: &Handle, proc_tcp: &ProcTcp) -> SocketRow {
+pub fn socket_row(handle: &Handle, socket: &SocketIo, proc_tcp: &ProcTcp) -> SocketRow {
     let fd = handle.fd();
-    let kind = handle.kind;
+    let kind = socket.kind;
     let tcp = kind.socktype == SockType::Stream && kind.family != Family::Unix;
     let info = if tcp { tcp_info(fd) } else { None };
     let (state, recv_q, send_q) = match info {
@@ -99,12 +95,14 @@ pub fn socket_row(handle: &Handle, proc_tcp: &ProcTcp) -> SocketRow {
         // is its accept queue and Send-Q 0 (ss shows the backlog there;
         // `listen` shows it here); a FIN not yet read counts as one byte.
         Some(info) => {
-            let (recv_q, send_q) = proc_tcp.queues(fd).unwrap_or_else(|| (inq(fd), outq(fd)));
+            let (recv_q, send_q) = proc_tcp
+                .queues(handle.as_fd())
+                .unwrap_or_else(|| (inq(fd), outq(fd)));
             (tcp_state_name(info.tcpi_state), recv_q, send_q)
         }
         // Datagram sockets: FIONREAD is the size of the next datagram
         // (netstat shows the kernel memory the queue takes instead).
-        None => (other_state(handle), inq(fd), outq(fd)),
+        None => (other_state(handle, kind), inq(fd), outq(fd)),
     };
     SocketRow {
         name: handle.name.clone(),
@@ -122,11 +120,11 @@ fn tcp_state_name(state: u8) -> &'static str {
 }
 
 /// States netstat shows for sockets that are not TCP.
-fn other_state(handle: &Handle) -> &'static str {
+fn other_state(handle: &Handle, kind: Kind) -> &'static str {
     if handle.is_listening() {
         "LISTEN"
     } else if handle.peer_addr().is_some() {
-        if handle.kind.family == Family::Unix {
+        if kind.family == Family::Unix {
             "CONNECTED"
         } else {
             "ESTABLISHED"

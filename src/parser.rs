@@ -5,13 +5,12 @@
 //! bad escape is a syntax error before the script runs; a word such as
 //! `${srv.addr}` is kept as an [`Arg::Later`] and parsed when it runs.
 
-use std::borrow::Cow;
 use std::fmt;
 
+use crate::cmd::{all_flags, Spec};
 use crate::data::{decode_escapes, decode_hex, Data};
-use crate::errors::Failure;
 use crate::lexer::{is_handle_name, LexError, Word};
-use crate::session::Session;
+use crate::suggest::did_you_mean;
 
 /// A syntax error: the script does not run at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,49 +46,37 @@ impl fmt::Display for SyntaxError {
 /// Parses one word's text into a typed value.
 pub type WordParser<T> = fn(&str) -> Result<T, String>;
 
-/// Every `--option` of the language.
-pub const OPTIONS: &[&str] = &["--hex", "--file", "--into", "--timeout", "--write"];
-
-/// A typed argument, ready now or parsed when the command runs.
+/// A typed argument, ready now or parsed when the command runs (the
+/// session resolves it: `Session::resolve`).
 #[derive(Debug, Clone)]
 pub enum Arg<T> {
     Ready(T),
     Later(Word, WordParser<T>),
 }
 
-impl<T: Clone> Arg<T> {
-    /// The value, expanding `${...}` now if the word has any.
-    pub fn get(&self, session: &mut Session) -> Result<Cow<'_, T>, Failure> {
-        match self {
-            Arg::Ready(value) => Ok(Cow::Borrowed(value)),
-            Arg::Later(word, parse) => {
-                let (text, _) = session.expand(word)?;
-                parse(&text).map(Cow::Owned).map_err(Failure::Usage)
-            }
-        }
-    }
-}
-
 /// The words after a command's name, consumed by its parser.
 pub struct Args<'w> {
-    /// The command's name, for the synopsis in error messages.
-    command: &'w str,
+    /// The command being parsed, for its synopsis in error messages.
+    spec: &'static Spec,
     words: Vec<&'w Word>,
 }
 
 impl<'w> Args<'w> {
-    pub fn new(command: &'w str, words: &'w [Word]) -> Self {
+    pub fn new(spec: &'static Spec, words: &'w [Word]) -> Self {
         Args {
-            command,
+            spec,
             words: words.iter().collect(),
         }
     }
 
+    /// The command being parsed.
+    pub fn spec(&self) -> &'static Spec {
+        self.spec
+    }
+
     /// An error that shows the command's synopsis.
     pub fn usage_error(&self, problem: &str) -> SyntaxError {
-        // Looked up only here: the synopsis is needed for errors alone.
-        let synopsis = crate::cmd::help_for(self.command).map_or(self.command, |h| h.synopsis);
-        SyntaxError::new(format!("{problem} (usage: {synopsis})"))
+        SyntaxError::new(format!("{problem} (usage: {})", self.spec.synopsis))
     }
 
     /// Removes a literal `--flag` wherever it stands.
@@ -221,12 +208,12 @@ impl<'w> Args<'w> {
                 && word[2..]
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '-')
-                && !OPTIONS.contains(word)
+                && !all_flags().any(|flag| flag == *word)
         });
         match unknown {
             None => Ok(()),
             Some(word) => {
-                let suggestion = did_you_mean(word, OPTIONS.iter().copied())
+                let suggestion = did_you_mean(word, all_flags())
                     .map(|s| format!("; did you mean {s}?"))
                     .unwrap_or_default();
                 Err(self.usage_error(&format!("unknown option '{word}'{suggestion}")))
@@ -274,23 +261,6 @@ pub fn parse_bool(word: &str) -> Result<bool, String> {
     }
 }
 
-/// The candidate closest to `word`, for "did you mean".
-pub fn did_you_mean<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
-    let allowed = |candidate: &str| (candidate.len() / 3).max(1) + 1;
-    candidates
-        .into_iter()
-        // Words of very different lengths are never close; skipping them
-        // also keeps a huge typo from costing a huge edit-distance table.
-        .filter(|c| word.len().abs_diff(c.len()) <= allowed(c))
-        .map(|c| (edit_distance(word, c), c))
-        .filter(|(distance, c)| *distance <= allowed(c))
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, c)| c)
-}
-
 /// Cuts every very long word of a message short, so that a 10 MB typo
 /// gives a one-line error.
 pub fn shorten_words(message: &str) -> String {
@@ -311,32 +281,12 @@ pub fn shorten_words(message: &str) -> String {
     out
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut previous = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous + usize::from(ca != *cb);
-            previous = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
-        }
-    }
-    row[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn suggests_close_names() {
-        let names = ["connect", "close", "recv"];
-        assert_eq!(did_you_mean("conect", names), Some("connect"));
-        assert_eq!(did_you_mean("rcv", names), Some("recv"));
-        assert_eq!(did_you_mean("zzzzzz", names), None);
-        assert_eq!(did_you_mean(&"B".repeat(10_000_000), names), None);
+    fn long_words_are_cut_short_in_messages() {
         assert!(
             SyntaxError::new(format!("unknown '{}'", "B".repeat(1000)))
                 .message

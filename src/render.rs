@@ -6,7 +6,6 @@
 use socket2::SockAddr;
 use std::fmt::{self, Write as _};
 
-use crate::cmd::poll::describe_events;
 use crate::data::{bytes_literal, hexdump};
 use crate::errors::describe_errno;
 use crate::kind::Kind;
@@ -73,14 +72,32 @@ pub fn render(outcome: &Outcome, session: &Session, out: &mut String) {
     };
 }
 
+/// `POLLIN|POLLOUT`, or `-` for nothing.
+pub fn describe_events(revents: i16) -> String {
+    let names: Vec<&str> = [
+        (libc::POLLIN, "POLLIN"),
+        (libc::POLLOUT, "POLLOUT"),
+        (libc::POLLHUP, "POLLHUP"),
+        (libc::POLLERR, "POLLERR"),
+        (libc::POLLNVAL, "POLLNVAL"),
+    ]
+    .iter()
+    .filter(|(bit, _)| revents & bit != 0)
+    .map(|(_, name)| *name)
+    .collect();
+    if names.is_empty() {
+        "-".to_string()
+    } else {
+        names.join("|")
+    }
+}
+
 fn created(session: &Session, name: &str) -> String {
-    match session.handle(name) {
-        Ok(handle) => format!(
-            "created {name}: {}, fd {}",
-            handle.kind,
-            session.show_fd(handle)
-        ),
-        Err(_) => format!("created {name}"),
+    match session.handle(name).map(|h| (h, h.kind())) {
+        Ok((handle, Some(kind))) => {
+            format!("created {name}: {kind}, fd {}", session.show_fd(handle))
+        }
+        _ => format!("created {name}"),
     }
 }
 

@@ -8,7 +8,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::cmd::Command;
+use crate::cmd::{Command, Scope};
 use crate::errors::file_error;
 use crate::lexer::{push_quoted, split_line, Context, Field, Piece, Var, Word};
 use crate::parser::{Arg, SyntaxError};
@@ -92,14 +92,17 @@ impl fmt::Display for ScriptError {
 
 /// The most errors reported for one script: past that, it is probably not a script.
 const MAX_ERRORS: usize = 20;
-/// How deep `source` may nest.
-const MAX_DEPTH: usize = 32;
+/// How deep `source` may nest, whether the path is known before the run
+/// or only when the line runs (then a source can name itself).
+pub const MAX_SOURCE_DEPTH: usize = 32;
 
 /// Loads and parses a script file.
 pub struct Loader<'a> {
     pub args: &'a [String],
     /// Canonical paths of the scripts being loaded, to catch `source` loops.
     stack: Vec<PathBuf>,
+    /// Whether the shell's own commands are allowed (a typed line).
+    scope: Scope,
 }
 
 impl<'a> Loader<'a> {
@@ -107,6 +110,16 @@ impl<'a> Loader<'a> {
         Loader {
             args,
             stack: Vec::new(),
+            scope: Scope::Language,
+        }
+    }
+
+    /// A loader for lines typed at the shell's prompt, where `record` and
+    /// `set` are commands too (files they source are scripts all the same).
+    pub fn for_shell(args: &'a [String]) -> Self {
+        Loader {
+            scope: Scope::Shell,
+            ..Loader::new(args)
         }
     }
 
@@ -210,7 +223,8 @@ impl<'a> Loader<'a> {
             return Ok(None);
         }
         let command_name = words[0].literal().map(str::to_string);
-        let mut command = Command::parse(&words).map_err(|e| (command_name.clone(), e))?;
+        let mut command =
+            Command::parse_in(&words, self.scope).map_err(|e| (command_name.clone(), e))?;
         self.load_source(&mut command, name, dir)
             .map_err(|e| (command_name.clone(), e))?;
         Ok(Some(Line {
@@ -248,9 +262,9 @@ impl<'a> Loader<'a> {
                 "{display} sources itself (a source loop)"
             )));
         }
-        if self.stack.len() >= MAX_DEPTH {
+        if self.stack.len() >= MAX_SOURCE_DEPTH {
             return Err(SyntaxError::new(format!(
-                "sources nest more than {MAX_DEPTH} deep"
+                "sources nest more than {MAX_SOURCE_DEPTH} deep"
             )));
         }
         // A device or a pipe could be endless (/dev/zero) or never end (/dev/stdin).
@@ -259,7 +273,10 @@ impl<'a> Loader<'a> {
         }
         let text = read_script_file(path)
             .map_err(|e| SyntaxError::new(file_error("read", Path::new(display), &e)))?;
-        self.parse(&text, display, Some(path)).map_err(|errors| {
+        let scope = std::mem::replace(&mut self.scope, Scope::Language);
+        let parsed = self.parse(&text, display, Some(path));
+        self.scope = scope;
+        parsed.map_err(|errors| {
             let first = &errors[0];
             SyntaxError::new(format!("in {first}"))
         })
@@ -287,7 +304,7 @@ pub fn read_script_file(path: &Path) -> std::io::Result<Vec<u8>> {
 /// split into words, when its first word is plainly a command.
 fn known_command_name(text: &str) -> Option<String> {
     let first = text.split_whitespace().next()?;
-    crate::cmd::help_for(first).map(|help| help.name.to_string())
+    crate::cmd::spec(first).map(|spec| spec.name.to_string())
 }
 
 /// How a sourced file is named: beside the script that sources it.

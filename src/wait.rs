@@ -7,16 +7,21 @@
 //! wait without losing the handle.
 
 use nix::errno::Errno;
-use std::os::fd::RawFd;
+use nix::fcntl::OFlag;
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::errors::Failure;
 
-/// Write end and read end of the self-pipe that SIGINT writes to; -1 until
-/// [`catch_interrupts`] runs.
+/// The write end of the self-pipe, as the signal handler needs it (a raw
+/// number it can read atomically); -1 until [`catch_interrupts`] runs.
 static INTERRUPT_WRITE: AtomicI32 = AtomicI32::new(-1);
-static INTERRUPT_READ: AtomicI32 = AtomicI32::new(-1);
+/// Both ends of the self-pipe that SIGINT writes to, once made.
+static INTERRUPT_PIPE: OnceLock<(OwnedFd, OwnedFd)> = OnceLock::new();
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_sigint(_: libc::c_int) {
@@ -30,23 +35,26 @@ extern "C" fn on_sigint(_: libc::c_int) {
 
 /// Makes Ctrl-C cancel the current wait instead of killing the process.
 pub fn catch_interrupts() -> std::io::Result<()> {
-    let mut fds = [0; 2];
-    // SAFETY: fds has room for the two descriptors pipe2 writes.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    INTERRUPT_READ.store(fds[0], Ordering::SeqCst);
-    INTERRUPT_WRITE.store(fds[1], Ordering::SeqCst);
-    // SAFETY: the handler only touches atomics and write(2).
-    unsafe {
-        let mut action: libc::sigaction = std::mem::zeroed();
-        action.sa_sigaction = on_sigint as *const () as usize;
-        libc::sigemptyset(&mut action.sa_mask);
-        if libc::sigaction(libc::SIGINT, &action, std::ptr::null_mut()) != 0 {
-            return Err(std::io::Error::last_os_error());
+    if INTERRUPT_PIPE.get().is_none() {
+        let pipe = nix::unistd::pipe2(OFlag::O_NONBLOCK | OFlag::O_CLOEXEC)?;
+        let write = pipe.1.as_raw_fd();
+        if INTERRUPT_PIPE.set(pipe).is_ok() {
+            INTERRUPT_WRITE.store(write, Ordering::SeqCst);
         }
     }
+    let action = SigAction::new(
+        SigHandler::Handler(on_sigint),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    // SAFETY: the handler only touches atomics and write(2).
+    unsafe { sigaction(Signal::SIGINT, &action) }?;
     Ok(())
+}
+
+/// The read end of the self-pipe, once Ctrl-C is caught.
+fn interrupt_pipe() -> Option<BorrowedFd<'static>> {
+    INTERRUPT_PIPE.get().map(|(read, _)| read.as_fd())
 }
 
 /// Whether Ctrl-C arrived and was not taken yet (the flag stays set).
@@ -56,11 +64,9 @@ pub fn interrupt_pending() -> bool {
 
 /// Whether Ctrl-C arrived since the last call; clears the flag.
 pub fn take_interrupt() -> bool {
-    let read = INTERRUPT_READ.load(Ordering::SeqCst);
-    if read >= 0 {
+    if let Some(read) = interrupt_pipe() {
         let mut sink = [0u8; 64];
-        // SAFETY: reading into a local buffer from our own non-blocking pipe.
-        while unsafe { libc::read(read, sink.as_mut_ptr().cast(), sink.len()) } > 0 {}
+        while nix::unistd::read(read, &mut sink).is_ok_and(|n| n > 0) {}
     }
     INTERRUPTED.swap(false, Ordering::SeqCst)
 }
@@ -80,14 +86,15 @@ impl Deadline {
         }
     }
 
-    /// Milliseconds left for poll(2): -1 for no limit.
-    fn poll_millis(&self) -> i32 {
+    /// The time left, for poll(2).
+    fn poll_timeout(&self) -> PollTimeout {
         match self.at {
-            None => -1,
+            None => PollTimeout::NONE,
             Some(at) => {
                 let left = at.saturating_duration_since(Instant::now());
                 // Round up so that a wait never ends early.
-                i32::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i32::MAX)
+                let millis = i32::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
+                PollTimeout::try_from(millis).unwrap_or(PollTimeout::MAX)
             }
         }
     }
@@ -115,44 +122,36 @@ impl Deadline {
 /// Polls several descriptors at once; returns each one's revents, or a
 /// TIMEOUT naming `what` when none became ready in time.
 pub fn poll_many(
-    fds: &[(RawFd, i16)],
+    fds: &[(BorrowedFd, i16)],
     deadline: Deadline,
     what: &str,
 ) -> Result<Vec<i16>, Failure> {
-    let mut pollfds: Vec<libc::pollfd> = fds
+    let mut pollfds: Vec<PollFd> = fds
         .iter()
-        .map(|&(fd, events)| libc::pollfd {
-            fd,
-            events,
-            revents: 0,
-        })
+        .map(|&(fd, events)| PollFd::new(fd, PollFlags::from_bits_truncate(events)))
         .collect();
-    let interrupt = INTERRUPT_READ.load(Ordering::SeqCst);
-    if interrupt >= 0 {
-        pollfds.push(libc::pollfd {
-            fd: interrupt,
-            events: libc::POLLIN,
-            revents: 0,
-        });
+    if let Some(interrupt) = interrupt_pipe() {
+        pollfds.push(PollFd::new(interrupt, PollFlags::POLLIN));
     }
+    let revents = |pollfds: &[PollFd]| -> Vec<i16> {
+        pollfds[..fds.len()]
+            .iter()
+            .map(|p| p.revents().map_or(0, |r| r.bits()))
+            .collect()
+    };
     loop {
         if INTERRUPTED.load(Ordering::SeqCst) {
             take_interrupt();
             return Err(Failure::Interrupted);
         }
-        let millis = deadline.poll_millis();
-        // SAFETY: pollfds is a valid, initialised array of its length.
-        let ready =
-            unsafe { libc::poll(pollfds.as_mut_ptr(), pollfds.len() as libc::nfds_t, millis) };
-        if ready < 0 {
-            match Errno::last() {
-                Errno::EINTR => continue,
-                errno => return Err(Failure::sys(errno)),
-            }
-        }
-        let sockets_ready = pollfds[..fds.len()].iter().any(|p| p.revents != 0);
-        if sockets_ready {
-            return Ok(pollfds[..fds.len()].iter().map(|p| p.revents).collect());
+        let ready = match nix::poll::poll(&mut pollfds, deadline.poll_timeout()) {
+            Ok(ready) => ready,
+            Err(Errno::EINTR) => continue,
+            Err(errno) => return Err(Failure::sys(errno)),
+        };
+        let states = revents(&pollfds);
+        if states.iter().any(|&r| r != 0) {
+            return Ok(states);
         }
         if ready == 0 && deadline.expired() {
             return Err(deadline.timeout(what));
@@ -161,13 +160,18 @@ pub fn poll_many(
 }
 
 /// Waits until one descriptor is ready for `events`.
-pub fn wait_for(fd: RawFd, events: i16, deadline: Deadline, what: &str) -> Result<(), Failure> {
+pub fn wait_for(
+    fd: BorrowedFd,
+    events: i16,
+    deadline: Deadline,
+    what: &str,
+) -> Result<(), Failure> {
     poll_many(&[(fd, events)], deadline, what).map(|_| ())
 }
 
 /// Sleeps, but wakes for Ctrl-C.
 pub fn sleep(duration: Duration) -> Result<(), Failure> {
-    match poll_many(&[], Deadline::after(Some(duration)), "sleep") {
+    match poll_many(&[], Deadline::after(Some(duration)), "the pause") {
         Err(Failure::Timeout { .. }) => Ok(()),
         Err(other) => Err(other),
         Ok(_) => Ok(()),

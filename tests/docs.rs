@@ -11,9 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use sockrepl::cmd::{Command as SockCommand, HELP};
+use sockrepl::cmd::{specs, Command as SockCommand, Scope};
 use sockrepl::lexer::{split_line, Context};
-use sockrepl::repl::shell::SHELL_HELP;
 use sockrepl::script::Loader;
 
 const BIN: &str = env!("CARGO_BIN_EXE_sockrepl");
@@ -82,11 +81,11 @@ fn command_headings(doc: &str) -> Vec<String> {
 fn every_command_has_a_section_quoting_its_help_text() {
     let doc = language_md();
     assert!(
-        HELP.len() >= 30,
+        specs().count() >= 30,
         "the registry lists {} commands",
-        HELP.len()
+        specs().count()
     );
-    for help in HELP {
+    for help in specs() {
         let text = section(&doc, help.name)
             .unwrap_or_else(|| panic!("docs/language.md has no section \"#### `{}`\"", help.name));
         for (field, value) in [
@@ -115,7 +114,7 @@ fn every_command_section_is_a_command_the_program_knows() {
     let headings = command_headings(&doc);
     for name in &headings {
         assert!(
-            HELP.iter().chain(SHELL_HELP).any(|h| h.name == *name),
+            specs().any(|h| h.name == *name),
             "docs/language.md documents '{name}', which is not a command"
         );
     }
@@ -127,7 +126,7 @@ fn every_command_section_is_a_command_the_program_knows() {
 
 #[test]
 fn every_help_example_is_a_valid_command() {
-    for help in HELP {
+    for help in specs() {
         let words = split_line(help.example, &Context { args: &[] })
             .unwrap_or_else(|e| panic!("example of {} does not split: {}", help.name, e.message));
         assert_eq!(
@@ -136,7 +135,7 @@ fn every_help_example_is_a_valid_command() {
             "the example of {} runs another command",
             help.name
         );
-        if let Err(error) = SockCommand::parse(&words) {
+        if let Err(error) = SockCommand::parse_in(&words, Scope::Shell) {
             panic!(
                 "example of {} ({:?}) does not parse: {}",
                 help.name, help.example, error.message
@@ -385,7 +384,7 @@ fn the_echo_client_script_fails_against_a_server_that_does_not_echo() {
 #[test]
 fn the_shell_only_commands_have_their_help_text_in_the_docs() {
     let doc = normalise(&language_md());
-    for help in SHELL_HELP {
+    for help in specs().filter(|s| s.scope == Scope::Shell) {
         for field in [help.synopsis, help.summary, help.example] {
             assert!(
                 doc.contains(&normalise(field)),

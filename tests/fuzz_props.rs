@@ -208,7 +208,7 @@ impl Rng {
 /// example, and the lines of every script in scripts/ and tests/golden/.
 fn corpus() -> Vec<String> {
     let mut lines: Vec<String> = VALID_LINES.iter().map(|l| l.to_string()).collect();
-    lines.extend(sockrepl::cmd::HELP.iter().map(|h| h.example.to_string()));
+    lines.extend(sockrepl::cmd::specs().map(|h| h.example.to_string()));
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for dir in ["scripts", "tests/golden", "examples", "lessons"] {
         for file in sock_files(&root.join(dir)) {

@@ -1,12 +1,14 @@
 //! `accept`: take one connection from a listening socket's queue.
 
-use super::Help;
+use super::{Command, Fits, Run, Scope, Slot, Spec};
 use crate::errors::Failure;
 use crate::outcome::{Endpoint, Outcome};
 use crate::parser::{Args, SyntaxError};
 use crate::session::Session;
 
-pub const HELP: Help = Help {
+pub const SPECS: &[Spec] = &[ACCEPT];
+
+pub const ACCEPT: Spec = Spec {
     name: "accept",
     synopsis: "accept NAME [NEW]",
     summary:
@@ -14,6 +16,11 @@ pub const HELP: Help = Help {
               Waits at most the timeout for a connection.",
     python: "conn, addr = s.accept()",
     example: "accept srv conn",
+    args: &[Slot::Handle(Fits::Listening), Slot::NewHandle],
+    repeats: false,
+    flags: &[],
+    scope: Scope::Language,
+    parse: |args| Accept::parse(args).map(Command::from),
 };
 
 #[derive(Debug, Clone)]
@@ -30,17 +37,21 @@ impl Accept {
         })
     }
 
-    pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
+}
+
+impl Run for Accept {
+    fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
         let new = match &self.new {
             Some(name) => name.clone(),
             None => default_name(session, &self.listener)?,
         };
         session.check_free(&new)?;
         let listener = session.handle(&self.listener)?;
+        let listening = listener.socket()?;
         let deadline = session.deadline(listener);
         let (socket, peer) = session
-            .retry(listener, libc::POLLIN, deadline, "no connection", |s| {
-                s.accept()
+            .retry(listener, libc::POLLIN, deadline, "no connection", |_| {
+                listening.accept()
             })
             .map_err(|f| {
                 f.with_hint(|errno| {
@@ -48,11 +59,10 @@ impl Accept {
                         .then(|| format!("{} is not listening", self.listener))
                 })
             })?;
-        let kind = listener.kind;
-        let handle = session.handle_mut(&self.listener)?;
-        handle.accepted += 1;
-        let accepted = session.insert(&new, socket, kind)?;
-        accepted.port_chosen = true;
+        let kind = listening.kind;
+        session.handle_mut(&self.listener)?.socket_mut()?.accepted += 1;
+        let accepted = session.insert_socket(&new, socket, kind)?;
+        accepted.socket_mut()?.port_chosen = true;
         session.note_peer_port(&new);
         let peer = Endpoint { addr: peer, kind };
         Ok(Outcome::Accepted { handle: new, peer })
@@ -61,7 +71,7 @@ impl Accept {
 
 /// `srv-1`, `srv-2`, ...: the first free name after those already taken.
 fn default_name(session: &Session, listener: &str) -> Result<String, Failure> {
-    let taken = session.handle(listener)?.accepted;
+    let taken = session.handle(listener)?.socket()?.accepted;
     let mut n = taken + 1;
     loop {
         let name = format!("{listener}-{n}");

@@ -2,7 +2,7 @@
 
 use nix::errno::Errno;
 
-use super::Help;
+use super::{Command, Fits, Run, Scope, Slot, Spec};
 use crate::address::Address;
 use crate::errors::Failure;
 use crate::handle::BoundFile;
@@ -10,13 +10,20 @@ use crate::outcome::{Endpoint, Outcome};
 use crate::parser::{Arg, Args, SyntaxError};
 use crate::session::Session;
 
-pub const HELP: Help = Help {
+pub const SPECS: &[Spec] = &[BIND];
+
+pub const BIND: Spec = Spec {
     name: "bind",
     synopsis: "bind NAME ADDR",
     summary: "Bind the socket to a local address and show the address actually bound \
               (port 0 lets the kernel choose; a Unix path is removed again on close).",
     python: "s.bind(('127.0.0.1', 0))",
     example: "bind srv 127.0.0.1:0",
+    args: &[Slot::Handle(Fits::Any), Slot::Addr],
+    repeats: false,
+    flags: &[],
+    scope: Scope::Language,
+    parse: |args| Bind::parse(args).map(Command::from),
 };
 
 #[derive(Debug, Clone)]
@@ -33,21 +40,23 @@ impl Bind {
         })
     }
 
-    pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
-        let addr = self.addr.get(session)?.into_owned();
-        let kind = session.handle(&self.name)?.kind;
+}
+
+impl Run for Bind {
+    fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
+        let addr = session.resolve(&self.addr)?.into_owned();
+        let kind = session.handle(&self.name)?.socket()?.kind;
         let sockaddr = addr.resolve(kind)?;
         let shown = session.show_addr(kind, &sockaddr);
-        let handle = session.handle_mut(&self.name)?;
-        handle
-            .socket
+        let socket = session.handle_mut(&self.name)?.socket_mut()?;
+        socket
             .bind(&sockaddr)
             .map_err(|e| Failure::from(e).with_hint(|errno| bind_hint(errno, &addr, &shown)))?;
         if let Address::UnixPath(path) = &addr {
-            handle.bound_path = BoundFile::new(path.clone());
+            socket.bound_path = BoundFile::new(path.clone());
         }
-        handle.port_chosen = chosen_by_script(&addr, &sockaddr);
-        let local = handle.local_addr().unwrap_or(sockaddr);
+        socket.port_chosen = chosen_by_script(&addr, &sockaddr);
+        let local = socket.local_addr().unwrap_or(sockaddr);
         session.note_kernel_choice(&self.name);
         Ok(Outcome::Bound(Endpoint { addr: local, kind }))
     }

@@ -1,18 +1,25 @@
 //! `close`: close a socket and forget its handle.
 
-use super::Help;
+use super::{Command, Fits, Run, Scope, Slot, Spec};
 use crate::errors::Failure;
 use crate::outcome::Outcome;
 use crate::parser::{Args, SyntaxError};
 use crate::session::Session;
 
-pub const HELP: Help = Help {
+pub const SPECS: &[Spec] = &[CLOSE];
+
+pub const CLOSE: Spec = Spec {
     name: "close",
     synopsis: "close NAME",
     summary:
         "Close the socket and forget the handle; a Unix socket file its bind created is removed.",
     python: "s.close()",
     example: "close cli",
+    args: &[Slot::Handle(Fits::Any)],
+    repeats: false,
+    flags: &[],
+    scope: Scope::Language,
+    parse: |args| Close::parse(args).map(Command::from),
 };
 
 #[derive(Debug, Clone)]
@@ -27,7 +34,10 @@ impl Close {
         })
     }
 
-    pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
+}
+
+impl Run for Close {
+    fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
         let removed = session.remove(&self.name)?.close();
         Ok(Outcome::Closed { removed })
     }

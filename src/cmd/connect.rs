@@ -4,7 +4,7 @@
 use nix::errno::Errno;
 use socket2::SockAddr;
 
-use super::Help;
+use super::{Command, Fits, Run, Scope, Slot, Spec};
 use crate::address::Address;
 use crate::errors::Failure;
 use crate::outcome::{Endpoint, Outcome};
@@ -12,22 +12,34 @@ use crate::parser::{Arg, Args, SyntaxError};
 use crate::session::Session;
 use crate::wait::wait_for;
 
-pub const HELP: Help = Help {
+pub const SPECS: &[Spec] = &[CONNECT, CONNECT_EX];
+
+pub const CONNECT: Spec = Spec {
     name: "connect",
     synopsis: "connect NAME ADDR",
     summary: "Connect to ADDR; fails with the errno (ECONNREFUSED when nothing listens there). \
               Waits at most the timeout for the handshake.",
     python: "s.connect(('127.0.0.1', 65432))",
     example: "connect cli ${srv.addr}",
+    args: &[Slot::Handle(Fits::NotListening), Slot::Addr],
+    repeats: false,
+    flags: &[],
+    scope: Scope::Language,
+    parse: |args| Connect::parse(args, false).map(Command::from),
 };
 
-pub const EX_HELP: Help = Help {
+pub const CONNECT_EX: Spec = Spec {
     name: "connect_ex",
     synopsis: "connect_ex NAME ADDR",
     summary:
         "Connect, but never fail: show 0 or the errno name, as Python's connect_ex returns it.",
     python: "err = s.connect_ex(('127.0.0.1', 65432))",
     example: "connect_ex cli 127.0.0.1:1",
+    args: &[Slot::Handle(Fits::NotListening), Slot::Addr],
+    repeats: false,
+    flags: &[],
+    scope: Scope::Language,
+    parse: |args| Connect::parse(args, true).map(Command::from),
 };
 
 #[derive(Debug, Clone)]
@@ -46,24 +58,27 @@ impl Connect {
         })
     }
 
-    pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
-        let addr = self.addr.get(session)?.into_owned();
-        let kind = session.handle(&self.name)?.kind;
+}
+
+impl Run for Connect {
+    fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
+        let addr = session.resolve(&self.addr)?.into_owned();
+        let kind = session.handle(&self.name)?.socket()?.kind;
         let target = addr.resolve(kind)?;
         let shown = session.show_addr(kind, &target);
         let result = self.connect(session, &target, &shown);
         if result.is_ok() || matches!(result, Err(Failure::Sys { .. })) {
             session.note_kernel_choice(&self.name);
         }
-        let handle = session.handle(&self.name)?;
+        let socket = session.handle(&self.name)?.socket()?;
         match (result, self.never_fail) {
             (Ok(()), false) => Ok(Outcome::Connected {
                 local: Endpoint {
-                    addr: handle.local_addr().unwrap_or_else(unnamed),
+                    addr: socket.local_addr()?,
                     kind,
                 },
                 peer: Endpoint {
-                    addr: handle.peer_addr().unwrap_or_else(unnamed),
+                    addr: socket.peer_addr().unwrap_or(target),
                     kind,
                 },
             }),
@@ -75,9 +90,13 @@ impl Connect {
         }
     }
 
+}
+
+impl Connect {
     fn connect(&self, session: &Session, target: &SockAddr, shown: &str) -> Result<(), Failure> {
         let handle = session.handle(&self.name)?;
-        match handle.socket.connect(target) {
+        let socket = handle.socket()?;
+        match socket.connect(target) {
             Ok(()) => return Ok(()),
             Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) && handle.blocking => {}
             Err(e) if e.raw_os_error() == Some(libc::EAGAIN) && handle.blocking => {
@@ -88,25 +107,19 @@ impl Connect {
                     libc::POLLOUT,
                     deadline,
                     "room in the listener's queue",
-                    |s| s.connect(target),
+                    |_| socket.connect(target),
                 );
             }
             Err(e) => return Err(e.into()),
         }
         session.out.flush();
         let what = format!("no answer from {shown}");
-        wait_for(handle.fd(), libc::POLLOUT, session.deadline(handle), &what)?;
-        match handle.socket.take_error()? {
+        wait_for(handle.as_fd(), libc::POLLOUT, session.deadline(handle), &what)?;
+        match socket.take_error()? {
             Some(error) => Err(error.into()),
             None => Ok(()),
         }
     }
-}
-
-fn unnamed() -> SockAddr {
-    // An AF_UNSPEC address shows as "(unnamed)".
-    // SAFETY: a zeroed sockaddr_storage with length 0 is a valid, empty address.
-    unsafe { SockAddr::new(std::mem::zeroed(), 0) }
 }
 
 fn connect_hint(errno: Errno, addr: &str) -> Option<String> {

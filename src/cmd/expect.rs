@@ -3,19 +3,19 @@
 use std::io::Read;
 use std::path::Path;
 
-use super::send::{datagram_bytes, open_data_file};
-use super::Help;
+use super::send::{datagram_bytes, open_data_file, DATA_FLAGS};
+use super::{Command, Fits, Run, Scope, Slot, Spec};
 use crate::data::{bytes_literal, preview, Data};
 use crate::errors::Failure;
-use crate::handle::Handle;
+use crate::handle::{Handle, ReceiveMode};
 use crate::outcome::Outcome;
 use crate::parser::{Arg, Args, SyntaxError};
 use crate::session::Session;
 use crate::wait::Deadline;
 
-use super::recv::receive;
+pub const SPECS: &[Spec] = &[EXPECT, EXPECT_EOF];
 
-pub const HELP: Help = Help {
+pub const EXPECT: Spec = Spec {
     name: "expect",
     synopsis: "expect NAME DATA|--hex HEX|--file PATH",
     summary: "Assert that exactly these bytes arrive next (several recv() calls if needed; on a \
@@ -23,14 +23,24 @@ pub const HELP: Help = Help {
               timeout fail and show expected against actual.",
     python: "assert s.recv(12) == b'Hello, world'",
     example: "expect cli 'Hello, world'",
+    args: &[Slot::Handle(Fits::NotListening), Slot::Data],
+    repeats: false,
+    flags: DATA_FLAGS,
+    scope: Scope::Language,
+    parse: |args| Expect::parse(args).map(Command::from),
 };
 
-pub const EOF_HELP: Help = Help {
+pub const EXPECT_EOF: Spec = Spec {
     name: "expect_eof",
     synopsis: "expect_eof NAME",
     summary: "Assert that the peer has closed: the next receive sees end of stream.",
     python: "assert s.recv(1) == b''",
     example: "expect_eof conn",
+    args: &[Slot::Handle(Fits::NotListening)],
+    repeats: false,
+    flags: &[],
+    scope: Scope::Language,
+    parse: |args| ExpectEof::parse(args).map(Command::from),
 };
 
 /// The largest datagram.
@@ -54,11 +64,14 @@ impl Expect {
         })
     }
 
-    pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
-        let data = self.data.get(session)?;
+}
+
+impl Run for Expect {
+    fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
+        let data = session.resolve(&self.data)?;
         let handle = session.handle(&self.name)?;
         let deadline = session.deadline(handle);
-        let count = if handle.kind.keeps_boundaries() {
+        let count = if handle.keeps_boundaries() {
             expect_datagram(session, handle, &datagram_bytes(&data)?, deadline)?
         } else {
             match &*data {
@@ -126,8 +139,8 @@ fn expect_stream(
     let mut got = 0;
     while got < expected.len() {
         let want = (expected.len() - got).min(buffer.len());
-        let step = session.retry(handle, libc::POLLIN, deadline, "the expected bytes", |s| {
-            receive(s, &mut buffer[..want], false, false)
+        let step = session.retry(handle, libc::POLLIN, deadline, "the expected bytes", |h| {
+            h.receive(&mut buffer[..want], ReceiveMode::default())
         });
         let n = match step {
             Ok((n, _)) => n,
@@ -217,8 +230,12 @@ fn expect_datagram(
     deadline: Deadline,
 ) -> Result<u64, Failure> {
     let mut buffer = vec![0u8; DATAGRAM_BUFFER];
-    let (size, _) = session.retry(handle, libc::POLLIN, deadline, "no datagram", |s| {
-        receive(s, &mut buffer, true, false)
+    let datagram = ReceiveMode {
+        datagram: true,
+        want_from: false,
+    };
+    let (size, _) = session.retry(handle, libc::POLLIN, deadline, "no datagram", |h| {
+        h.receive(&mut buffer, datagram)
     })?;
     let actual = &buffer[..size.min(buffer.len())];
     if size != expected.len() || actual != expected {
@@ -255,9 +272,12 @@ impl ExpectEof {
         })
     }
 
-    pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
+}
+
+impl Run for ExpectEof {
+    fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
         let handle = session.handle(&self.name)?;
-        if !handle.kind.has_end_of_stream() {
+        if !handle.has_end_of_stream() {
             return Err(Failure::usage(format!(
                 "{} is a datagram socket: it has no end of stream (an empty datagram is just a datagram)",
                 self.name
@@ -265,8 +285,8 @@ impl ExpectEof {
         }
         let deadline = session.deadline(handle);
         let mut buffer = [0u8; 64];
-        let (n, _) = session.retry(handle, libc::POLLIN, deadline, "no end of stream", |s| {
-            receive(s, &mut buffer, false, false)
+        let (n, _) = session.retry(handle, libc::POLLIN, deadline, "no end of stream", |h| {
+            h.receive(&mut buffer, ReceiveMode::default())
         })?;
         if n > 0 {
             return Err(Failure::Assertion(format!(

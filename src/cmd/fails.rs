@@ -1,19 +1,27 @@
 //! `fails`: assert that a command fails, with a given errno or TIMEOUT.
 
-use super::{Command, Help};
+use super::{Command, Run, Scope, Slot, Spec};
 use crate::errors::{all_error_names, ErrorName, Failure};
 use crate::lexer::Word;
 use crate::outcome::Outcome;
-use crate::parser::{did_you_mean, Args, SyntaxError};
+use crate::parser::{Args, SyntaxError};
 use crate::session::Session;
+use crate::suggest::did_you_mean;
 
-pub const HELP: Help = Help {
+pub const SPECS: &[Spec] = &[FAILS];
+
+pub const FAILS: Spec = Spec {
     name: "fails",
     synopsis: "fails [ERRNAME] COMMAND...",
     summary: "Assert that COMMAND fails (with that errno name, or TIMEOUT); the session goes on. \
               Names match by value, so EAGAIN and EWOULDBLOCK are the same.",
     python: "with pytest.raises(ConnectionRefusedError): s.connect(addr)",
     example: "fails ECONNREFUSED connect cli 127.0.0.1:1",
+    args: &[Slot::Wrapped],
+    repeats: false,
+    flags: &[],
+    scope: Scope::Language,
+    parse: |args| Fails::parse(args).map(Command::from),
 };
 
 /// How many `fails` one line may nest.
@@ -31,7 +39,7 @@ impl Fails {
         let first = words.first().and_then(Word::literal).ok_or_else(|| {
             SyntaxError::new("missing COMMAND (usage: fails [ERRNAME] COMMAND...)")
         })?;
-        let (expected, command_words) = if super::help_for(first).is_some() {
+        let (expected, command_words) = if super::spec(first).is_some() {
             (None, &words[..])
         } else {
             (Some(parse_error_name(first)?), &words[1..])
@@ -53,10 +61,7 @@ impl Fails {
             ));
         }
         let command = Command::parse(command_words)?;
-        if matches!(
-            command,
-            Command::Source(_) | Command::Exit(_) | Command::Require(_) | Command::Help(_)
-        ) {
+        if command.is_control() {
             return Err(SyntaxError::new(
                 "fails wraps a command that can fail on a socket",
             ));
@@ -67,7 +72,10 @@ impl Fails {
         })
     }
 
-    pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
+}
+
+impl Run for Fails {
+    fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
         let failure = match self.command.apply(session) {
             Ok(_) => {
                 let wanted = self

@@ -1,67 +1,114 @@
 //! `help`: the synopsis, description, Python equivalent and an example of
-//! each command, from the same table `docs/language.md` is written from.
+//! each command, from the specs that `docs/language.md` is checked against.
 
-use super::{help_for, Help, HELP as ALL};
+use super::{specs, Command, Run, Scope, Slot, Spec};
+use crate::errors::Failure;
 use crate::outcome::Outcome;
-use crate::parser::{did_you_mean, Args, SyntaxError};
+use crate::parser::{Args, SyntaxError};
+use crate::session::Session;
+use crate::suggest::did_you_mean;
 
-pub const HELP: Help = Help {
+pub const SPECS: &[Spec] = &[HELP];
+
+pub const HELP: Spec = Spec {
     name: "help",
     synopsis: "help [COMMAND]",
     summary: "List the commands, or show one command's synopsis, description, Python equivalent and example.",
     python: "help(socket.socket)",
     example: "help connect",
+    args: &[Slot::Topic],
+    repeats: false,
+    flags: &[],
+    scope: Scope::Language,
+    parse: |args| Help::parse(args).map(Command::from),
 };
 
 #[derive(Debug, Clone)]
-pub struct HelpCommand {
-    topic: Option<&'static Help>,
+pub struct Help {
+    topic: Option<&'static Spec>,
 }
 
-impl HelpCommand {
+impl Help {
     pub fn parse(args: &mut Args) -> Result<Self, SyntaxError> {
         let topic = match args.optional_literal() {
             None => None,
-            Some(name) => Some(help_for(name).ok_or_else(|| {
-                let suggestion = did_you_mean(name, ALL.iter().map(|h| h.name))
+            Some(name) => Some(super::spec(name).ok_or_else(|| {
+                let suggestion = did_you_mean(name, super::command_names())
                     .map(|s| format!(" (did you mean '{s}'?)"))
                     .unwrap_or_default();
                 SyntaxError::new(format!("no help for '{name}'{suggestion}"))
             })?),
         };
-        Ok(HelpCommand { topic })
+        Ok(Help { topic })
     }
+}
 
-    pub fn apply(&self) -> Outcome {
-        Outcome::Text(match self.topic {
-            Some(help) => describe(help),
+impl Run for Help {
+    fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
+        Ok(Outcome::Text(match self.topic {
+            Some(spec) => describe(spec),
+            None if session.interactive => shell_overview(),
             None => overview(),
-        })
+        }))
     }
 }
 
 /// One command's full help.
-pub fn describe(help: &Help) -> String {
+pub fn describe(spec: &Spec) -> String {
     format!(
         "{}\n  {}\n  Python:  {}\n  Example: {}",
-        help.synopsis, help.summary, help.python, help.example
+        spec.synopsis, spec.summary, spec.python, spec.example
     )
 }
 
-/// Every command's synopsis, one a line.
+/// Every command of the language with its synopsis, one a line.
 pub fn overview() -> String {
-    let width = ALL.iter().map(|h| h.synopsis.len()).max().unwrap_or(0);
+    let width = synopsis_width(Scope::Language);
     let mut text = String::from("Commands (help COMMAND for more):\n");
-    for help in ALL {
-        let first_sentence = first_sentence(help.summary);
-        text.push_str(&format!(
-            "  {:width$}  {}\n",
-            help.synopsis,
-            first_sentence.trim_end_matches('.')
-        ));
-    }
+    list(&mut text, Scope::Language, width);
     text.pop();
     text
+}
+
+/// The language's commands, then the shell's own, in the same columns.
+fn shell_overview() -> String {
+    let width = synopsis_width(Scope::Shell);
+    let mut text = String::from("Commands (help COMMAND for more):\n");
+    list(&mut text, Scope::Language, width);
+    text.push_str("Shell only:\n");
+    list(&mut text, Scope::Shell, width);
+    text.push_str(
+        "Tab completes, Up/Down walk the history, Ctrl-C cancels a waiting command, Ctrl-D leaves.",
+    );
+    text
+}
+
+/// The widest synopsis listed: the language's, or also the shell's own.
+fn synopsis_width(widest_scope: Scope) -> usize {
+    specs()
+        .filter(|spec| spec.scope == Scope::Language || widest_scope == Scope::Shell)
+        .map(|spec| spec.synopsis.len())
+        .max()
+        .unwrap_or(0)
+}
+
+fn list(text: &mut String, scope: Scope, width: usize) {
+    for spec in specs().filter(|spec| spec.scope == scope) {
+        let first = match scope {
+            Scope::Language => first_sentence(spec.summary),
+            // The shell's own summaries start "Shell only." and end their
+            // first sentence at the first ". ".
+            Scope::Shell => {
+                let summary = spec.summary.trim_start_matches("Shell only. ");
+                summary.split(". ").next().unwrap_or(summary)
+            }
+        };
+        text.push_str(&format!(
+            "  {:width$}  {}\n",
+            spec.synopsis,
+            first.trim_end_matches('.')
+        ));
+    }
 }
 
 /// The summary up to its first full stop that ends a sentence (a ". "
@@ -84,5 +131,13 @@ mod tests {
             "Show SO_TYPE (e.g. 1 (SOCK_STREAM))"
         );
         assert!(overview().contains("SO_TYPE (e.g. 1 (SOCK_STREAM))"));
+    }
+
+    #[test]
+    fn the_shell_lists_its_own_commands_too() {
+        let text = shell_overview();
+        assert!(text.contains("bind NAME ADDR"));
+        assert!(text.contains("record FILE|stop"));
+        assert!(!overview().contains("record FILE|stop"));
     }
 }

@@ -1,18 +1,25 @@
 //! `listen`: turn a bound stream socket into a listening one.
 
-use super::Help;
+use super::{Command, Fits, Run, Scope, Slot, Spec};
 use crate::errors::Failure;
 use crate::outcome::{Endpoint, Outcome};
 use crate::parser::{Arg, Args, SyntaxError};
 use crate::session::Session;
 
-pub const HELP: Help = Help {
+pub const SPECS: &[Spec] = &[LISTEN];
+
+pub const LISTEN: Spec = Spec {
     name: "listen",
     synopsis: "listen NAME [BACKLOG]",
     summary: "Listen for connections (default backlog 128). The kernel completes handshakes \
               and queues connections until accept takes them.",
     python: "s.listen()",
     example: "listen srv",
+    args: &[Slot::Handle(Fits::CanListen), Slot::Value],
+    repeats: false,
+    flags: &[],
+    scope: Scope::Language,
+    parse: |args| Listen::parse(args).map(Command::from),
 };
 
 #[derive(Debug, Clone)]
@@ -31,25 +38,25 @@ impl Listen {
         Ok(Listen { name, backlog })
     }
 
-    pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
+}
+
+impl Run for Listen {
+    fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
         let backlog = match &self.backlog {
-            Some(arg) => *arg.get(session)?,
+            Some(arg) => *session.resolve(arg)?,
             None => 128,
         };
-        let handle = session.handle(&self.name)?;
-        handle.socket.listen(backlog).map_err(|e| {
+        let socket = session.handle(&self.name)?.socket()?;
+        socket.listen(backlog).map_err(|e| {
             Failure::from(e).with_hint(|errno| {
                 (errno == nix::errno::Errno::EOPNOTSUPP)
                     .then(|| "only stream sockets listen".to_string())
             })
         })?;
-        let local = handle.local_addr();
+        let (local, kind) = (socket.local_addr(), socket.kind);
         session.note_kernel_choice(&self.name);
-        let local = local.ok_or_else(|| Failure::usage("the listening socket has no address"))?;
-        let local = Endpoint {
-            addr: local,
-            kind: session.handle(&self.name)?.kind,
-        };
+        let local = local.map_err(|_| Failure::usage("the listening socket has no address"))?;
+        let local = Endpoint { addr: local, kind };
         Ok(Outcome::Listening { local, backlog })
     }
 }

@@ -1,219 +1,163 @@
-//! Every command of the language: one file per command or small family,
-//! each with its `parse` (words into a typed command) and its `apply` (run
-//! against the session), dispatched through [`Command`].
+//! Step two of a line's path, and the commands themselves.
+//!
+//! Every command lives in its own file under `cmd/`, holding its [`Spec`]
+//! (name, help, argument slots, flags: see [`spec`]), its `parse` (words
+//! into a typed command) and its `apply` (run against the session, through
+//! [`Run`]). The one list below, [`commands!`], declares each command's
+//! module, makes the [`Command`] enum and its dispatch, and collects the
+//! specs that help, the parser, the shell and the docs check read: adding
+//! a command adds one line here and nothing anywhere else in `src/`.
 
-pub mod accept;
-pub mod bind;
-pub mod close;
-pub mod connect;
-pub mod expect;
-pub mod fails;
-pub mod help;
-pub mod listen;
-pub mod names;
-pub mod poll;
-pub mod recv;
-pub mod require;
-pub mod send;
-pub mod session;
-pub mod shutdown;
-pub mod socket;
-pub mod sockets;
 pub mod sockopt;
-pub mod source;
-pub mod timeouts;
+pub mod spec;
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use crate::errors::Failure;
 use crate::lexer::Word;
 use crate::outcome::Outcome;
-use crate::parser::{did_you_mean, Args, SyntaxError};
+use crate::parser::{Args, SyntaxError};
 use crate::session::Session;
+use crate::suggest::did_you_mean;
+pub use spec::{Fits, Flag, Scope, Slot, Spec};
 
-/// The help of one command: the same text `help` shows and the docs use.
-#[derive(Debug, Clone, Copy)]
-pub struct Help {
-    pub name: &'static str,
-    pub synopsis: &'static str,
-    pub summary: &'static str,
-    pub python: &'static str,
-    pub example: &'static str,
+/// What a parsed command does when it runs.
+pub trait Run {
+    fn apply(&self, session: &mut Session) -> Result<Outcome, Failure>;
 }
 
-/// A parsed command line.
-#[derive(Debug, Clone)]
-pub enum Command {
-    Socket(socket::Socket),
-    SocketPair(socket::SocketPair),
-    Bind(bind::Bind),
-    Listen(listen::Listen),
-    Accept(accept::Accept),
-    Connect(connect::Connect),
-    Send(send::Send),
-    Recv(recv::Recv),
-    Shutdown(shutdown::Shutdown),
-    Close(close::Close),
-    SetSockOpt(sockopt::SetSockOpt),
-    GetSockOpt(sockopt::GetSockOpt),
-    SetTimeout(timeouts::SetTimeout),
-    SetBlocking(timeouts::SetBlocking),
-    Name(names::Name),
-    Poll(poll::Poll),
-    Sockets(sockets::Sockets),
-    Expect(expect::Expect),
-    ExpectEof(expect::ExpectEof),
-    Fails(fails::Fails),
-    Require(require::Require),
-    Timeout(timeouts::Timeout),
-    Sleep(session::Sleep),
-    Print(session::Print),
-    Source(source::Source),
-    Help(help::HelpCommand),
-    Exit(session::Exit),
+/// Declares the command modules, in the order `help` lists them, with the
+/// types each one parses into: the `Command` enum, its dispatch and the
+/// registry of specs all come from this one list.
+macro_rules! commands {
+    ($($module:ident { $($variant:ident),+ $(,)? })+) => {
+        $(pub mod $module;)+
+
+        /// A parsed command line.
+        #[derive(Debug, Clone)]
+        pub enum Command {
+            $($($variant($module::$variant),)+)+
+        }
+
+        $($(impl From<$module::$variant> for Command {
+            fn from(command: $module::$variant) -> Self {
+                Command::$variant(command)
+            }
+        })+)+
+
+        impl Run for Command {
+            fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
+                match self {
+                    $($(Command::$variant(command) => command.apply(session),)+)+
+                }
+            }
+        }
+
+        /// Each module's specs, in `help` order.
+        const MODULES: &[&[Spec]] = &[$($module::SPECS,)+];
+    };
 }
 
-/// Every command's help, in the order `help` lists them.
-pub const HELP: &[Help] = &[
-    socket::HELP,
-    socket::PAIR_HELP,
-    bind::HELP,
-    listen::HELP,
-    accept::HELP,
-    connect::HELP,
-    connect::EX_HELP,
-    send::SEND_HELP,
-    send::SENDALL_HELP,
-    send::SENDTO_HELP,
-    recv::RECV_HELP,
-    recv::RECVFROM_HELP,
-    recv::RECVALL_HELP,
-    shutdown::HELP,
-    close::HELP,
-    sockopt::SET_HELP,
-    sockopt::GET_HELP,
-    timeouts::SETTIMEOUT_HELP,
-    timeouts::SETBLOCKING_HELP,
-    names::SOCKNAME_HELP,
-    names::PEERNAME_HELP,
-    poll::HELP,
-    sockets::HELP,
-    expect::HELP,
-    expect::EOF_HELP,
-    fails::HELP,
-    require::HELP,
-    timeouts::TIMEOUT_HELP,
-    session::SLEEP_HELP,
-    session::PRINT_HELP,
-    source::HELP,
-    help::HELP,
-    session::EXIT_HELP,
-    session::QUIT_HELP,
-];
-
-pub fn help_for(name: &str) -> Option<&'static Help> {
-    HELP.iter().find(|h| h.name == name)
+commands! {
+    socket { Socket, SocketPair }
+    bind { Bind }
+    listen { Listen }
+    accept { Accept }
+    connect { Connect }
+    send { Send }
+    recv { Recv }
+    shutdown { Shutdown }
+    close { Close }
+    setsockopt { SetSockOpt }
+    getsockopt { GetSockOpt }
+    settimeout { SetTimeout }
+    setblocking { SetBlocking }
+    names { Name }
+    poll { Poll }
+    sockets { Sockets }
+    expect { Expect, ExpectEof }
+    fails { Fails }
+    require { Require }
+    timeout { Timeout }
+    sleep { Sleep }
+    print { Print }
+    source { Source }
+    help { Help }
+    exit { Exit }
+    shell_only { Record, SetNotify }
 }
 
+/// Every command, in the order `help` lists them.
+pub fn specs() -> impl Iterator<Item = &'static Spec> {
+    MODULES.iter().flat_map(|specs| specs.iter())
+}
+
+/// The command called `name`.
+pub fn spec(name: &str) -> Option<&'static Spec> {
+    static BY_NAME: OnceLock<HashMap<&'static str, &'static Spec>> = OnceLock::new();
+    BY_NAME
+        .get_or_init(|| specs().map(|spec| (spec.name, spec)).collect())
+        .get(name)
+        .copied()
+}
+
+/// Every command's name.
 pub fn command_names() -> impl Iterator<Item = &'static str> {
-    HELP.iter().map(|h| h.name)
+    specs().map(|spec| spec.name)
+}
+
+/// Every `--flag` some command takes, for the parser's check of unknown
+/// options (the same list as [`crate::flag::ALL`], which a test checks).
+pub fn all_flags() -> impl Iterator<Item = &'static str> {
+    crate::flag::ALL.iter().copied()
 }
 
 impl Command {
-    /// Parses a line's words (the first is the command name).
+    /// Parses a line's words (the first is the command name) as a script
+    /// line: shell-only commands are refused.
     pub fn parse(words: &[Word]) -> Result<Command, SyntaxError> {
+        Self::parse_in(words, Scope::Language)
+    }
+
+    /// Parses a line's words where `scope` says: at the shell's prompt,
+    /// the shell's own commands are commands too.
+    pub fn parse_in(words: &[Word], scope: Scope) -> Result<Command, SyntaxError> {
         let (first, rest) = words
             .split_first()
             .ok_or_else(|| SyntaxError::new("empty command"))?;
         let name = first
             .literal()
             .ok_or_else(|| SyntaxError::new("a command name cannot use ${...}"))?;
-        let mut args = Args::new(name, rest);
-        if !takes_free_words(name) {
+        let spec = spec(name).ok_or_else(|| unknown_command(name))?;
+        if spec.scope == Scope::Shell && scope != Scope::Shell {
+            return Err(SyntaxError::new(format!(
+                "{name} works only at the interactive shell's prompt, not in a script"
+            )));
+        }
+        let mut args = Args::new(spec, rest);
+        if !spec.takes_free_words() {
             args.reject_unknown_options()?;
         }
-        let command = Self::parse_named(name, &mut args)?;
+        let command = (spec.parse)(&mut args)?;
         args.finish()?;
         Ok(command)
     }
 
-    fn parse_named(name: &str, args: &mut Args) -> Result<Command, SyntaxError> {
-        use Command as C;
-        Ok(match name {
-            "socket" => C::Socket(socket::Socket::parse(args)?),
-            "socketpair" => C::SocketPair(socket::SocketPair::parse(args)?),
-            "bind" => C::Bind(bind::Bind::parse(args)?),
-            "listen" => C::Listen(listen::Listen::parse(args)?),
-            "accept" => C::Accept(accept::Accept::parse(args)?),
-            "connect" | "connect_ex" => {
-                C::Connect(connect::Connect::parse(args, name == "connect_ex")?)
-            }
-            "send" | "sendall" | "sendto" => C::Send(send::Send::parse(name, args)?),
-            "recv" | "recvfrom" | "recvall" => C::Recv(recv::Recv::parse(name, args)?),
-            "shutdown" => C::Shutdown(shutdown::Shutdown::parse(args)?),
-            "close" => C::Close(close::Close::parse(args)?),
-            "setsockopt" => C::SetSockOpt(sockopt::SetSockOpt::parse(args)?),
-            "getsockopt" => C::GetSockOpt(sockopt::GetSockOpt::parse(args)?),
-            "settimeout" => C::SetTimeout(timeouts::SetTimeout::parse(args)?),
-            "setblocking" => C::SetBlocking(timeouts::SetBlocking::parse(args)?),
-            "getsockname" | "getpeername" => C::Name(names::Name::parse(name, args)?),
-            "poll" => C::Poll(poll::Poll::parse(args)?),
-            "sockets" => C::Sockets(sockets::Sockets),
-            "expect" => C::Expect(expect::Expect::parse(args)?),
-            "expect_eof" => C::ExpectEof(expect::ExpectEof::parse(args)?),
-            "fails" => C::Fails(fails::Fails::parse(args)?),
-            "require" => C::Require(require::Require::parse(args)?),
-            "timeout" => C::Timeout(timeouts::Timeout::parse(args)?),
-            "sleep" => C::Sleep(session::Sleep::parse(args)?),
-            "print" => C::Print(session::Print::parse(args)),
-            "source" => C::Source(source::Source::parse(args)?),
-            "help" => C::Help(help::HelpCommand::parse(args)?),
-            "exit" => C::Exit(session::Exit::parse(args)?),
-            "quit" => C::Exit(session::Exit { status: 0 }),
-            _ => return Err(unknown_command(name)),
-        })
+    /// Whether this command steers the session rather than touching a
+    /// handle (`source`, `exit`, `require`, `help`, the shell's own), so
+    /// `fails` cannot wrap it.
+    pub fn is_control(&self) -> bool {
+        matches!(
+            self,
+            Command::Source(_)
+                | Command::Exit(_)
+                | Command::Require(_)
+                | Command::Help(_)
+                | Command::Record(_)
+                | Command::SetNotify(_)
+        )
     }
-
-    /// Runs the command. `source` is run by the interpreter, which owns
-    /// the line-by-line loop.
-    pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
-        use Command as C;
-        match self {
-            C::Socket(c) => c.apply(session),
-            C::SocketPair(c) => c.apply(session),
-            C::Bind(c) => c.apply(session),
-            C::Listen(c) => c.apply(session),
-            C::Accept(c) => c.apply(session),
-            C::Connect(c) => c.apply(session),
-            C::Send(c) => c.apply(session),
-            C::Recv(c) => c.apply(session),
-            C::Shutdown(c) => c.apply(session),
-            C::Close(c) => c.apply(session),
-            C::SetSockOpt(c) => c.apply(session),
-            C::GetSockOpt(c) => c.apply(session),
-            C::SetTimeout(c) => c.apply(session),
-            C::SetBlocking(c) => c.apply(session),
-            C::Name(c) => c.apply(session),
-            C::Poll(c) => c.apply(session),
-            C::Sockets(c) => c.apply(session),
-            C::Expect(c) => c.apply(session),
-            C::ExpectEof(c) => c.apply(session),
-            C::Fails(c) => c.apply(session),
-            C::Require(c) => Ok(c.apply()),
-            C::Timeout(c) => c.apply(session),
-            C::Sleep(c) => c.apply(session),
-            C::Print(c) => c.apply(session),
-            C::Source(_) => Err(Failure::usage("source runs only from the interpreter")),
-            C::Help(c) => Ok(c.apply()),
-            C::Exit(c) => Ok(Outcome::Exit(c.status)),
-        }
-    }
-}
-
-/// Commands whose words may be any data or text, where `--word` is data.
-fn takes_free_words(name: &str) -> bool {
-    matches!(
-        name,
-        "send" | "sendall" | "sendto" | "expect" | "print" | "fails"
-    )
 }
 
 fn unknown_command(name: &str) -> SyntaxError {
@@ -224,4 +168,32 @@ fn unknown_command(name: &str) -> SyntaxError {
         message.push_str(" (type 'help' for the list)");
     }
     SyntaxError::new(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_flag_list_is_the_flags_of_the_specs() {
+        let mut used: Vec<&str> = specs()
+            .flat_map(|spec| spec.flags)
+            .map(|flag| flag.name)
+            .collect();
+        used.sort_unstable();
+        used.dedup();
+        let mut listed = crate::flag::ALL.to_vec();
+        listed.sort_unstable();
+        assert_eq!(used, listed, "add a new flag's name to src/flag.rs");
+    }
+
+    #[test]
+    fn every_name_is_one_command() {
+        let mut names: Vec<&str> = command_names().collect();
+        let count = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), count, "two specs share a name");
+        assert!(specs().all(|s| spec(s.name).is_some_and(|found| std::ptr::eq(found, s))));
+    }
 }

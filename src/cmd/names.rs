@@ -1,25 +1,37 @@
 //! `getsockname` and `getpeername`: show a socket's two addresses.
 
-use super::Help;
+use super::{Command, Fits, Run, Scope, Slot, Spec};
 use crate::errors::Failure;
 use crate::outcome::{Endpoint, Outcome};
 use crate::parser::{Args, SyntaxError};
 use crate::session::Session;
 
-pub const SOCKNAME_HELP: Help = Help {
+pub const SPECS: &[Spec] = &[GETSOCKNAME, GETPEERNAME];
+
+pub const GETSOCKNAME: Spec = Spec {
     name: "getsockname",
     synopsis: "getsockname NAME",
     summary: "Show the socket's local address (after bind, connect or listen).",
     python: "s.getsockname()",
     example: "getsockname srv",
+    args: &[Slot::Handle(Fits::Any)],
+    repeats: false,
+    flags: &[],
+    scope: Scope::Language,
+    parse: |args| Name::parse(args, false).map(Command::from),
 };
 
-pub const PEERNAME_HELP: Help = Help {
+pub const GETPEERNAME: Spec = Spec {
     name: "getpeername",
     synopsis: "getpeername NAME",
     summary: "Show the address of the connected peer (ENOTCONN when not connected).",
     python: "s.getpeername()",
     example: "getpeername conn",
+    args: &[Slot::Handle(Fits::NotListening)],
+    repeats: false,
+    flags: &[],
+    scope: Scope::Language,
+    parse: |args| Name::parse(args, true).map(Command::from),
 };
 
 #[derive(Debug, Clone)]
@@ -29,16 +41,17 @@ pub struct Name {
 }
 
 impl Name {
-    pub fn parse(command: &str, args: &mut Args) -> Result<Self, SyntaxError> {
+    pub fn parse(args: &mut Args, peer: bool) -> Result<Self, SyntaxError> {
         Ok(Name {
             name: args.handle()?,
-            peer: command == "getpeername",
+            peer,
         })
     }
+}
 
-    pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
-        let handle = session.handle(&self.name)?;
-        let socket = &handle.socket;
+impl Run for Name {
+    fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
+        let socket = session.handle(&self.name)?.socket()?;
         let addr = if self.peer {
             socket.peer_addr()
         } else {
@@ -46,7 +59,7 @@ impl Name {
         };
         Ok(Outcome::Address(Endpoint {
             addr: addr?,
-            kind: handle.kind,
+            kind: socket.kind,
         }))
     }
 }

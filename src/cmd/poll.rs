@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::Help;
+use super::{Command, Fits, Flag, Run, Scope, Slot, Spec};
 use crate::duration::parse_timeout;
 use crate::errors::Failure;
 use crate::outcome::Outcome;
@@ -10,7 +10,9 @@ use crate::parser::{Arg, Args, SyntaxError};
 use crate::session::Session;
 use crate::wait::{poll_many, Deadline};
 
-pub const HELP: Help = Help {
+pub const SPECS: &[Spec] = &[POLL];
+
+pub const POLL: Spec = Spec {
     name: "poll",
     synopsis: "poll NAME... [--timeout DUR] [--write]",
     summary: "Wait until one of the sockets has something to read (data, a connection waiting, \
@@ -18,6 +20,11 @@ pub const HELP: Help = Help {
               each one's POLLIN/POLLOUT/POLLHUP/POLLERR.",
     python: "p = select.poll(); p.register(s); p.poll(5000)",
     example: "poll srv conn --timeout 1s",
+    args: &[Slot::Handle(Fits::Any)],
+    repeats: true,
+    flags: &[Flag::with("--timeout", Slot::Value), Flag::switch("--write")],
+    scope: Scope::Language,
+    parse: |args| Poll::parse(args).map(Command::from),
 };
 
 #[derive(Debug, Clone)]
@@ -43,16 +50,20 @@ impl Poll {
         })
     }
 
-    pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
+}
+
+impl Run for Poll {
+    fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
         let timeout = match &self.timeout {
-            Some(arg) => *arg.get(session)?,
+            Some(arg) => *session.resolve(arg)?,
             None => session.default_timeout,
         };
-        let fds = self
+        let handles = self
             .names
             .iter()
-            .map(|name| session.handle(name).map(|h| h.fd()))
+            .map(|name| session.handle(name))
             .collect::<Result<Vec<_>, _>>()?;
+        let fds: Vec<_> = handles.iter().map(|h| h.as_fd()).collect();
         session.out.flush();
         let events = if self.write {
             libc::POLLIN | libc::POLLOUT
@@ -74,25 +85,5 @@ impl Poll {
         Ok(Outcome::Polled(
             self.names.iter().cloned().zip(states).collect(),
         ))
-    }
-}
-
-/// `POLLIN|POLLOUT`, or `-` for nothing.
-pub fn describe_events(revents: i16) -> String {
-    let names: Vec<&str> = [
-        (libc::POLLIN, "POLLIN"),
-        (libc::POLLOUT, "POLLOUT"),
-        (libc::POLLHUP, "POLLHUP"),
-        (libc::POLLERR, "POLLERR"),
-        (libc::POLLNVAL, "POLLNVAL"),
-    ]
-    .iter()
-    .filter(|(bit, _)| revents & bit != 0)
-    .map(|(_, name)| *name)
-    .collect();
-    if names.is_empty() {
-        "-".to_string()
-    } else {
-        names.join("|")
     }
 }

@@ -4,20 +4,20 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::mem::MaybeUninit;
 use std::path::PathBuf;
 
-use socket2::{SockAddr, Socket};
-
-use super::Help;
+use super::{Command, Fits, Flag, Run, Scope, Slot, Spec};
 use crate::bulk::{Bulk, Direction};
 use crate::data::preview;
 use crate::errors::{file_error, Failure};
+use crate::handle::ReceiveMode;
 use crate::outcome::{Endpoint, Outcome, ReceiveKind, Received};
 use crate::parser::{Arg, Args, SyntaxError};
 use crate::session::Session;
 
-pub const RECV_HELP: Help = Help {
+pub const SPECS: &[Spec] = &[RECV, RECVFROM, RECVALL];
+
+pub const RECV: Spec = Spec {
     name: "recv",
     synopsis: "recv NAME [MAX] [--hex]",
     summary: "One recv() call of at most MAX bytes (default 1024). Shows the bytes as a Python \
@@ -25,27 +25,43 @@ pub const RECV_HELP: Help = Help {
               b'' (an empty datagram); fails with TIMEOUT when nothing came in time.",
     python: "data = s.recv(1024)",
     example: "recv conn",
+    args: &[Slot::Handle(Fits::NotListening), Slot::Value],
+    repeats: false,
+    flags: &[Flag::switch("--hex")],
+    scope: Scope::Language,
+    parse: |args| Recv::parse(Mode::Recv, args).map(Command::from),
 };
 
-pub const RECVFROM_HELP: Help = Help {
+pub const RECVFROM: Spec = Spec {
     name: "recvfrom",
     synopsis: "recvfrom NAME [MAX] [--hex]",
     summary: "Receive one datagram and show who sent it.",
     python: "data, addr = s.recvfrom(1024)",
     example: "recvfrom u",
+    args: &[Slot::Handle(Fits::NotListening), Slot::Value],
+    repeats: false,
+    flags: &[Flag::switch("--hex")],
+    scope: Scope::Language,
+    parse: |args| Recv::parse(Mode::RecvFrom, args).map(Command::from),
 };
 
-pub const RECVALL_HELP: Help = Help {
+pub const RECVALL: Spec = Spec {
     name: "recvall",
     synopsis: "recvall NAME [--into PATH] [--hex]",
     summary: "Read until the peer closes (end of stream). With --into, stream the bytes to a file \
               and show only the count.",
     python: "while chunk := s.recv(65536): data += chunk",
     example: "recvall conn --into received.bin",
+    args: &[Slot::Handle(Fits::NotListening)],
+    repeats: false,
+    flags: &[Flag::with("--into", Slot::Path), Flag::switch("--hex")],
+    scope: Scope::Language,
+    parse: |args| Recv::parse(Mode::All, args).map(Command::from),
 };
 
+/// Which of the three commands is being parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub enum Mode {
     Recv,
     RecvFrom,
     All,
@@ -68,12 +84,7 @@ const CHUNK: usize = 1024 * 1024;
 const MAX_IN_MEMORY: usize = 64 << 20;
 
 impl Recv {
-    pub fn parse(command: &str, args: &mut Args) -> Result<Self, SyntaxError> {
-        let mode = match command {
-            "recv" => Mode::Recv,
-            "recvfrom" => Mode::RecvFrom,
-            _ => Mode::All,
-        };
+    pub fn parse(mode: Mode, args: &mut Args) -> Result<Self, SyntaxError> {
         let hex = args.flag("--hex");
         let into = args.option_arg("--into", |p| Ok(PathBuf::from(p)))?;
         if into.is_some() && mode != Mode::All {
@@ -96,20 +107,26 @@ impl Recv {
         })
     }
 
-    pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
+}
+
+impl Run for Recv {
+    fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
         if self.mode == Mode::All {
             return self.receive_all(session);
         }
         let handle = session.handle(&self.name)?;
-        let datagrams = handle.kind.keeps_boundaries();
+        let kind = handle.kind();
         let deadline = session.deadline(handle);
         let mut buffer = vec![0u8; self.max];
-        let want_from = self.mode == Mode::RecvFrom;
-        let (size, from) = session.retry(handle, libc::POLLIN, deadline, "no data", |s| {
-            receive(s, &mut buffer, datagrams, want_from)
+        let mode = ReceiveMode {
+            datagram: handle.keeps_boundaries(),
+            want_from: self.mode == Mode::RecvFrom,
+        };
+        let (size, from) = session.retry(handle, libc::POLLIN, deadline, "no data", |h| {
+            h.receive(&mut buffer, mode)
         })?;
         let what = match size {
-            0 if handle.kind.has_end_of_stream() => ReceiveKind::EndOfStream,
+            0 if handle.has_end_of_stream() => ReceiveKind::EndOfStream,
             0 => ReceiveKind::EmptyDatagram,
             _ => {
                 buffer.truncate(size.min(self.max));
@@ -119,24 +136,23 @@ impl Recv {
                 }
             }
         };
-        let from = from.map(|addr| Endpoint {
-            addr,
-            kind: handle.kind,
-        });
+        let from = from.zip(kind).map(|(addr, kind)| Endpoint { addr, kind });
         Ok(Outcome::Received(Received {
             what,
             from,
             hex: self.hex,
         }))
     }
+}
 
+impl Recv {
     fn receive_all(&self, session: &mut Session) -> Result<Outcome, Failure> {
         let into = match &self.into {
-            Some(arg) => Some(arg.get(session)?.into_owned()),
+            Some(arg) => Some(session.resolve(arg)?.into_owned()),
             None => None,
         };
         let handle = session.handle(&self.name)?;
-        if !handle.kind.has_end_of_stream() {
+        if !handle.has_end_of_stream() {
             return Err(Failure::usage(format!(
                 "recvall reads a stream until it ends; {} keeps datagram boundaries and never ends (use recv)",
                 self.name
@@ -153,7 +169,7 @@ impl Recv {
             "no end of stream",
         );
         loop {
-            let step = bulk.call(|s| receive(s, &mut buffer, false, false));
+            let step = bulk.call(|h| h.receive(&mut buffer, ReceiveMode::default()));
             match step {
                 Ok((0, _)) => break,
                 Ok((n, _)) => sink.write(&buffer[..n])?,
@@ -171,30 +187,6 @@ fn parse_max(word: &str) -> Result<usize, SyntaxError> {
             "bad MAX '{word}': a number of bytes from 1 to {LARGEST_MAX}"
         ))),
     }
-}
-
-/// One recv(2) (or recvfrom(2)). On datagram sockets MSG_TRUNC makes the
-/// kernel report the datagram's real size, so a cut datagram can be shown.
-pub fn receive(
-    socket: &Socket,
-    buffer: &mut [u8],
-    datagrams: bool,
-    want_from: bool,
-) -> std::io::Result<(usize, Option<SockAddr>)> {
-    let flags = if datagrams { libc::MSG_TRUNC } else { 0 };
-    let buffer = as_uninit(buffer);
-    if want_from {
-        let (n, from) = socket.recv_from_with_flags(buffer, flags)?;
-        Ok((n, Some(from)))
-    } else {
-        Ok((socket.recv_with_flags(buffer, flags)?, None))
-    }
-}
-
-fn as_uninit(buffer: &mut [u8]) -> &mut [MaybeUninit<u8>] {
-    // SAFETY: initialised bytes are valid MaybeUninit<u8>, and the kernel
-    // only ever writes initialised bytes into the slice.
-    unsafe { &mut *(buffer as *mut [u8] as *mut [MaybeUninit<u8>]) }
 }
 
 /// Where `recvall` puts what it reads: memory, or a file streamed to.

@@ -3,17 +3,26 @@
 use socket2::{Domain, Protocol, Socket, Type};
 use std::net::{Ipv6Addr, SocketAddr};
 
-use super::Help;
+use super::{Command, Run, Scope, Slot, Spec};
+use crate::errors::Failure;
 use crate::outcome::Outcome;
 use crate::parser::{Args, SyntaxError};
+use crate::session::Session;
 
-pub const HELP: Help = Help {
+pub const SPECS: &[Spec] = &[REQUIRE];
+
+pub const REQUIRE: Spec = Spec {
     name: "require",
     synopsis: "require ipv6|raw|unix|icmp",
     summary: "Skip the rest of the script (status 0, counted as skipped by test) when the machine \
               lacks IPv6, raw sockets (privilege), Unix sockets or ping sockets.",
     python: "pytest.skip(...)",
     example: "require raw",
+    args: &[Slot::Choice(&["ipv6", "raw", "unix", "icmp"])],
+    repeats: false,
+    flags: &[],
+    scope: Scope::Language,
+    parse: |args| Require::parse(args).map(Command::from),
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,11 +50,14 @@ impl Require {
         Ok(Require { feature })
     }
 
-    pub fn apply(&self) -> Outcome {
-        match missing(self.feature) {
+}
+
+impl Run for Require {
+    fn apply(&self, _: &mut Session) -> Result<Outcome, Failure> {
+        Ok(match missing(self.feature) {
             None => Outcome::Text(format!("{}: available", name(self.feature))),
             Some(reason) => Outcome::Skip(reason.to_string()),
-        }
+        })
     }
 }
 

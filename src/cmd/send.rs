@@ -3,10 +3,10 @@
 use nix::errno::Errno;
 use std::fs::File;
 use std::io::Read;
-use std::os::fd::AsRawFd;
+use std::os::fd::BorrowedFd;
 use std::path::Path;
 
-use super::Help;
+use super::{Command, Fits, Flag, Run, Scope, Slot, Spec};
 use crate::address::Address;
 use crate::bulk::{Bulk, Direction};
 use crate::data::Data;
@@ -17,43 +17,74 @@ use crate::parser::{Arg, Args, SyntaxError};
 use crate::session::Session;
 use crate::wait::Deadline;
 
-pub const SEND_HELP: Help = Help {
+pub const SPECS: &[Spec] = &[SEND, SENDALL, SENDTO];
+
+/// `--hex HEX` and `--file PATH`: data given another way than a DATA word.
+pub const DATA_FLAGS: &[Flag] = &[
+    Flag::with("--hex", Slot::Value),
+    Flag::with("--file", Slot::Path),
+];
+
+pub const SEND: Spec = Spec {
     name: "send",
     synopsis: "send NAME DATA|--hex HEX|--file PATH",
     summary:
         "One send() call: shows how many bytes the kernel took, which may be fewer than given.",
     python: "n = s.send(b'hello\\n')",
     example: "send cli 'hello\\n'",
+    args: &[Slot::Handle(Fits::NotListening), Slot::Data],
+    repeats: false,
+    flags: DATA_FLAGS,
+    scope: Scope::Language,
+    parse: |args| Send::parse(Way::Once, args).map(Command::from),
 };
 
-pub const SENDALL_HELP: Help = Help {
+pub const SENDALL: Spec = Spec {
     name: "sendall",
     synopsis: "sendall NAME DATA|--hex HEX|--file PATH",
     summary: "Send all of the data, calling send() as often as needed (a file is streamed with sendfile).",
     python: "s.sendall(b'Hello, world')",
     example: "sendall cli 'Hello, world'",
+    args: &[Slot::Handle(Fits::NotListening), Slot::Data],
+    repeats: false,
+    flags: DATA_FLAGS,
+    scope: Scope::Language,
+    parse: |args| Send::parse(Way::All, args).map(Command::from),
 };
 
-pub const SENDTO_HELP: Help = Help {
+pub const SENDTO: Spec = Spec {
     name: "sendto",
     synopsis: "sendto NAME ADDR DATA|--hex HEX|--file PATH",
     summary: "Send one datagram to ADDR.",
     python: "s.sendto(b'ping', ('127.0.0.1', 9999))",
     example: "sendto u ${peer.addr} 'ping'",
+    args: &[Slot::Handle(Fits::NotListening), Slot::Addr, Slot::Data],
+    repeats: false,
+    flags: DATA_FLAGS,
+    scope: Scope::Language,
+    parse: |args| Send::parse(Way::To, args).map(Command::from),
 };
 
+/// Which of the three commands is being parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub enum Way {
     Once,
     All,
     To,
+}
+
+/// How the bytes go out: one send(), all of them, or one datagram to ADDR.
+#[derive(Debug, Clone)]
+enum Mode {
+    Once,
+    All,
+    To(Arg<Address>),
 }
 
 #[derive(Debug, Clone)]
 pub struct Send {
     mode: Mode,
     name: String,
-    to: Option<Arg<Address>>,
     data: Arg<Data>,
 }
 
@@ -69,70 +100,72 @@ const MAX_UNSIZED_FILE: u64 = 16 << 20;
 const MAX_DATAGRAM: u64 = 65_535;
 
 impl Send {
-    pub fn parse(command: &str, args: &mut Args) -> Result<Self, SyntaxError> {
-        let mode = match command {
-            "send" => Mode::Once,
-            "sendall" => Mode::All,
-            _ => Mode::To,
-        };
+    pub fn parse(way: Way, args: &mut Args) -> Result<Self, SyntaxError> {
         let option = args.data_option()?;
         let name = args.handle()?;
-        let to = match mode {
-            Mode::To => Some(args.arg("ADDR", Address::parse)?),
-            _ => None,
+        let mode = match way {
+            Way::Once => Mode::Once,
+            Way::All => Mode::All,
+            Way::To => Mode::To(args.arg("ADDR", Address::parse)?),
         };
         let data = args.data(option)?;
-        Ok(Send {
-            mode,
-            name,
-            to,
-            data,
-        })
+        Ok(Send { mode, name, data })
     }
+}
 
-    pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
-        let data = self.data.get(session)?;
-        let to = match &self.to {
-            Some(arg) => Some(arg.get(session)?.into_owned()),
-            None => None,
-        };
+impl Run for Send {
+    fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
+        if let Mode::To(to) = &self.mode {
+            return self.send_to(session, to);
+        }
+        let data = session.resolve(&self.data)?;
         let handle = session.handle(&self.name)?;
-        let kind = handle.kind;
         let deadline = session.deadline(handle);
-        let outcome = match (self.mode, &*data, to) {
-            (Mode::To, data, to) => {
-                let to = to.expect("sendto always has ADDR");
-                let target = to.resolve(handle.kind)?;
-                let bytes = datagram_bytes(data)?;
-                let sent = session.retry(handle, libc::POLLOUT, deadline, "no room to send", |s| {
-                    s.send_to(&bytes, &target)
-                });
-                let sent = sent.map_err(send_failure)?;
-                session.note_kernel_choice(&self.name);
-                Outcome::SentTo {
-                    sent: sent as u64,
-                    to: Endpoint { addr: target, kind },
-                }
-            }
-            (Mode::Once, Data::Bytes(bytes), _) => {
-                let sent = session.retry(handle, libc::POLLOUT, deadline, "no room to send", |s| {
-                    s.send(bytes)
+        let outcome = match (&self.mode, &*data) {
+            (Mode::Once, Data::Bytes(bytes)) => {
+                let sent = session.retry(handle, libc::POLLOUT, deadline, "no room to send", |h| {
+                    h.send(bytes)
                 });
                 Outcome::Sent {
                     sent: sent.map_err(send_failure)? as u64,
                     of: bytes.len() as u64,
                 }
             }
-            (Mode::All, Data::Bytes(bytes), _) => {
+            (Mode::All, Data::Bytes(bytes)) => {
                 let sent = send_all(session, handle, bytes, deadline)?;
                 Outcome::Sent { sent, of: sent }
             }
-            (mode, Data::File(path), _) => {
-                let (sent, of) = send_file(session, handle, path, mode == Mode::All, deadline)?;
+            (mode, Data::File(path)) => {
+                let all = matches!(mode, Mode::All);
+                let (sent, of) = send_file(session, handle, path, all, deadline)?;
                 Outcome::Sent { sent, of }
             }
+            (Mode::To(_), _) => unreachable!("sendto returned above"),
         };
         Ok(outcome)
+    }
+}
+
+impl Send {
+    /// `sendto`: one datagram to an address.
+    fn send_to(&self, session: &mut Session, to: &Arg<Address>) -> Result<Outcome, Failure> {
+        let data = session.resolve(&self.data)?;
+        let to = session.resolve(to)?.into_owned();
+        let handle = session.handle(&self.name)?;
+        let kind = handle.socket()?.kind;
+        let deadline = session.deadline(handle);
+        let target = to.resolve(kind)?;
+        let bytes = datagram_bytes(&data)?;
+        let socket = handle.socket()?;
+        let sent = session.retry(handle, libc::POLLOUT, deadline, "no room to send", |_| {
+            socket.send_to(&bytes, &target)
+        });
+        let sent = sent.map_err(send_failure)?;
+        session.note_kernel_choice(&self.name);
+        Ok(Outcome::SentTo {
+            sent: sent as u64,
+            to: Endpoint { addr: target, kind },
+        })
     }
 }
 
@@ -146,8 +179,8 @@ fn send_all(
     while offset < bytes.len() {
         let rest = &bytes[offset..];
         offset += session
-            .retry(handle, libc::POLLOUT, deadline, "no room to send", |s| {
-                s.send(rest)
+            .retry(handle, libc::POLLOUT, deadline, "no room to send", |h| {
+                h.send(rest)
             })
             .map_err(|f| sent_first(send_failure(f), offset as u64, bytes.len() as u64))?;
     }
@@ -174,8 +207,8 @@ fn send_file(
         let sent = match all {
             true => send_all(session, handle, &bytes, deadline)?,
             false => session
-                .retry(handle, libc::POLLOUT, deadline, "no room to send", |s| {
-                    s.send(&bytes)
+                .retry(handle, libc::POLLOUT, deadline, "no room to send", |h| {
+                    h.send(&bytes)
                 })
                 .map_err(send_failure)? as u64,
         };
@@ -185,8 +218,8 @@ fn send_file(
         // One send(): the kernel takes what fits in the send buffer now.
         let count = size.min(1 << 30) as usize;
         let sent = session
-            .retry(handle, libc::POLLOUT, deadline, "no room to send", |s| {
-                sendfile(s, &file, count)
+            .retry(handle, libc::POLLOUT, deadline, "no room to send", |h| {
+                sendfile(h.as_fd(), &file, count)
             })
             .map_err(send_failure)?;
         return Ok((sent, size));
@@ -202,7 +235,7 @@ fn send_file(
     while sent < size {
         let count = (size - sent).min(SENDFILE_CHUNK) as usize;
         let n = bulk
-            .call(|s| sendfile(s, &file, count))
+            .call(|h| sendfile(h.as_fd(), &file, count))
             .map_err(|f| sent_first(send_failure(f), sent, size))?;
         if n == 0 {
             break; // the file became shorter while it was sent
@@ -213,22 +246,11 @@ fn send_file(
 }
 
 /// One sendfile(2) from the file's own position.
-fn sendfile(socket: &socket2::Socket, file: &File, count: usize) -> std::io::Result<u64> {
-    // SAFETY: both descriptors are open for the duration of the call; a
-    // null offset makes sendfile advance the file's own position.
-    let n = unsafe {
-        libc::sendfile(
-            socket.as_raw_fd(),
-            file.as_raw_fd(),
-            std::ptr::null_mut(),
-            count,
-        )
-    };
-    if n < 0 {
-        Err(std::io::Error::last_os_error())
-    } else {
-        Ok(n as u64)
-    }
+fn sendfile(out: BorrowedFd, file: &File, count: usize) -> std::io::Result<u64> {
+    // No offset: sendfile advances the file's own position.
+    nix::sys::sendfile::sendfile(out, file, None, count)
+        .map(|n| n as u64)
+        .map_err(std::io::Error::from)
 }
 
 /// A datagram's bytes: a file is read whole, as it must fit in one datagram.

@@ -2,19 +2,29 @@
 
 use std::net::Shutdown as How;
 
-use super::Help;
+use super::{Command, Fits, Run, Scope, Slot, Spec};
 use crate::errors::Failure;
 use crate::outcome::Outcome;
 use crate::parser::{Args, SyntaxError};
 use crate::session::Session;
 
-pub const HELP: Help = Help {
+pub const SPECS: &[Spec] = &[SHUTDOWN];
+
+pub const SHUTDOWN: Spec = Spec {
     name: "shutdown",
     synopsis: "shutdown NAME read|write|both",
     summary: "Half-close: write sends end of stream (FIN) to the peer but keeps reading; read \
               stops receiving; both does the two.",
     python: "s.shutdown(socket.SHUT_WR)",
     example: "shutdown cli write",
+    args: &[
+        Slot::Handle(Fits::NotListening),
+        Slot::Choice(&["read", "write", "both"]),
+    ],
+    repeats: false,
+    flags: &[],
+    scope: Scope::Language,
+    parse: |args| Shutdown::parse(args).map(Command::from),
 };
 
 #[derive(Debug, Clone)]
@@ -35,15 +45,18 @@ impl Shutdown {
         Ok(Shutdown { name, how })
     }
 
-    pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
-        let handle = session.handle_mut(&self.name)?;
-        handle.socket.shutdown(self.how).map_err(|e| {
+}
+
+impl Run for Shutdown {
+    fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
+        let socket = session.handle_mut(&self.name)?.socket_mut()?;
+        socket.shutdown(self.how).map_err(|e| {
             Failure::from(e).with_hint(|errno| {
                 (errno == nix::errno::Errno::ENOTCONN)
                     .then(|| "only a connected socket can shut down".to_string())
             })
         })?;
-        handle.reading_shut |= matches!(self.how, How::Read | How::Both);
+        socket.reading_shut |= matches!(self.how, How::Read | How::Both);
         let text = match self.how {
             How::Read => "shut down reading (SHUT_RD)",
             How::Write => "shut down writing (SHUT_WR): the peer will see end of stream",

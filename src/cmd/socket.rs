@@ -3,14 +3,17 @@
 use nix::errno::Errno;
 use socket2::{Domain, Socket as KernelSocket};
 
-use super::Help;
+use super::{Command, Run, Scope, Slot, Spec};
 use crate::errors::Failure;
 use crate::kind::{Kind, KIND_NAMES};
 use crate::outcome::Outcome;
-use crate::parser::{did_you_mean, Args, SyntaxError};
+use crate::parser::{Args, SyntaxError};
 use crate::session::Session;
+use crate::suggest::did_you_mean;
 
-pub const HELP: Help = Help {
+pub const SPECS: &[Spec] = &[SOCKET, SOCKETPAIR];
+
+pub const SOCKET: Spec = Spec {
     name: "socket",
     synopsis: "socket NAME [KIND | FAMILY TYPE [PROTO]]",
     summary:
@@ -19,14 +22,28 @@ pub const HELP: Help = Help {
               AF_INET SOCK_STREAM.",
     python: "s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)",
     example: "socket srv tcp",
+    args: &[Slot::NewHandle, Slot::Kind],
+    repeats: false,
+    flags: &[],
+    scope: Scope::Language,
+    parse: |args| Socket::parse(args).map(Command::from),
 };
 
-pub const PAIR_HELP: Help = Help {
+pub const SOCKETPAIR: Spec = Spec {
     name: "socketpair",
     synopsis: "socketpair A B [unix|unix-dgram]",
     summary: "Create two Unix sockets already connected to each other.",
     python: "a, b = socket.socketpair()",
     example: "socketpair left right",
+    args: &[
+        Slot::NewHandle,
+        Slot::NewHandle,
+        Slot::Choice(&["unix", "unix-dgram"]),
+    ],
+    repeats: false,
+    flags: &[],
+    scope: Scope::Language,
+    parse: |args| SocketPair::parse(args).map(Command::from),
 };
 
 #[derive(Debug, Clone)]
@@ -53,7 +70,10 @@ impl Socket {
         Ok(Socket { name, kind })
     }
 
-    pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
+}
+
+impl Run for Socket {
+    fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
         session.check_free(&self.name)?;
         let socket = KernelSocket::new(
             self.kind.domain(),
@@ -61,7 +81,7 @@ impl Socket {
             self.kind.protocol(),
         )
         .map_err(|e| Failure::from(e).with_hint(|errno| creation_hint(self.kind, errno)))?;
-        session.insert(&self.name, socket, self.kind)?;
+        session.insert_socket(&self.name, socket, self.kind)?;
         Ok(Outcome::Created {
             handle: self.name.clone(),
         })
@@ -133,13 +153,16 @@ impl SocketPair {
         })
     }
 
-    pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
+}
+
+impl Run for SocketPair {
+    fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
         session.check_free(&self.first)?;
         session.check_free(&self.second)?;
         let (a, b) = KernelSocket::pair(Domain::UNIX, self.kind.sock_type(), None)
             .map_err(|e| Failure::from(e).with_hint(|errno| creation_hint(self.kind, errno)))?;
-        session.insert(&self.first, a, self.kind)?;
-        session.insert(&self.second, b, self.kind)?;
+        session.insert_socket(&self.first, a, self.kind)?;
+        session.insert_socket(&self.second, b, self.kind)?;
         Ok(Outcome::Pair {
             first: self.first.clone(),
             second: self.second.clone(),

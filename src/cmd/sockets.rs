@@ -1,13 +1,15 @@
 //! `sockets`: the live handles as a table, like `netstat -tanp`.
 
-use super::Help;
+use super::{Command, Run, Scope, Spec};
 use crate::errors::Failure;
 use crate::kind::Family;
 use crate::netstat::{socket_row, ProcTcp};
 use crate::outcome::Outcome;
 use crate::session::Session;
 
-pub const HELP: Help = Help {
+pub const SPECS: &[Spec] = &[SOCKETS];
+
+pub const SOCKETS: Spec = Spec {
     name: "sockets",
     synopsis: "sockets",
     summary:
@@ -15,17 +17,23 @@ pub const HELP: Help = Help {
               foreign address, and the kernel's own TCP state (LISTEN, ESTABLISHED, CLOSE_WAIT...).",
     python: "(netstat -tanp in a shell)",
     example: "sockets",
+    args: &[],
+    repeats: false,
+    flags: &[],
+    scope: Scope::Language,
+    parse: |_| Ok(Command::from(Sockets)),
 };
 
 #[derive(Debug, Clone)]
 pub struct Sockets;
 
-impl Sockets {
-    pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
+impl Run for Sockets {
+    fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
         let handles = session.handles();
         let tcp = handles
             .iter()
-            .any(|h| h.kind.port_space() == "tcp" && h.kind.family != Family::Unix);
+            .filter_map(|h| h.kind())
+            .any(|kind| kind.port_space() == "tcp" && kind.family != Family::Unix);
         // Read the kernel's tables only when a TCP socket needs them.
         let proc_tcp = if tcp {
             ProcTcp::load()
@@ -35,7 +43,7 @@ impl Sockets {
         Ok(Outcome::Table(
             handles
                 .into_iter()
-                .map(|h| socket_row(h, &proc_tcp))
+                .filter_map(|h| h.socket().ok().map(|s| socket_row(h, s, &proc_tcp)))
                 .collect(),
         ))
     }

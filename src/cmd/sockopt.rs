@@ -1,34 +1,14 @@
-//! `setsockopt` and `getsockopt`, by the options' C names.
+//! The socket options `setsockopt` and `getsockopt` know, by their C names:
+//! parsing a name, the kind of value each takes, and setting and reading it.
 
 use std::time::Duration;
 
 use socket2::Socket;
 
-use super::Help;
-use crate::errors::{describe_errno, Failure};
+use crate::errors::describe_errno;
 use crate::kind::type_c_name;
-use crate::outcome::Outcome;
-use crate::parser::{did_you_mean, parse_bool, Arg, Args, SyntaxError, WordParser};
-use crate::session::Session;
-
-pub const SET_HELP: Help = Help {
-    name: "setsockopt",
-    synopsis: "setsockopt NAME OPT VALUE",
-    summary: "Set a socket option: SO_REUSEADDR, SO_REUSEPORT, SO_KEEPALIVE, SO_BROADCAST, \
-              SO_RCVBUF, SO_SNDBUF, SO_LINGER (seconds or off), TCP_NODELAY, IPV6_V6ONLY, IP_TTL. \
-              Booleans: 1/0, on/off, true/false.",
-    python: "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)",
-    example: "setsockopt srv SO_REUSEADDR 1",
-};
-
-pub const GET_HELP: Help = Help {
-    name: "getsockopt",
-    synopsis: "getsockopt NAME OPT",
-    summary: "Show a socket option; also SO_ERROR (the pending error, as an errno name) and \
-              SO_TYPE (e.g. 1 (SOCK_STREAM)).",
-    python: "s.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE)",
-    example: "getsockopt cli SO_TYPE",
-};
+use crate::parser::{parse_bool, SyntaxError, WordParser};
+use crate::suggest::did_you_mean;
 
 /// The options sockrepl knows, by C name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,7 +51,7 @@ pub enum OptValue {
 }
 
 impl SockOpt {
-    fn parse(word: &str) -> Result<Self, SyntaxError> {
+    pub fn parse(word: &str) -> Result<Self, SyntaxError> {
         if let Some((_, opt)) = OPTION_NAMES.iter().find(|(name, _)| *name == word) {
             return Ok(*opt);
         }
@@ -94,7 +74,7 @@ impl SockOpt {
             .map_or("?", |(name, _)| name)
     }
 
-    fn value_parser(self) -> Option<WordParser<OptValue>> {
+    pub fn value_parser(self) -> Option<WordParser<OptValue>> {
         use SockOpt::*;
         match self {
             ReuseAddr | ReusePort | KeepAlive | Broadcast | NoDelay | V6Only => {
@@ -116,7 +96,7 @@ impl SockOpt {
         }
     }
 
-    fn set(self, socket: &Socket, value: OptValue) -> std::io::Result<()> {
+    pub fn set(self, socket: &Socket, value: OptValue) -> std::io::Result<()> {
         use OptValue::*;
         use SockOpt::*;
         match (self, value) {
@@ -137,7 +117,7 @@ impl SockOpt {
     }
 
     /// The option's current value, as the transcript shows it.
-    fn get(self, socket: &Socket) -> std::io::Result<String> {
+    pub fn get(self, socket: &Socket) -> std::io::Result<String> {
         use SockOpt::*;
         let flag = |on: bool| if on { "1" } else { "0" }.to_string();
         Ok(match self {
@@ -165,68 +145,5 @@ impl SockOpt {
                 format!("{} ({})", i32::from(socktype), type_c_name(socktype))
             }
         })
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct SetSockOpt {
-    name: String,
-    option: SockOpt,
-    value: Arg<OptValue>,
-}
-
-impl SetSockOpt {
-    pub fn parse(args: &mut Args) -> Result<Self, SyntaxError> {
-        let name = args.handle()?;
-        let option = SockOpt::parse(args.literal("OPT")?)?;
-        let parser = option.value_parser().ok_or_else(|| {
-            SyntaxError::new(format!("{} is read only: use getsockopt", option.name()))
-        })?;
-        let value = args.arg("VALUE", parser)?;
-        Ok(SetSockOpt {
-            name,
-            option,
-            value,
-        })
-    }
-
-    pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
-        let value = *self.value.get(session)?;
-        let socket = &session.handle(&self.name)?.socket;
-        self.option.set(socket, value)?;
-        let now = self.option.get(socket)?;
-        let asked = match value {
-            OptValue::Bool(on) => if on { "1" } else { "0" }.to_string(),
-            OptValue::Number(n) => n.to_string(),
-            OptValue::Linger(None) => "off".to_string(),
-            OptValue::Linger(Some(s)) => s.to_string(),
-        };
-        let mut text = format!("{} = {now}", self.option.name());
-        if now != asked {
-            text.push_str(&format!(
-                " (asked for {asked}; the kernel adjusts buffer sizes)"
-            ));
-        }
-        Ok(Outcome::Text(text))
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct GetSockOpt {
-    name: String,
-    option: SockOpt,
-}
-
-impl GetSockOpt {
-    pub fn parse(args: &mut Args) -> Result<Self, SyntaxError> {
-        let name = args.handle()?;
-        let option = SockOpt::parse(args.literal("OPT")?)?;
-        Ok(GetSockOpt { name, option })
-    }
-
-    pub fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
-        let socket = &session.handle(&self.name)?.socket;
-        let value = self.option.get(socket)?;
-        Ok(Outcome::Text(format!("{} = {value}", self.option.name())))
     }
 }

@@ -36,7 +36,7 @@ fn fits(handle: &HandleInfo, fits: Fits) -> bool {
     match fits {
         Fits::Any => true,
         Fits::Listening => handle.listening,
-        Fits::CanListen => handle.kind.is_stream() && !handle.listening,
+        Fits::CanListen => handle.kind.is_some_and(|k| k.is_stream()) && !handle.listening,
         Fits::NotListening => !handle.listening,
     }
 }
@@ -79,10 +79,10 @@ impl Completer for ShellHelper {
                 &current,
             ),
             Slot::Addr => addresses(&handles, &current),
-            Slot::ErrnoOrCommand if current.starts_with(|c: char| c.is_ascii_uppercase()) => {
+            Slot::Wrapped if current.starts_with(|c: char| c.is_ascii_uppercase()) => {
                 plain(all_error_names(), &current)
             }
-            Slot::ErrnoOrCommand => plain(syntax::all_commands(), &current),
+            Slot::Wrapped => plain(syntax::all_commands(), &current),
             Slot::Path => return self.files.complete_path(line, pos),
             Slot::RecordTarget => {
                 let (path_start, mut paths) = self.files.complete_path(line, pos)?;
@@ -186,12 +186,12 @@ pub fn hint_for(line: &str) -> Option<SynopsisHint> {
     })
 }
 
-/// Where the command word is (after `fails [ERRNAME]`) and its name.
+/// Where the command word is (after a wrapping `fails [ERRNAME]`) and its name.
 fn command_word<'a>(values: &[&'a str], current: &'a str) -> Option<(usize, &'a str)> {
     let mut at = 0;
     loop {
         let word = values.get(at).copied().unwrap_or(current);
-        if word != "fails" || at >= values.len() {
+        if !syntax::wraps_a_command(word) || at >= values.len() {
             return Some((at, word));
         }
         at += 1;
@@ -331,7 +331,7 @@ fn word_style(
                 wrong(false)
             }
         }
-        Slot::ErrnoOrCommand => {
+        Slot::Wrapped => {
             if ErrorName::parse(word).is_some() {
                 Some(style::KEYWORD)
             } else if syntax::is_command(word) {
@@ -396,7 +396,7 @@ mod tests {
             name: name.into(),
             serial: 0,
             fd: -1,
-            kind: tcp,
+            kind: Some(tcp),
             listening,
             reading_shut: false,
             connected: false,
@@ -409,52 +409,60 @@ mod tests {
         ]
     }
 
+    /// The hint for a line; `{NAME}` stands for the command called NAME,
+    /// so each command's name stays written in its own file only.
     fn hint(line: &str) -> Option<String> {
-        hint_for(line).map(|h| h.display)
+        let mut text = line.to_string();
+        for spec in crate::cmd::specs() {
+            text = text.replace(&format!("{{{}}}", spec.name.to_uppercase()), spec.name);
+        }
+        hint_for(&text).map(|h| h.display)
     }
 
     #[test]
     fn hints_the_rest_of_the_synopsis() {
-        assert_eq!(hint("bind").as_deref(), Some(" NAME ADDR"));
-        assert_eq!(hint("bind ").as_deref(), Some("NAME ADDR"));
-        assert_eq!(hint("bind srv").as_deref(), Some(" ADDR"));
-        assert_eq!(hint("bind srv :0"), None);
+        assert_eq!(hint("{BIND}").as_deref(), Some(" NAME ADDR"));
+        assert_eq!(hint("{BIND} ").as_deref(), Some("NAME ADDR"));
+        assert_eq!(hint("{BIND} srv").as_deref(), Some(" ADDR"));
+        assert_eq!(hint("{BIND} srv :0"), None);
         assert_eq!(hint("acce").as_deref(), Some("pt NAME [NEW]"));
         assert_eq!(
-            hint("poll a b").as_deref(),
+            hint("{POLL} a b").as_deref(),
             Some(" NAME... [--timeout DUR] [--write]")
         );
         assert_eq!(
-            hint("fails ECONNREFUSED connect_").as_deref(),
+            hint("{FAILS} ECONNREFUSED {CONNECT}_").as_deref(),
             Some("ex NAME ADDR")
         );
-        assert_eq!(hint("connect").as_deref(), Some(" NAME ADDR"));
-        assert_eq!(hint("fails connect c").as_deref(), Some(" ADDR"));
+        assert_eq!(hint("{CONNECT}").as_deref(), Some(" NAME ADDR"));
+        assert_eq!(hint("{FAILS} {CONNECT} c").as_deref(), Some(" ADDR"));
         assert_eq!(hint("nonsense"), None);
+    }
+
+    /// `line` painted with the cursor at its end (`{NAME}` as in [`hint`]).
+    fn paint(line: &str) -> String {
+        let mut text = line.to_string();
+        for spec in crate::cmd::specs() {
+            text = text.replace(&format!("{{{}}}", spec.name.to_uppercase()), spec.name);
+        }
+        paint_line(&text, text.len(), &handles(), Palette { on: true })
     }
 
     #[test]
     fn marks_unknown_commands_and_handles() {
-        let palette = Palette { on: true };
         let red = style::ERROR.render().to_string();
-        assert!(paint_line("bnid srv", 8, &handles(), palette).contains(&red));
-        assert!(!paint_line("bind srv", 8, &handles(), palette).contains(&red));
-        assert!(paint_line("accept nosuch ", 14, &handles(), palette).contains(&red));
-        assert!(
-            !paint_line("accept sr", 9, &handles(), palette).contains(&red),
-            "still typing"
-        );
-        assert!(paint_line("connect cli ${nosuch.addr}", 26, &handles(), palette).contains(&red));
-        assert!(
-            paint_line("socket srv", 10, &handles(), Palette { on: true })
-                .contains(&style::HANDLE.render().to_string())
-        );
+        assert!(paint("bnid srv").contains(&red));
+        assert!(!paint("{BIND} srv").contains(&red));
+        assert!(paint("{ACCEPT} nosuch ").contains(&red));
+        assert!(!paint("{ACCEPT} sr").contains(&red), "still typing");
+        assert!(paint("{CONNECT} cli ${nosuch.addr}").contains(&red));
+        assert!(paint("{SOCKET} srv").contains(&style::HANDLE.render().to_string()));
     }
 
     #[test]
     fn painting_keeps_the_text() {
         let palette = Palette { on: true };
-        let line = "send cli 'hi there' # note";
+        let line = "anything cli 'hi there' # note";
         let painted = paint_line(line, line.len(), &handles(), palette);
         let mut stripped = Vec::new();
         std::io::Write::write_all(

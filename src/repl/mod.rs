@@ -13,7 +13,6 @@ mod helper;
 mod history;
 mod notify;
 mod record;
-pub mod shell;
 mod state;
 mod style;
 mod syntax;
@@ -22,17 +21,19 @@ mod words;
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
+use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg, Termios};
 use rustyline::config::Configurer;
 use rustyline::error::ReadlineError;
 use rustyline::history::{FileHistory, History};
 use rustyline::{ColorMode, CompletionType, Config, Editor};
 
+use crate::cmd::shell_only::{Record, SetNotify};
+use crate::cmd::Command;
 use crate::interp::{End, Interpreter};
-use crate::script::Loader;
+use crate::script::{Loader, Script};
 use crate::session::Session;
 use helper::ShellHelper;
 use record::Recorder;
-use shell::ShellCommand;
 use state::SharedState;
 use style::Palette;
 
@@ -41,7 +42,8 @@ const PROMPT: &str = "sockrepl> ";
 type LineEditor = Editor<ShellHelper, FileHistory>;
 
 /// Runs the shell until `exit`, `quit` or Ctrl-D; returns the exit status.
-pub fn run(session: Session) -> i32 {
+pub fn run(mut session: Session) -> i32 {
+    session.interactive = true;
     let palette = Palette::detect();
     let shared = SharedState::new();
     let mut editor = match new_editor(palette, &shared) {
@@ -98,20 +100,17 @@ pub fn run(session: Session) -> i32 {
 /// typed or pasted ahead are shown once, at their own prompt, not also
 /// mixed into the command's output. Restored when the shell ends.
 struct QuietControlEcho {
-    original: Option<libc::termios>,
+    original: Option<Termios>,
 }
 
 impl QuietControlEcho {
     fn start() -> Self {
-        // SAFETY: termios is plain data that tcgetattr fills in.
-        let mut original: libc::termios = unsafe { std::mem::zeroed() };
-        if unsafe { libc::tcgetattr(libc::STDIN_FILENO, &mut original) } != 0 {
+        let Ok(original) = tcgetattr(std::io::stdin()) else {
             return QuietControlEcho { original: None };
-        }
-        let mut quiet = original;
-        quiet.c_lflag &= !(libc::ECHO | libc::ECHOCTL);
-        // SAFETY: a valid termios for our own terminal.
-        unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSADRAIN, &quiet) };
+        };
+        let mut quiet = original.clone();
+        quiet.local_flags &= !(LocalFlags::ECHO | LocalFlags::ECHOCTL);
+        let _ = tcsetattr(std::io::stdin(), SetArg::TCSADRAIN, &quiet);
         QuietControlEcho {
             original: Some(original),
         }
@@ -121,8 +120,7 @@ impl QuietControlEcho {
 impl Drop for QuietControlEcho {
     fn drop(&mut self) {
         if let Some(original) = &self.original {
-            // SAFETY: the settings read from this terminal at start.
-            unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSADRAIN, original) };
+            let _ = tcsetattr(std::io::stdin(), SetArg::TCSADRAIN, original);
         }
     }
 }
@@ -247,38 +245,37 @@ impl Shell {
     }
 
     fn run_line(&mut self, line: &str, shared: &SharedState) -> Option<i32> {
-        match shell::parse(line) {
-            Some(Ok(command)) => {
-                self.run_shell_command(command, shared);
-                return None;
+        let script = parse_typed_line(line)?;
+        if let [only] = script.lines.as_slice() {
+            match &only.command {
+                Command::SetNotify(set) => return self.set_notify(set, shared),
+                Command::Record(record) => return self.record_command(record),
+                _ => {}
             }
-            Some(Err(message)) => {
-                let name = line.split_whitespace().next().unwrap_or_default();
-                println!("error: {name}: {message}");
-                return None;
-            }
-            None => {}
         }
         let before = state::snapshot(&self.interpreter.session);
-        match run_typed_line(&mut self.interpreter, line) {
+        match run_typed_line(&mut self.interpreter, &script) {
             Some(End::Exit(status)) => Some(status),
             Some(End::Completed) => {
-                self.record(line, &before);
+                self.record(line, &script, &before);
                 None
             }
             _ => None,
         }
     }
 
-    fn run_shell_command(&mut self, command: ShellCommand, shared: &SharedState) {
+    /// `set notify on|off`.
+    fn set_notify(&mut self, set: &SetNotify, shared: &SharedState) -> Option<i32> {
+        shared.lock().notify = set.on;
+        println!("notifications {}", if set.on { "on" } else { "off" });
+        None
+    }
+
+    /// `record FILE` or `record stop`.
+    fn record_command(&mut self, record: &Record) -> Option<i32> {
         let live = state::snapshot(&self.interpreter.session);
-        match command {
-            ShellCommand::Notify(on) => {
-                shared.lock().notify = on;
-                println!("notifications {}", if on { "on" } else { "off" });
-            }
-            ShellCommand::Help(text) => println!("{text}"),
-            ShellCommand::Record(path) => match Recorder::start(&path, &live) {
+        match record {
+            Record::Start(path) => match Recorder::start(path, &live) {
                 Ok(recorder) => {
                     println!("recording to {} ('record stop' ends it)", path.display());
                     if !live.is_empty() {
@@ -291,23 +288,28 @@ impl Shell {
                 }
                 Err(error) => println!("error: record: cannot write {}: {error}", path.display()),
             },
-            ShellCommand::RecordStop => match self.recorder.take() {
+            Record::Stop => match self.recorder.take() {
                 Some(recorder) => println!("stopped recording to {}", recorder.path.display()),
                 None => println!("error: record: not recording"),
             },
         }
+        None
     }
 
     /// Appends a command that succeeded to the recording, if there is one.
-    fn record(&mut self, line: &str, before: &[state::HandleInfo]) {
+    fn record(&mut self, line: &str, script: &Script, before: &[state::HandleInfo]) {
         let Some(recorder) = &mut self.recorder else {
             return;
         };
-        let first = line.split_whitespace().next().unwrap_or_default();
-        if first == "help" {
+        let command = script.lines.first().map(|l| &l.command);
+        if matches!(command, None | Some(Command::Help(_))) {
             return;
         }
-        let line = absolute_source(line).unwrap_or_else(|| line.to_string());
+        let line = match command {
+            Some(Command::Source(_)) => absolute_source(line),
+            _ => None,
+        }
+        .unwrap_or_else(|| line.to_string());
         if let Err(error) = recorder.write(&line, before) {
             println!(
                 "error: record: cannot write {}: {error} (recording stopped)",
@@ -318,36 +320,41 @@ impl Shell {
     }
 }
 
-/// `source FILE` with a relative path, rewritten with the absolute path so
-/// the recording replays from wherever it is kept.
+/// A `source FILE` line with a relative path, rewritten with the absolute
+/// path so the recording replays from wherever it is kept.
 fn absolute_source(line: &str) -> Option<String> {
     let words = shlex::split(line)?;
     let [command, path] = words.as_slice() else {
         return None;
     };
-    if command != "source" || Path::new(path).is_absolute() || path.contains("${") {
+    if Path::new(path).is_absolute() || path.contains("${") {
         return None;
     }
     let absolute = std::env::current_dir().ok()?.join(path);
     let absolute = absolute.to_str()?;
-    Some(format!("source {}", shlex::try_quote(absolute).ok()?))
+    Some(format!("{command} {}", shlex::try_quote(absolute).ok()?))
 }
 
-/// Runs one typed line; `None` when it did not parse.
-fn run_typed_line(interpreter: &mut Interpreter, text: &str) -> Option<End> {
-    crate::wait::take_interrupt();
-    let script = match Loader::new(&[]).parse(text.as_bytes(), "<stdin>", None) {
-        Ok(script) => script,
+/// Parses one typed line, the shell's own commands included; `None`
+/// (after showing why) when it did not parse.
+fn parse_typed_line(text: &str) -> Option<Script> {
+    match Loader::for_shell(&[]).parse(text.as_bytes(), "<stdin>", None) {
+        Ok(script) => Some(script),
         Err(errors) => {
             for error in errors {
                 let message = error.to_string();
                 let message = message.strip_prefix("<stdin>:1: ").unwrap_or(&message);
                 println!("error: {message}");
             }
-            return None;
+            None
         }
-    };
-    let end = interpreter.run_script(&script);
+    }
+}
+
+/// Runs one typed line.
+fn run_typed_line(interpreter: &mut Interpreter, script: &Script) -> Option<End> {
+    crate::wait::take_interrupt();
+    let end = interpreter.run_script(script);
     interpreter.session.out.flush();
     Some(end)
 }

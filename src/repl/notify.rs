@@ -104,7 +104,7 @@ pub fn events(handle: &HandleInfo, before: Seen, now: Seen) -> Vec<String> {
         });
     }
     if now.bytes > before.bytes {
-        texts.push(if handle.kind.socktype == SockType::Stream {
+        texts.push(if is_stream(handle) {
             format!("{} bytes ready", now.bytes)
         } else {
             format!("datagram ready ({} bytes)", now.bytes)
@@ -139,8 +139,17 @@ fn pending_error(handle: &HandleInfo, last_state: u8) -> String {
     describe_errno(errno)
 }
 
+/// A byte stream: a stream socket (or, later, a program's output).
+fn is_stream(handle: &HandleInfo) -> bool {
+    handle
+        .kind
+        .is_none_or(|kind| kind.socktype == SockType::Stream)
+}
+
 fn is_tcp(handle: &HandleInfo) -> bool {
-    handle.kind.socktype == SockType::Stream && handle.kind.family != Family::Unix
+    handle
+        .kind
+        .is_some_and(|kind| kind.socktype == SockType::Stream && kind.family != Family::Unix)
 }
 
 /// One look at a socket, without reading from it.
@@ -173,7 +182,7 @@ pub fn observe(handle: &HandleInfo) -> Seen {
     if revents & libc::POLLIN != 0 {
         seen.bytes = inq(handle.fd);
     }
-    let stream = handle.kind.socktype == SockType::Stream;
+    let stream = is_stream(handle);
     seen.closed =
         stream && handle.connected && !handle.reading_shut && revents & libc::POLLRDHUP != 0;
     seen
@@ -202,7 +211,7 @@ mod tests {
         let port = socket.local_addr().unwrap().as_socket().unwrap().port();
         // The socket listens: the handle knows it from the kernel.
         session
-            .insert("srv", socket, crate::kind::Kind::from_short("tcp").unwrap())
+            .insert_socket("srv", socket, crate::kind::Kind::from_short("tcp").unwrap())
             .unwrap();
         (session, port)
     }
@@ -230,9 +239,15 @@ mod tests {
     fn reports_bytes_then_peer_close() {
         let (mut session, port) = session_with_listener();
         let mut client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        let (conn, _) = session.handle("srv").unwrap().socket.accept().unwrap();
+        let (conn, _) = session
+            .handle("srv")
+            .unwrap()
+            .socket()
+            .unwrap()
+            .accept()
+            .unwrap();
         session
-            .insert("conn", conn, crate::kind::Kind::from_short("tcp").unwrap())
+            .insert_socket("conn", conn, crate::kind::Kind::from_short("tcp").unwrap())
             .unwrap();
         let handles = super::super::state::snapshot(&session);
         let mut memory = HashMap::new();

@@ -119,7 +119,7 @@ mod tests {
             name: name.into(),
             serial: 1,
             fd: -1,
-            kind: Kind::from_short("tcp").unwrap(),
+            kind: Kind::from_short("tcp"),
             listening: false,
             reading_shut: false,
             connected: false,

@@ -19,7 +19,8 @@ pub struct HandleInfo {
     pub name: String,
     pub serial: u64,
     pub fd: RawFd,
-    pub kind: Kind,
+    /// The socket kind; `None` for a handle that is not a socket.
+    pub kind: Option<Kind>,
     pub listening: bool,
     /// The user shut down reading: POLLRDHUP no longer means the peer closed.
     pub reading_shut: bool,
@@ -132,9 +133,9 @@ pub fn snapshot(session: &Session) -> Vec<HandleInfo> {
                 name: handle.name.clone(),
                 serial: handle.serial,
                 fd: handle.fd(),
-                kind: handle.kind,
+                kind: handle.kind(),
                 listening: handle.is_listening(),
-                reading_shut: handle.reading_shut,
+                reading_shut: handle.socket().is_ok_and(|s| s.reading_shut),
                 connected: handle.peer_addr().is_some(),
                 local,
                 port,

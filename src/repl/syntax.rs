@@ -1,49 +1,13 @@
 //! What kind of word goes where on a command line, for completion, hints
-//! and highlighting: a handle that must exist (and which kind of handle), a
-//! new handle name, an address, a socket option, an errno name...
+//! and highlighting: read from each command's [`Spec`](crate::cmd::Spec),
+//! so the shell knows every command, new ones included, without a list of
+//! its own.
 
 use crate::cmd::sockopt::OPTION_NAMES;
 use crate::errors::ErrorName;
 use crate::kind::KIND_NAMES;
 
-use super::shell::SHELL_HELP;
-
-/// Which handles fit a handle slot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fits {
-    Any,
-    /// `accept`: listening handles.
-    Listening,
-    /// `listen`: stream handles not listening yet.
-    CanListen,
-    /// `connect`, `send`, `recv`...: anything but a listening handle.
-    NotListening,
-}
-
-/// What the word at some position is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Slot {
-    Command,
-    /// A `help` topic: any command, the shell's own included.
-    Topic,
-    Handle(Fits),
-    /// A name for a handle about to be made.
-    NewHandle,
-    Kind,
-    SockOpt,
-    /// The first word after `fails`: an errno name or the command.
-    ErrnoOrCommand,
-    Choice(&'static [&'static str]),
-    Addr,
-    Path,
-    /// `record FILE` or `record stop`.
-    RecordTarget,
-    /// Data, durations, numbers: anything goes.
-    Free,
-}
-
-/// Options that take the next word as their value.
-const VALUE_FLAGS: &[&str] = &["--hex", "--file", "--into", "--timeout"];
+pub use crate::cmd::{Fits, Slot};
 
 const FAMILY_NAMES: &[&str] = &["AF_INET", "AF_INET6", "AF_UNIX"];
 
@@ -52,30 +16,37 @@ pub fn slot(before: &[&str]) -> Slot {
     let Some((&command, args)) = before.split_first() else {
         return Slot::Command;
     };
-    match args.last() {
-        Some(&"--file" | &"--into") => return Slot::Path,
-        Some(&"--hex" | &"--timeout") => return Slot::Free,
-        _ => {}
+    let Some(spec) = crate::cmd::spec(command) else {
+        return Slot::Value;
+    };
+    if let Some(value) = args
+        .last()
+        .and_then(|word| spec.flag(word))
+        .and_then(|flag| flag.value)
+    {
+        return value;
     }
-    if command == "fails" {
+    if spec.args.first() == Some(&Slot::Wrapped) {
+        // `fails [ERRNAME] COMMAND...`: first an errno name or the command,
+        // then the wrapped command's own slots.
         return match args {
-            [] => Slot::ErrnoOrCommand,
+            [] => Slot::Wrapped,
             [first, rest @ ..] if ErrorName::parse(first).is_some() => slot(rest),
             rest => slot(rest),
         };
     }
-    positional_slot(command, positional_count(args))
+    spec.slot(positional_count(spec, args))
 }
 
 /// How many words of `args` are positional (not options or their values).
-fn positional_count(args: &[&str]) -> usize {
+fn positional_count(spec: &crate::cmd::Spec, args: &[&str]) -> usize {
     let mut count = 0;
     let mut skip_value = false;
     for arg in args {
         if skip_value {
             skip_value = false;
         } else if arg.starts_with("--") {
-            skip_value = VALUE_FLAGS.contains(arg);
+            skip_value = spec.flag(arg).is_some_and(|flag| flag.value.is_some());
         } else {
             count += 1;
         }
@@ -83,42 +54,10 @@ fn positional_count(args: &[&str]) -> usize {
     count
 }
 
-fn positional_slot(command: &str, index: usize) -> Slot {
-    use Slot::*;
-    let slots: &[Slot] = match command {
-        "socket" => &[NewHandle, Kind],
-        "socketpair" => &[NewHandle, NewHandle, Choice(&["unix", "unix-dgram"])],
-        "bind" => &[Handle(Fits::Any), Addr],
-        "listen" => &[Handle(Fits::CanListen)],
-        "accept" => &[Handle(Fits::Listening), NewHandle],
-        "connect" | "connect_ex" | "sendto" => &[Handle(Fits::NotListening), Addr],
-        "send" | "sendall" | "recv" | "recvfrom" | "recvall" | "expect" | "expect_eof"
-        | "getpeername" => &[Handle(Fits::NotListening)],
-        "shutdown" => &[
-            Handle(Fits::NotListening),
-            Choice(&["read", "write", "both"]),
-        ],
-        "setblocking" => &[Handle(Fits::Any), Choice(&["on", "off"])],
-        "setsockopt" | "getsockopt" => &[Handle(Fits::Any), SockOpt],
-        "close" | "getsockname" | "settimeout" => &[Handle(Fits::Any)],
-        "poll" => return Handle(Fits::Any),
-        "require" => &[Choice(&["ipv6", "raw", "unix", "icmp"])],
-        "help" => &[Topic],
-        "source" => &[Path],
-        "set" => &[Choice(&["notify"]), Choice(&["on", "off"])],
-        "record" => &[RecordTarget],
-        _ => &[],
-    };
-    slots.get(index).copied().unwrap_or(Free)
-}
-
 /// Every command name the shell accepts, its own included, sorted.
 pub fn all_commands() -> Vec<&'static str> {
-    let mut names: Vec<&str> = crate::cmd::command_names()
-        .chain(SHELL_HELP.iter().map(|h| h.name))
-        .collect();
+    let mut names: Vec<&str> = crate::cmd::command_names().collect();
     names.sort_unstable();
-    names.dedup();
     names
 }
 
@@ -139,20 +78,19 @@ pub fn keywords(slot: Slot) -> Vec<&'static str> {
 
 /// The synopsis of a command, shell commands included.
 pub fn synopsis(command: &str) -> Option<&'static str> {
-    crate::cmd::help_for(command)
-        .or_else(|| SHELL_HELP.iter().find(|h| h.name == command))
-        .map(|h| h.synopsis)
+    crate::cmd::spec(command).map(|spec| spec.synopsis)
 }
 
-/// The options a command takes (`--hex`, `--file`...), from its synopsis.
+/// The options a command takes (`--hex`, `--file`...).
 pub fn flags(command: &str) -> Vec<&'static str> {
-    synopsis(command)
-        .map(|s| {
-            s.split(|c: char| c.is_whitespace() || matches!(c, '[' | ']' | '|'))
-                .filter(|w| w.starts_with("--"))
-                .collect()
-        })
+    crate::cmd::spec(command)
+        .map(|spec| spec.flags.iter().map(|flag| flag.name).collect())
         .unwrap_or_default()
+}
+
+/// Whether `command` wraps a whole command line after it (`fails`).
+pub fn wraps_a_command(command: &str) -> bool {
+    crate::cmd::spec(command).is_some_and(|spec| spec.args.first() == Some(&Slot::Wrapped))
 }
 
 /// The argument groups of a synopsis after the command name, brackets
@@ -188,62 +126,89 @@ pub fn synopsis_args(synopsis: &str) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    // Command names come from the specs: each is written in one file only.
+    use crate::cmd::accept::ACCEPT;
+    use crate::cmd::bind::BIND;
+    use crate::cmd::connect::CONNECT;
+    use crate::cmd::fails::FAILS;
+    use crate::cmd::recv::RECVALL;
+    use crate::cmd::send::SEND;
+    use crate::cmd::setsockopt::SETSOCKOPT;
+    use crate::cmd::shutdown::SHUTDOWN;
+    use crate::cmd::socket::SOCKET;
 
     #[test]
     fn knows_where_handles_go() {
-        assert_eq!(slot(&["accept"]), Slot::Handle(Fits::Listening));
-        assert_eq!(slot(&["accept", "srv"]), Slot::NewHandle);
-        assert_eq!(slot(&["bind", "srv"]), Slot::Addr);
-        assert_eq!(slot(&["socket"]), Slot::NewHandle);
-        assert_eq!(slot(&["socket", "s"]), Slot::Kind);
+        assert_eq!(slot(&[ACCEPT.name]), Slot::Handle(Fits::Listening));
+        assert_eq!(slot(&[ACCEPT.name, "srv"]), Slot::NewHandle);
+        assert_eq!(slot(&[BIND.name, "srv"]), Slot::Addr);
+        assert_eq!(slot(&[SOCKET.name]), Slot::NewHandle);
+        assert_eq!(slot(&[SOCKET.name, "s"]), Slot::Kind);
         assert_eq!(slot(&[]), Slot::Command);
     }
 
     #[test]
     fn looks_inside_fails() {
-        assert_eq!(slot(&["fails"]), Slot::ErrnoOrCommand);
-        assert_eq!(slot(&["fails", "ECONNREFUSED"]), Slot::Command);
+        assert_eq!(slot(&[FAILS.name]), Slot::Wrapped);
+        assert_eq!(slot(&[FAILS.name, "ECONNREFUSED"]), Slot::Command);
         assert_eq!(
-            slot(&["fails", "ECONNREFUSED", "connect"]),
+            slot(&[FAILS.name, "ECONNREFUSED", CONNECT.name]),
             Slot::Handle(Fits::NotListening)
         );
-        assert_eq!(slot(&["fails", "connect", "c"]), Slot::Addr);
+        assert_eq!(slot(&[FAILS.name, CONNECT.name, "c"]), Slot::Addr);
     }
 
     #[test]
     fn skips_options_and_their_values() {
-        assert_eq!(slot(&["recvall", "c", "--into"]), Slot::Path);
-        assert_eq!(slot(&["send", "--file"]), Slot::Path);
+        assert_eq!(slot(&[RECVALL.name, "c", "--into"]), Slot::Path);
+        assert_eq!(slot(&[SEND.name, "--file"]), Slot::Path);
         assert_eq!(
-            slot(&["shutdown", "c"]),
+            slot(&[SHUTDOWN.name, "c"]),
             Slot::Choice(&["read", "write", "both"])
         );
-        assert_eq!(slot(&["setsockopt", "c"]), Slot::SockOpt);
+        assert_eq!(slot(&[SETSOCKOPT.name, "c"]), Slot::SockOpt);
     }
 
     /// Every command whose synopsis starts with a handle has a handle slot
-    /// there, so completion keeps up with new commands.
+    /// there: the slots and the synopsis, written side by side in each
+    /// command's spec, agree.
     #[test]
     fn knows_every_command_that_takes_a_handle() {
-        for help in crate::cmd::HELP {
-            let first = synopsis_args(help.synopsis).first().copied().unwrap_or("");
-            let slot = slot(&[help.name]);
+        for spec in crate::cmd::specs() {
+            let first = synopsis_args(spec.synopsis).first().copied().unwrap_or("");
+            let slot = slot(&[spec.name]);
             match first.trim_end_matches("...") {
-                "NAME" if matches!(help.name, "socket") => assert_eq!(slot, Slot::NewHandle),
-                "NAME" => assert!(matches!(slot, Slot::Handle(_)), "{}: {slot:?}", help.name),
-                "A" => assert_eq!(slot, Slot::NewHandle, "{}", help.name),
+                "NAME" if spec.args.first() == Some(&Slot::NewHandle) => {}
+                "NAME" => assert!(matches!(slot, Slot::Handle(_)), "{}: {slot:?}", spec.name),
+                "A" => assert_eq!(slot, Slot::NewHandle, "{}", spec.name),
                 _ => {}
             }
+        }
+    }
+
+    /// Every flag a synopsis shows is a flag of the spec, and back.
+    #[test]
+    fn synopses_show_exactly_the_flags_of_the_spec() {
+        for spec in crate::cmd::specs() {
+            let mut shown: Vec<&str> = spec
+                .synopsis
+                .split(|c: char| c.is_whitespace() || matches!(c, '[' | ']' | '|'))
+                .filter(|w| w.starts_with("--"))
+                .collect();
+            let mut flags = flags(spec.name);
+            shown.sort_unstable();
+            flags.sort_unstable();
+            assert_eq!(shown, flags, "{}", spec.name);
         }
     }
 
     #[test]
     fn splits_synopses_into_groups() {
         assert_eq!(
-            synopsis_args("socket NAME [KIND | FAMILY TYPE [PROTO]]"),
+            synopsis_args(SOCKET.synopsis),
             ["NAME", "[KIND | FAMILY TYPE [PROTO]]"]
         );
-        assert_eq!(synopsis_args("bind NAME ADDR"), ["NAME", "ADDR"]);
-        assert_eq!(flags("recvall"), ["--into", "--hex"]);
+        assert_eq!(synopsis_args(BIND.synopsis), ["NAME", "ADDR"]);
+        assert_eq!(flags(RECVALL.name), ["--into", "--hex"]);
     }
 }

@@ -106,9 +106,9 @@ mod tests {
 
     #[test]
     fn splits_like_a_shell() {
-        assert_eq!(values("send c 'hello world'"), ["send", "c", "hello world"]);
-        assert_eq!(values("  bind  srv :0 "), ["bind", "srv", ":0"]);
-        assert_eq!(values("print a\\ b \"x\\\"y\""), ["print", "a b", "x\"y"]);
+        assert_eq!(values("say c 'hello world'"), ["say", "c", "hello world"]);
+        assert_eq!(values("  tie  srv :0 "), ["tie", "srv", ":0"]);
+        assert_eq!(values("echo a\\ b \"x\\\"y\""), ["echo", "a b", "x\"y"]);
     }
 
     #[test]

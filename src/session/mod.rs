@@ -1,9 +1,12 @@
-//! The session: the handle table and everything commands share.
+//! Step three of a line's path: the session that commands run against.
 //!
-//! Commands run against a `Session`: they look handles up by name, wait on
-//! sockets through it (so the transcript is flushed before every wait),
-//! and show addresses through it (so `--stable` placeholders are applied
-//! in one place).
+//! Commands look handles up by name here, wait on them through it (so the
+//! transcript is flushed before every wait), and show addresses through it
+//! (so `--stable` placeholders, in [`placeholders`], are applied in one
+//! place). Run-time `${...}` expansion lives in [`expand`].
+
+pub mod expand;
+pub mod placeholders;
 
 use rustc_hash::FxHashMap;
 use socket2::{SockAddr, Socket};
@@ -16,10 +19,10 @@ use crate::address::format_sockaddr;
 use crate::errors::Failure;
 use crate::handle::Handle;
 use crate::kind::{Kind, SockType};
-use crate::lexer::{Field, Piece, Var, Word};
 use crate::outcome::Endpoint;
 use crate::transcript::Transcript;
 use crate::wait::{wait_for, Deadline};
+use placeholders::Placeholders;
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -34,8 +37,9 @@ pub struct Session {
     pub default_timeout: Option<Duration>,
     /// `--stable`: kernel-chosen values shown as placeholders.
     pub stable: bool,
-    /// Kernel-chosen ports and autobound names, with their placeholders.
-    placeholders: FxHashMap<String, String>,
+    /// At the shell's prompt, where `help` also lists the shell's own commands.
+    pub interactive: bool,
+    placeholders: Placeholders,
     tmp_dir: Option<PathBuf>,
     pub out: Transcript,
 }
@@ -47,7 +51,8 @@ impl Session {
             next_serial: 0,
             default_timeout: Some(DEFAULT_TIMEOUT),
             stable,
-            placeholders: FxHashMap::default(),
+            interactive: false,
+            placeholders: Placeholders::default(),
             tmp_dir: None,
             out,
         }
@@ -61,9 +66,10 @@ impl Session {
 
     /// "no handle named con (did you mean conn?)".
     fn no_such_handle(&self, name: &str) -> Failure {
-        let suggestion = crate::parser::did_you_mean(name, self.handles.keys().map(String::as_str))
-            .map(|s| format!(" (did you mean {s}?)"))
-            .unwrap_or_default();
+        let suggestion =
+            crate::suggest::did_you_mean(name, self.handles.keys().map(String::as_str))
+                .map(|s| format!(" (did you mean {s}?)"))
+                .unwrap_or_default();
         Failure::usage(format!("no handle named {name}{suggestion}"))
     }
 
@@ -78,7 +84,7 @@ impl Session {
         self.handles.contains_key(name)
     }
 
-    /// Fails when `name` is taken, before any socket is made for it.
+    /// Fails when `name` is taken, before anything is made for it.
     pub fn check_free(&self, name: &str) -> Result<(), Failure> {
         if self.contains(name) {
             return Err(Failure::usage(format!(
@@ -89,16 +95,16 @@ impl Session {
     }
 
     /// Adds a socket under a new name.
-    pub fn insert(
+    pub fn insert_socket(
         &mut self,
         name: &str,
         socket: Socket,
-        kind: crate::kind::Kind,
+        kind: Kind,
     ) -> Result<&mut Handle, Failure> {
         self.check_free(name)?;
         socket.set_nonblocking(true)?;
         self.next_serial += 1;
-        let handle = Handle::new(name.to_string(), socket, kind, self.next_serial);
+        let handle = Handle::new_socket(name.to_string(), socket, kind, self.next_serial);
         Ok(self.handles.entry(name.to_string()).or_insert(handle))
     }
 
@@ -127,11 +133,11 @@ impl Session {
 
     /// When a blocking command on this handle must give up.
     pub fn deadline(&self, handle: &Handle) -> Deadline {
-        Deadline::after(handle.timeout.unwrap_or(self.default_timeout))
+        Deadline::after(handle.timeout.resolve(self.default_timeout))
     }
 
-    /// Runs a socket call the way a blocking socket would: on EAGAIN, wait
-    /// for `events` and try again until the deadline; in non-blocking mode,
+    /// Runs a call the way a blocking socket would: on EAGAIN, wait for
+    /// `events` and try again until the deadline; in non-blocking mode,
     /// EAGAIN is the answer.
     pub fn retry<T>(
         &self,
@@ -139,11 +145,11 @@ impl Session {
         events: i16,
         deadline: Deadline,
         what: &str,
-        mut call: impl FnMut(&Socket) -> io::Result<T>,
+        mut call: impl FnMut(&Handle) -> io::Result<T>,
     ) -> Result<T, Failure> {
         let mut polled = false;
         loop {
-            match call(&handle.socket) {
+            match call(handle) {
                 Ok(value) => return Ok(value),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock && handle.blocking => {
@@ -158,7 +164,7 @@ impl Session {
                         crate::wait::sleep(pause)?;
                     }
                     self.out.flush();
-                    wait_for(handle.fd(), events, deadline, what)?;
+                    wait_for(handle.as_fd(), events, deadline, what)?;
                     polled = true;
                 }
                 Err(e) => return Err(e.into()),
@@ -167,27 +173,18 @@ impl Session {
     }
 
     /// Remembers a port or autobound name the kernel chose for `handle`, so
-    /// that `--stable` can show it as `<handle.port>`. A port the kernel
-    /// hands out again later belongs to its new owner.
+    /// that `--stable` can show it as `<handle.port>`.
     pub fn note_kernel_choice(&mut self, name: &str) {
-        let Some(handle) = self.handles.get(name) else {
+        let Some(Ok(socket)) = self.handles.get(name).map(Handle::socket) else {
             return;
         };
         // A raw socket's "port" is its protocol number, not a kernel choice.
-        if handle.port_chosen || handle.kind.socktype == SockType::Raw {
+        if socket.port_chosen || socket.kind.socktype == SockType::Raw {
             return;
         }
-        let Some(local) = handle.local_addr() else {
-            return;
-        };
-        if let Some(inet) = local.as_socket().filter(|inet| inet.port() != 0) {
-            let placeholder = format!("<{name}.port>");
-            let key = port_key(handle.kind, inet.port());
-            self.placeholders.insert(key, placeholder);
-        } else if let Some(abstract_name) = local.as_abstract_namespace() {
-            let placeholder = format!("@<{name}.autobind>");
-            self.placeholders
-                .insert(abstract_key(abstract_name), placeholder);
+        if let Ok(local) = socket.local_addr() {
+            let kind = socket.kind;
+            self.placeholders.note_local(name, kind, &local);
         }
     }
 
@@ -195,16 +192,13 @@ impl Session {
     /// chose it (the peer is another program, whose kernel picked it), so
     /// `--stable` hides it too: `<conn.peer.port>`.
     pub fn note_peer_port(&mut self, name: &str) {
-        let Some(handle) = self.handles.get(name) else {
+        let Some(Ok(socket)) = self.handles.get(name).map(Handle::socket) else {
             return;
         };
-        let Some(peer) = handle.peer_addr().and_then(|a| a.as_socket()) else {
-            return;
-        };
-        let key = port_key(handle.kind, peer.port());
-        self.placeholders
-            .entry(key)
-            .or_insert_with(|| format!("<{name}.peer.port>"));
+        if let Ok(peer) = socket.peer_addr() {
+            let kind = socket.kind;
+            self.placeholders.note_peer(name, kind, &peer);
+        }
     }
 
     /// An address as the transcript shows it.
@@ -219,15 +213,10 @@ impl Session {
         if !self.stable {
             return format_sockaddr(addr);
         }
-        if let Some(inet) = addr.as_socket() {
-            return self.show_inet(kind, inet);
+        match self.placeholders.show_addr(kind, addr) {
+            Some(shown) => shown,
+            None => self.hide_tmp(&format_sockaddr(addr)),
         }
-        if let Some(name) = addr.as_abstract_namespace() {
-            if let Some(placeholder) = self.placeholders.get(&abstract_key(name)) {
-                return placeholder.clone();
-            }
-        }
-        self.hide_tmp(&format_sockaddr(addr))
     }
 
     /// An endpoint as the transcript shows it.
@@ -235,18 +224,10 @@ impl Session {
         self.show_addr(endpoint.kind, &endpoint.addr)
     }
 
-    fn show_inet(&self, kind: Kind, inet: SocketAddr) -> String {
-        match self.placeholders.get(&port_key(kind, inet.port())) {
-            Some(port) if inet.is_ipv4() => format!("{}:{port}", inet.ip()),
-            Some(port) => format!("[{}]:{port}", inet.ip()),
-            None => inet.to_string(),
-        }
-    }
-
     /// A port as the transcript shows it.
     pub fn show_port(&self, kind: Kind, port: u16) -> String {
-        match self.placeholders.get(&port_key(kind, port)) {
-            Some(placeholder) if self.stable => placeholder.clone(),
+        match self.placeholders.port(kind, port) {
+            Some(placeholder) if self.stable => placeholder.to_string(),
             _ => port.to_string(),
         }
     }
@@ -299,89 +280,12 @@ impl Session {
             }
         }
     }
-
-    /// Expands a word's run-time `${...}`: the value used, and how the
-    /// transcript shows it.
-    pub fn expand(&mut self, word: &Word) -> Result<(String, String), Failure> {
-        let pieces = match word {
-            Word::Text(text) => return Ok((text.clone(), text.clone())),
-            Word::Template(pieces) => pieces,
-        };
-        let mut value = String::new();
-        let mut shown = String::new();
-        for piece in pieces {
-            match piece {
-                Piece::Text(text) => {
-                    value.push_str(text);
-                    shown.push_str(text);
-                }
-                Piece::Var(var) => {
-                    let (v, s) = self.expand_var(var)?;
-                    value.push_str(&v);
-                    shown.push_str(&s);
-                }
-            }
-        }
-        Ok((value, shown))
-    }
-
-    fn expand_var(&mut self, var: &Var) -> Result<(String, String), Failure> {
-        match var {
-            Var::Tmp => {
-                let dir = self.tmp_dir()?.to_string_lossy().into_owned();
-                let shown = if self.stable {
-                    "<tmp>".to_string()
-                } else {
-                    dir.clone()
-                };
-                Ok((dir, shown))
-            }
-            Var::Handle { handle, field } => {
-                let h = self.handle(handle)?;
-                let addr = match field {
-                    Field::Peer => h.peer_addr().ok_or_else(|| {
-                        Failure::usage(format!("${{{handle}.peer}}: {handle} is not connected"))
-                    })?,
-                    _ => h
-                        .local_addr()
-                        .ok_or_else(|| Failure::usage(format!("{handle} has no address")))?,
-                };
-                let kind = h.kind;
-                self.addr_field(handle, kind, &addr, *field)
-            }
-        }
-    }
-
-    fn addr_field(
-        &self,
-        handle: &str,
-        kind: Kind,
-        addr: &SockAddr,
-        field: Field,
-    ) -> Result<(String, String), Failure> {
-        match (addr.as_socket(), field) {
-            (Some(inet), Field::Host) => Ok((inet.ip().to_string(), inet.ip().to_string())),
-            (Some(inet), Field::Port) => Ok((inet.port().to_string(), self.show_port(kind, inet.port()))),
-            (None, Field::Host | Field::Port) => Err(Failure::usage(format!(
-                "{handle} is a Unix socket: it has an address (${{{handle}.addr}}) but no host or port"
-            ))),
-            _ => Ok((format_sockaddr(addr), self.show_addr(kind, addr))),
-        }
-    }
 }
 
 impl Drop for Session {
     fn drop(&mut self) {
         self.close_all();
     }
-}
-
-fn port_key(kind: Kind, port: u16) -> String {
-    format!("{}:{port}", kind.port_space())
-}
-
-fn abstract_key(name: &[u8]) -> String {
-    format!("abstract:{}", String::from_utf8_lossy(name))
 }
 
 #[cfg(test)]
@@ -391,7 +295,7 @@ mod tests {
     use std::net::{Ipv4Addr, SocketAddrV4};
 
     fn try_bound(kind: Kind, port: u16) -> Option<Socket> {
-        let socket = Socket::new(kind.domain(), kind.sock_type(), None).expect("socket");
+        let socket = Socket::new(kind.domain(), kind.sock_type(), None).expect("a new socket");
         let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port);
         socket.bind(&addr.into()).ok().map(|()| socket)
     }
@@ -418,8 +322,8 @@ mod tests {
         let mut session = Session::new(Transcript::memory(), true);
         // The kernel may hand the same number out in both spaces; force it.
         let (u, t, port) = same_port_pair(udp, tcp);
-        session.insert("u", u, udp).unwrap();
-        session.insert("t", t, tcp).unwrap();
+        session.insert_socket("u", u, udp).unwrap();
+        session.insert_socket("t", t, tcp).unwrap();
         session.note_kernel_choice("u");
         session.note_kernel_choice("t");
         let addr = SockAddr::from(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port));

@@ -1,0 +1,63 @@
+//! `exit` and `quit`: leave the session, closing every handle.
+
+use super::{Command, Run, Scope, Slot, Spec};
+use crate::errors::Failure;
+use crate::outcome::Outcome;
+use crate::parser::{Args, SyntaxError};
+use crate::session::Session;
+
+pub const SPECS: &[Spec] = &[EXIT, QUIT];
+
+pub const EXIT: Spec = Spec {
+    name: "exit",
+    synopsis: "exit [STATUS]",
+    summary: "Leave, closing every handle, with STATUS (default 0).",
+    python: "sys.exit(0)",
+    example: "exit",
+    args: &[Slot::Value],
+    repeats: false,
+    flags: &[],
+    scope: Scope::Language,
+    parse: |args| Exit::parse(args).map(Command::from),
+};
+
+pub const QUIT: Spec = Spec {
+    name: "quit",
+    synopsis: "quit",
+    summary: "Leave, closing every handle.",
+    python: "quit()",
+    example: "quit",
+    args: &[],
+    repeats: false,
+    flags: &[],
+    scope: Scope::Language,
+    parse: |_| Ok(Command::from(Exit { status: 0 })),
+};
+
+#[derive(Debug, Clone)]
+pub struct Exit {
+    pub status: i32,
+}
+
+impl Exit {
+    pub fn parse(args: &mut Args) -> Result<Self, SyntaxError> {
+        let status = match args.optional_literal() {
+            None => 0,
+            Some(word) => match word.parse::<i32>() {
+                Ok(n) if (0..=255).contains(&n) => n,
+                _ => {
+                    return Err(
+                        args.usage_error(&format!("bad status '{word}': a number from 0 to 255"))
+                    )
+                }
+            },
+        };
+        Ok(Exit { status })
+    }
+}
+
+impl Run for Exit {
+    fn apply(&self, _: &mut Session) -> Result<Outcome, Failure> {
+        Ok(Outcome::Exit(self.status))
+    }
+}

@@ -1,0 +1,46 @@
+//! `print`: a line of the script's own in the transcript.
+
+use super::{Command, Run, Scope, Slot, Spec};
+use crate::errors::Failure;
+use crate::lexer::Word;
+use crate::outcome::Outcome;
+use crate::parser::Args;
+use crate::session::Session;
+
+pub const SPECS: &[Spec] = &[PRINT];
+
+pub const PRINT: Spec = Spec {
+    name: "print",
+    synopsis: "print TEXT...",
+    summary: "Write a line to the transcript.",
+    python: "print('Received', repr(data))",
+    example: "print server listening on ${srv.addr}",
+    args: &[Slot::Text],
+    repeats: true,
+    flags: &[],
+    scope: Scope::Language,
+    parse: |args| Ok(Command::from(Print::parse(args))),
+};
+
+#[derive(Debug, Clone)]
+pub struct Print {
+    words: Vec<Word>,
+}
+
+impl Print {
+    pub fn parse(args: &mut Args) -> Self {
+        Print {
+            words: args.rest().into_iter().cloned().collect(),
+        }
+    }
+}
+
+impl Run for Print {
+    fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
+        let mut line = Vec::with_capacity(self.words.len());
+        for word in &self.words {
+            line.push(session.expand(word)?.1);
+        }
+        Ok(Outcome::Text(line.join(" ")))
+    }
+}

@@ -1,0 +1,51 @@
+//! `setblocking`: whether calls that would block wait or fail with EAGAIN.
+
+use super::{Command, Fits, Run, Scope, Slot, Spec};
+use crate::errors::Failure;
+use crate::outcome::Outcome;
+use crate::session::Session;
+use crate::parser::{parse_bool, Args, SyntaxError};
+
+pub const SPECS: &[Spec] = &[SETBLOCKING];
+
+pub const SETBLOCKING: Spec = Spec {
+    name: "setblocking",
+    synopsis: "setblocking NAME on|off",
+    summary: "off: calls that would block fail at once with EAGAIN instead of waiting.",
+    python: "s.setblocking(False)",
+    example: "setblocking conn off",
+    args: &[Slot::Handle(Fits::Any), Slot::Choice(&["on", "off"])],
+    repeats: false,
+    flags: &[],
+    scope: Scope::Language,
+    parse: |args| SetBlocking::parse(args).map(Command::from),
+};
+
+#[derive(Debug, Clone)]
+pub struct SetBlocking {
+    name: String,
+    blocking: bool,
+}
+
+impl SetBlocking {
+    pub fn parse(args: &mut Args) -> Result<Self, SyntaxError> {
+        let name = args.handle()?;
+        let blocking = parse_bool(args.literal("on|off")?).map_err(SyntaxError::new)?;
+        Ok(SetBlocking { name, blocking })
+    }
+
+}
+
+impl Run for SetBlocking {
+    fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
+        session.handle_mut(&self.name)?.blocking = self.blocking;
+        Ok(Outcome::Text(
+            if self.blocking {
+                "blocking: calls wait (up to the timeout)"
+            } else {
+                "non-blocking: calls that would wait fail with EAGAIN"
+            }
+            .to_string(),
+        ))
+    }
+}

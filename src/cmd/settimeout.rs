@@ -1,0 +1,55 @@
+//! `settimeout`: how long blocking commands on one handle wait.
+
+use std::time::Duration;
+
+use super::timeout::describe;
+use super::{Command, Fits, Run, Scope, Slot, Spec};
+use crate::errors::Failure;
+use crate::outcome::Outcome;
+use crate::session::Session;
+use crate::duration::parse_timeout;
+use crate::handle::HandleTimeout;
+use crate::parser::{Arg, Args, SyntaxError};
+
+pub const SPECS: &[Spec] = &[SETTIMEOUT];
+
+pub const SETTIMEOUT: Spec = Spec {
+    name: "settimeout",
+    synopsis: "settimeout NAME DUR|none",
+    summary: "Set how long blocking commands on this socket wait before failing with TIMEOUT; \
+              none blocks forever.",
+    python: "s.settimeout(2.0)",
+    example: "settimeout conn 250ms",
+    args: &[Slot::Handle(Fits::Any), Slot::Value],
+    repeats: false,
+    flags: &[],
+    scope: Scope::Language,
+    parse: |args| SetTimeout::parse(args).map(Command::from),
+};
+
+#[derive(Debug, Clone)]
+pub struct SetTimeout {
+    name: String,
+    timeout: Arg<Option<Duration>>,
+}
+
+impl SetTimeout {
+    pub fn parse(args: &mut Args) -> Result<Self, SyntaxError> {
+        Ok(SetTimeout {
+            name: args.handle()?,
+            timeout: args.arg("DUR", parse_timeout)?,
+        })
+    }
+
+}
+
+impl Run for SetTimeout {
+    fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
+        let timeout = *session.resolve(&self.timeout)?;
+        session.handle_mut(&self.name)?.timeout = match timeout {
+            Some(duration) => HandleTimeout::After(duration),
+            None => HandleTimeout::Never,
+        };
+        Ok(Outcome::Text(describe(timeout)))
+    }
+}
