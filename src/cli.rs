@@ -30,6 +30,9 @@ struct Cli {
     /// Deterministic transcript: kernel-chosen ports, names and fds as placeholders.
     #[arg(long, global = true)]
     stable: bool,
+    /// Set a variable before the first line: ${NAME} in the script (repeatable).
+    #[arg(long = "set", global = true, value_name = "NAME=VALUE", value_parser = parse_set)]
+    set: Vec<(String, String)>,
     /// Exit status for a script skipped by `require` (the test runner uses 77).
     #[arg(long, global = true, hide = true, default_value_t = 0)]
     skip_status: i32,
@@ -67,6 +70,15 @@ enum Mode {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+}
+
+/// `NAME=VALUE` for `--set`.
+fn parse_set(word: &str) -> Result<(String, String), String> {
+    let (name, value) = word
+        .split_once('=')
+        .ok_or_else(|| format!("'{word}' is not NAME=VALUE"))?;
+    crate::parser::check_variable_name(name).map_err(|e| e.message)?;
+    Ok((name.to_string(), value.to_string()))
 }
 
 fn check_timeout(word: &str) -> Result<String, String> {
@@ -113,6 +125,9 @@ fn session(cli: &Cli) -> Session {
     if let Some(timeout) = &cli.timeout {
         session.default_timeout = parse_timeout(timeout).expect("checked by clap");
     }
+    for (name, value) in &cli.set {
+        session.vars.set(name, value.clone().into_bytes());
+    }
     session
 }
 
@@ -125,7 +140,11 @@ fn run_file(cli: &Cli, file: &str, args: &[String]) -> i32 {
             return 2;
         }
     };
-    let script = match Loader::new(args).parse(&text, &name, path.as_deref()) {
+    let given = cli.set.iter().map(|(name, _)| name.clone());
+    let script = match Loader::new(args)
+        .knowing(given)
+        .parse(&text, &name, path.as_deref())
+    {
         Ok(script) => script,
         Err(errors) => {
             let session = session(cli);
@@ -183,15 +202,22 @@ fn check_files(files: &[PathBuf]) -> i32 {
                 eprintln!("sockrepl: {message}");
                 status = 2;
             }
-            Ok((text, name, path)) => match Loader::new(&[]).parse(&text, &name, path.as_deref()) {
-                Ok(script) => println!("{name}: ok ({} commands)", script.lines.len()),
-                Err(errors) => {
-                    for error in errors {
-                        println!("{error}");
+            // The command line may give any argument and variable: only
+            // what the script itself gets wrong is an error here.
+            Ok((text, name, path)) => {
+                match Loader::new(&[])
+                    .for_check()
+                    .parse(&text, &name, path.as_deref())
+                {
+                    Ok(script) => println!("{name}: ok ({} commands)", script.lines.len()),
+                    Err(errors) => {
+                        for error in errors {
+                            println!("{error}");
+                        }
+                        status = 2;
                     }
-                    status = 2;
                 }
-            },
+            }
         }
     }
     status

@@ -144,6 +144,30 @@ pub fn push_escaped(out: &mut String, bytes: &[u8]) {
     }
 }
 
+/// Bytes as text a terminal shows safely: UTF-8 as it is, but control
+/// characters (C0, DEL, C1) and bytes that are not UTF-8 escaped (`\n`,
+/// `\x1b`), so the text is one line and carries no escape sequence.
+pub fn printable(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c if c.is_control() => {
+                    let _ = write!(out, "\\x{:02x}", u32::from(c));
+                }
+                c => out.push(c),
+            }
+        }
+        for byte in chunk.invalid() {
+            let _ = write!(out, "\\x{byte:02x}");
+        }
+    }
+    out
+}
+
 /// A bytes literal, cut short for long data.
 pub fn preview(bytes: &[u8]) -> String {
     if bytes.len() <= PREVIEW {

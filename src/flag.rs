@@ -8,7 +8,16 @@
 //! this list and the specs agree.
 
 /// Every flag some command takes.
-pub const ALL: &[&str] = &["--hex", "--file", "--into", "--timeout", "--write"];
+pub const ALL: &[&str] = &[
+    "--hex",
+    "--file",
+    "--into",
+    "--timeout",
+    "--write",
+    "--as",
+    "--re",
+    "--max",
+];
 
 /// Whether `word` is one of the language's flags.
 pub fn is_flag(word: &[u8]) -> bool {

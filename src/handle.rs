@@ -9,7 +9,9 @@
 //! `setsockopt`...) ask for it with [`Handle::socket`], which names the
 //! handle when it is something else.
 
+use nix::{getsockopt_impl, setsockopt_impl, sockopt_impl};
 use socket2::{SockAddr, Socket};
+use std::cell::RefCell;
 use std::io;
 use std::mem::MaybeUninit;
 use std::ops::Deref;
@@ -69,6 +71,13 @@ pub struct SocketIo {
     pub reading_shut: bool,
     /// How many connections `accept` has taken, for the default names `srv-1`, `srv-2`...
     pub accepted: u32,
+    /// The sender of the last datagram received (`${H.from}`).
+    last_from: RefCell<Option<SockAddr>>,
+    /// The first bytes of the kernel's receive queue, as the last peek saw
+    /// them: a framed receive finds its delimiter here without another
+    /// system call. Only this process reads the socket, and every read
+    /// goes through the handle, so the copy stays true.
+    peeked: RefCell<Vec<u8>>,
 }
 
 impl Deref for SocketIo {
@@ -77,6 +86,16 @@ impl Deref for SocketIo {
     fn deref(&self) -> &Socket {
         &self.socket
     }
+}
+
+/// What [`Handle::look`] saw.
+pub struct View<'a> {
+    /// The unread bytes, up to the size asked for.
+    pub bytes: std::cell::Ref<'a, [u8]>,
+    /// Whether the kernel was asked just now.
+    pub fresh: bool,
+    /// The stream ended: the peer closed and nothing is left to read.
+    pub ended: bool,
 }
 
 /// How one receive call reads.
@@ -102,6 +121,8 @@ impl Handle {
                 port_chosen: false,
                 reading_shut: false,
                 accepted: 0,
+                last_from: RefCell::new(None),
+                peeked: RefCell::new(Vec::new()),
             }),
         }
     }
@@ -181,7 +202,51 @@ impl Handle {
         mode: ReceiveMode,
     ) -> io::Result<(usize, Option<SockAddr>)> {
         match &self.io {
-            Io::Socket(socket) => receive_from_socket(socket, buffer, mode, 0),
+            Io::Socket(socket) => {
+                socket.peeked.borrow_mut().clear();
+                let received = receive_from_socket(socket, buffer, mode, 0)?;
+                if let (true, Some(from)) = (mode.datagram, &received.1) {
+                    *socket.last_from.borrow_mut() = Some(from.clone());
+                }
+                Ok(received)
+            }
+        }
+    }
+
+    /// The bytes that have arrived and not been taken, up to `max`,
+    /// without taking them. `fresh` asks the kernel again; otherwise what
+    /// the last look saw will do, when it saw anything.
+    pub fn look(&self, max: usize, fresh: bool) -> io::Result<View<'_>> {
+        match &self.io {
+            Io::Socket(socket) => {
+                let asked = fresh || socket.peeked.borrow().is_empty();
+                let ended = asked && socket.peek_queue(max)?;
+                Ok(View {
+                    bytes: std::cell::Ref::map(socket.peeked.borrow(), |v| &v[..v.len().min(max)]),
+                    fresh: asked,
+                    ended,
+                })
+            }
+        }
+    }
+
+    /// Takes the first `count` bytes, which [`Handle::look`] has shown.
+    pub fn take(&self, count: usize) -> io::Result<Vec<u8>> {
+        match &self.io {
+            Io::Socket(socket) => socket.take_peeked(count),
+        }
+    }
+
+    /// Waits until more than `seen` bytes have arrived, or the peer closed
+    /// (`Ok(false)`: nothing more will come), within `deadline`.
+    pub fn wait_for_more(
+        &self,
+        seen: usize,
+        deadline: crate::wait::Deadline,
+        what: &str,
+    ) -> Result<bool, Failure> {
+        match &self.io {
+            Io::Socket(socket) => socket.wait_for_more(seen, deadline, what),
         }
     }
 
@@ -202,6 +267,91 @@ impl Handle {
 }
 
 impl SocketIo {
+    /// The sender of the last datagram received (`${H.from}`).
+    pub fn last_from(&self) -> Option<SockAddr> {
+        self.last_from.borrow().clone()
+    }
+
+    /// Peeks at up to `max` bytes of the receive queue into the view;
+    /// `true` when the stream has ended (the peer closed, nothing queued).
+    fn peek_queue(&self, max: usize) -> io::Result<bool> {
+        let mut view = self.peeked.borrow_mut();
+        view.resize(max, 0);
+        let result = receive_from_socket(
+            &self.socket,
+            &mut view,
+            ReceiveMode::default(),
+            libc::MSG_PEEK,
+        );
+        match result {
+            Ok((n, _)) => {
+                view.truncate(n);
+                Ok(n == 0 && max > 0)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                view.clear();
+                Ok(false)
+            }
+            Err(e) => {
+                view.clear();
+                Err(e)
+            }
+        }
+    }
+
+    /// Takes `count` bytes off the queue, returning them from the view.
+    fn take_peeked(&self, count: usize) -> io::Result<Vec<u8>> {
+        let mut view = self.peeked.borrow_mut();
+        debug_assert!(count <= view.len(), "only bytes already seen are taken");
+        let mut taken = vec![0u8; count];
+        let mut got = 0;
+        while got < count {
+            let (n, _) =
+                receive_from_socket(&self.socket, &mut taken[got..], ReceiveMode::default(), 0)?;
+            if n == 0 {
+                return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
+            }
+            got += n;
+        }
+        // The kernel gave the bytes the view showed; keep the rest of the view.
+        view.drain(..count);
+        Ok(taken)
+    }
+
+    fn is_tcp(&self) -> bool {
+        self.kind.is_stream() && self.kind.family != crate::kind::Family::Unix
+    }
+
+    /// See [`Handle::wait_for_more`]. TCP wakes poll(2) only once more
+    /// than `seen` bytes are queued (SO_RCVLOWAT); other streams are
+    /// readable as long as anything is queued, so they are looked at again
+    /// after a short pause.
+    fn wait_for_more(
+        &self,
+        seen: usize,
+        deadline: crate::wait::Deadline,
+        what: &str,
+    ) -> Result<bool, Failure> {
+        let events = libc::POLLIN | libc::POLLRDHUP;
+        if self.is_tcp() {
+            let lowat = i32::try_from(seen + 1).unwrap_or(i32::MAX);
+            let _ = nix::sys::socket::setsockopt(&self.socket, RcvLowat, &lowat);
+            let ready = crate::wait::poll_many(&[(self.as_fd(), events)], deadline, what);
+            let _ = nix::sys::socket::setsockopt(&self.socket, RcvLowat, &1);
+            return Ok(ready?[0] & (libc::POLLRDHUP | libc::POLLHUP) == 0);
+        }
+        let ready = crate::wait::poll_many(&[(self.as_fd(), events)], deadline, what)?;
+        if ready[0] & (libc::POLLRDHUP | libc::POLLHUP) != 0 {
+            return Ok(false);
+        }
+        if seen > 0 {
+            // Readable, but perhaps only for what was seen: look again soon.
+            let pause = Duration::from_millis(2);
+            crate::wait::sleep(deadline.remaining().map_or(pause, |left| left.min(pause)))?;
+        }
+        Ok(true)
+    }
+
     /// Closes the socket and removes the Unix socket file it bound, if that
     /// file is still the one it bound: another program may have replaced it.
     pub fn close(self) -> Option<PathBuf> {
@@ -213,6 +363,15 @@ impl SocketIo {
         std::fs::remove_file(&bound.path).ok().map(|_| bound.path)
     }
 }
+
+sockopt_impl!(
+    /// SO_RCVLOWAT: how many bytes must be queued before poll says readable.
+    RcvLowat,
+    Both,
+    libc::SOL_SOCKET,
+    libc::SO_RCVLOWAT,
+    i32
+);
 
 /// One recv(2) or recvfrom(2) with extra `flags`.
 fn receive_from_socket(

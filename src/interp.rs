@@ -2,17 +2,17 @@
 //! parsed lines, echoes each (after expansion), applies it to the session
 //! and renders the outcome, stopping at the first failure.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::cmd::repeat::Repeat;
 use crate::cmd::source::Source;
 use crate::cmd::{Command, Run};
 use crate::errors::Failure;
 use crate::lexer::push_quoted;
 use crate::outcome::Outcome;
-use crate::parser::Arg;
 use crate::render::render;
 use crate::script::{display_beside, source_text, Echo, Line, Loader, Script, MAX_SOURCE_DEPTH};
+use crate::session::expand::Show;
 use crate::session::Session;
 
 /// How a run ended.
@@ -54,6 +54,8 @@ pub struct Interpreter {
     scratch: String,
     /// How many `source`s are running inside each other.
     source_depth: usize,
+    /// The `repeat` blocks running: the line of each and its turn.
+    turns: Vec<(usize, u64)>,
 }
 
 impl Interpreter {
@@ -64,12 +66,19 @@ impl Interpreter {
             args: Vec::new(),
             scratch: String::new(),
             source_depth: 0,
+            turns: Vec::new(),
         }
     }
 
     /// Runs every line of a script, stopping at the first failure.
     pub fn run_script(&mut self, script: &Script) -> End {
-        for line in &script.lines {
+        self.run_lines(script, &script.lines)
+    }
+
+    /// Runs lines of `script` (all of it, or a block's), stopping at the
+    /// first failure.
+    fn run_lines(&mut self, script: &Script, lines: &[Line]) -> End {
+        for line in lines {
             match self.run_line(script, line) {
                 End::Completed => {}
                 end => return end,
@@ -80,12 +89,10 @@ impl Interpreter {
 
     /// Runs one line: echo, apply, render; a failure writes its one line.
     pub fn run_line(&mut self, script: &Script, line: &Line) -> End {
-        if self.echo {
-            self.show_line(line);
-            self.session.out.line(&self.scratch);
-        }
+        self.echo_line(line);
         let result = match &line.command {
             Command::Source(source) => return self.run_source(script, line, source),
+            Command::Repeat(repeat) => return self.run_repeat(script, line, repeat),
             command => command.apply(&mut self.session),
         };
         match result {
@@ -114,16 +121,63 @@ impl Interpreter {
         }
     }
 
-    /// The failure line: `FILE:LINE: COMMAND: MESSAGE`.
+    /// The failure line: `FILE:LINE: COMMAND: MESSAGE`, and inside a
+    /// `repeat`, which turn of which block.
     fn report(&mut self, script: &Script, line: &Line, failure: &Failure) {
         let command = line.command_name();
-        let text = if self.echo {
+        let mut text = if self.echo {
             format!("{}:{}: {command}: {failure}", script.name, line.number)
         } else {
             format!("error: {command}: {failure}")
         };
+        if !self.turns.is_empty() {
+            let turns: Vec<String> = self
+                .turns
+                .iter()
+                .rev()
+                .map(|(at, turn)| format!("iteration {turn} of the repeat on line {at}"))
+                .collect();
+            text.push_str(&format!(" (in {})", turns.join(", ")));
+        }
         let text = self.session.hide_tmp(&text);
         self.session.out.line(&text);
+    }
+
+    /// Echoes a line before it runs (`run` and `test`; the shell's user
+    /// typed it already).
+    fn echo_line(&mut self, line: &Line) {
+        if self.echo {
+            self.show_line(line);
+            self.session.out.line(&self.scratch);
+        }
+    }
+
+    /// `repeat N [--as VAR]`: the block N times, then its `end`.
+    fn run_repeat(&mut self, script: &Script, line: &Line, repeat: &Repeat) -> End {
+        let count = match self.session.resolve(&repeat.count) {
+            Ok(count) => *count,
+            Err(failure) => {
+                self.report(script, line, &failure);
+                return End::Failed;
+            }
+        };
+        for turn in 0..count {
+            if let Some(counter) = &repeat.counter {
+                self.session
+                    .vars
+                    .set(counter, turn.to_string().into_bytes());
+            }
+            self.turns.push((line.number, turn));
+            let end = self.run_lines(script, &repeat.body);
+            self.turns.pop();
+            if end != End::Completed {
+                return end;
+            }
+        }
+        if let Some(end) = &repeat.end {
+            self.echo_line(end);
+        }
+        End::Completed
     }
 
     /// Writes the command line as run into `scratch`: expansions filled
@@ -141,8 +195,8 @@ impl Interpreter {
             }
             match word.literal() {
                 Some(text) => push_quoted(&mut self.scratch, text),
-                None => match self.session.expand(word) {
-                    Ok((_, display)) => push_quoted(&mut self.scratch, &display),
+                None => match self.session.show_word(word, Show::Echo) {
+                    Ok(display) => push_quoted(&mut self.scratch, &display),
                     Err(_) => self.scratch.push_str(&source_text(word)),
                 },
             }
@@ -155,9 +209,9 @@ impl Interpreter {
             self.report(script, line, &failure);
             return End::Failed;
         }
-        let loaded = match (&source.loaded, &source.path) {
-            (Some(loaded), _) => Ok(Arc::clone(loaded)),
-            (None, arg) => self.load_source_now(script, arg),
+        let loaded = match &source.loaded {
+            Some(loaded) => Ok(Arc::clone(loaded)),
+            None => self.load_source_now(script, source),
         };
         match loaded {
             Ok(sourced) => {
@@ -173,14 +227,23 @@ impl Interpreter {
         }
     }
 
+    /// Loads a source whose path or arguments were known only now.
     fn load_source_now(
         &mut self,
         script: &Script,
-        path: &Arg<PathBuf>,
+        source: &Source,
     ) -> Result<Arc<Script>, Failure> {
-        let path = self.session.resolve(path)?.into_owned();
+        let path = self.session.resolve(&source.path)?.into_owned();
+        let mut args = Vec::with_capacity(source.args.len());
+        for arg in &source.args {
+            args.push(self.session.resolve(arg)?.into_owned());
+        }
+        if source.args.is_empty() {
+            args = self.args.clone();
+        }
         let display = display_beside(&script.name, &path);
-        Loader::new(&self.args)
+        Loader::new(&args)
+            .knowing(self.session.vars.names())
             .load_file(&script.dir.join(&path), &display)
             .map(Arc::new)
             .map_err(|e| Failure::usage(e.message))

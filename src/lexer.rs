@@ -4,7 +4,8 @@
 //! swapped for a private placeholder character, the line is split by POSIX
 //! shell rules (the `shlex` crate), and each word keeps its placeholders as
 //! typed pieces. Script arguments and environment variables are filled in
-//! now; handle addresses (`${srv.addr}`) wait until the command runs.
+//! now; handle addresses (`${srv.addr}`) and variables (`${status}`, whose
+//! value may be captured from the network) wait until the command runs.
 
 use shlex::Shlex;
 
@@ -30,8 +31,17 @@ pub enum Var {
         handle: String,
         field: Field,
     },
+    /// `${NAME}`: a variable's bytes.
+    Variable(String),
+    /// `${NAME.len}`: the length of a variable's value, in decimal.
+    Length(String),
     /// `${tmp}`: a private directory for this session's Unix socket files.
     Tmp,
+    /// `${tls.cert}`: the path of the session's own certificate.
+    TlsCert,
+    /// `${N}` or `${env.NAME}` that only the command line can give, kept
+    /// unfilled by `check` (which runs nothing).
+    Outside(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +50,39 @@ pub enum Field {
     Host,
     Port,
     Peer,
+    /// The sender of the last datagram the handle received.
+    From,
 }
+
+impl Field {
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Addr => "addr",
+            Field::Host => "host",
+            Field::Port => "port",
+            Field::Peer => "peer",
+            Field::From => "from",
+        }
+    }
+}
+
+impl Var {
+    /// The expansion as it is written, `${...}` included.
+    pub fn source(&self) -> String {
+        match self {
+            Var::Handle { handle, field } => format!("${{{handle}.{}}}", field.name()),
+            Var::Variable(name) => format!("${{{name}}}"),
+            Var::Length(name) => format!("${{{name}.len}}"),
+            Var::Tmp => "${tmp}".to_string(),
+            Var::TlsCert => "${tls.cert}".to_string(),
+            Var::Outside(name) => format!("${{{name}}}"),
+        }
+    }
+}
+
+/// Names no variable or handle may take: `${env.NAME}`, `${tmp}` and
+/// `${tls.cert}` would be ambiguous.
+pub const RESERVED_NAMES: &[&str] = &["env", "tmp", "tls"];
 
 /// A syntax error in one line; `column` is 1-based where it helps.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +130,17 @@ impl Word {
 
 /// Splits one line into words, filling in static expansions.
 pub fn split_line(line: &str, context: &Context) -> Result<Vec<Word>, LexError> {
+    split_line_with(line, context, false)
+}
+
+/// [`split_line`], where `outside_unknown` keeps a missing argument or
+/// environment variable unfilled instead of failing (`check` cannot know
+/// what the command line will give).
+pub fn split_line_with(
+    line: &str,
+    context: &Context,
+    outside_unknown: bool,
+) -> Result<Vec<Word>, LexError> {
     if let Some(position) = line.chars().position(is_placeholder) {
         return Err(LexError {
             message: "unsupported character (Unicode private use plane 16)".into(),
@@ -110,7 +163,7 @@ pub fn split_line(line: &str, context: &Context) -> Result<Vec<Word>, LexError> 
     }
     raw_words
         .into_iter()
-        .map(|word| build_word(word, &names, context))
+        .map(|word| build_word(word, &names, context, outside_unknown))
         .collect()
 }
 
@@ -153,7 +206,12 @@ fn hide_expansions(line: &str) -> Result<(String, Vec<String>), LexError> {
     Ok((text, names))
 }
 
-fn build_word(raw: String, names: &[String], context: &Context) -> Result<Word, LexError> {
+fn build_word(
+    raw: String,
+    names: &[String],
+    context: &Context,
+    outside_unknown: bool,
+) -> Result<Word, LexError> {
     if !raw.chars().any(is_placeholder) {
         return Ok(Word::text(raw));
     }
@@ -165,7 +223,13 @@ fn build_word(raw: String, names: &[String], context: &Context) -> Result<Word, 
             continue;
         }
         let name = &names[(u32::from(c) - PLACEHOLDER_BASE) as usize];
-        match expansion(name, context)? {
+        let found = match expansion(name, context) {
+            Err(_) if outside_unknown && from_outside(name) => {
+                Expansion::Later(Var::Outside(name.to_string()))
+            }
+            found => found?,
+        };
+        match found {
             Expansion::Static(value) => literal.push_str(&value),
             Expansion::Later(var) => {
                 if !literal.is_empty() {
@@ -213,29 +277,55 @@ fn expansion(name: &str, context: &Context) -> Result<Expansion, LexError> {
             ))
         });
     }
-    if name == "tmp" {
-        return Ok(Expansion::Later(Var::Tmp));
+    match name {
+        "tmp" => return Ok(Expansion::Later(Var::Tmp)),
+        "tls.cert" => return Ok(Expansion::Later(Var::TlsCert)),
+        _ => {}
     }
     let unknown = || {
         error(format!(
-            "unknown expansion ${{{name}}} (known: ${{H.addr}} ${{H.host}} ${{H.port}} ${{H.peer}} ${{1}}..${{9}} ${{env.NAME}} ${{tmp}})"
+            "unknown expansion ${{{name}}} (known: ${{NAME}} ${{NAME.len}} ${{H.addr}} ${{H.host}} ${{H.port}} ${{H.peer}} ${{H.from}} ${{1}}..${{9}} ${{env.NAME}} ${{tmp}} ${{tls.cert}})"
         ))
     };
-    let (handle, field) = name.rsplit_once('.').ok_or_else(unknown)?;
+    let Some((owner, field)) = name.rsplit_once('.') else {
+        if !is_variable_name(name) {
+            return Err(unknown());
+        }
+        return Ok(Expansion::Later(Var::Variable(name.to_string())));
+    };
+    if field == "len" && is_variable_name(owner) {
+        return Ok(Expansion::Later(Var::Length(owner.to_string())));
+    }
     let field = match field {
         "addr" => Field::Addr,
         "host" => Field::Host,
         "port" => Field::Port,
         "peer" => Field::Peer,
+        "from" => Field::From,
         _ => return Err(unknown()),
     };
-    if !is_handle_name(handle) {
+    if !is_handle_name(owner) || RESERVED_NAMES.contains(&owner) {
         return Err(unknown());
     }
     Ok(Expansion::Later(Var::Handle {
-        handle: handle.to_string(),
+        handle: owner.to_string(),
         field,
     }))
+}
+
+/// Whether only the command line can give `${name}`: an argument or an
+/// environment variable.
+fn from_outside(name: &str) -> bool {
+    name.starts_with("env.") || (name != "0" && name.parse::<usize>().is_ok())
+}
+
+/// Letters, digits and `_`, starting with a letter or `_`, and not one of
+/// the reserved names.
+pub fn is_variable_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !RESERVED_NAMES.contains(&name)
 }
 
 /// Letters, digits, `_` and `-`, starting with a letter or `_`.

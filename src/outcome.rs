@@ -48,10 +48,14 @@ pub enum Outcome {
     Sent {
         sent: u64,
         of: u64,
+        /// A captured value is part of the data: under `--stable` the
+        /// counts are `<N>`, the same whatever bytes it held.
+        captured: bool,
     },
     SentTo {
         sent: u64,
         to: Endpoint,
+        captured: bool,
     },
     Received(Received),
     Saved {
@@ -66,6 +70,23 @@ pub enum Outcome {
     Table(Vec<SocketRow>),
     Expected {
         count: u64,
+        /// A captured value was part of what was expected.
+        captured: bool,
+    },
+    /// `expect --re`: the match, and the named groups it stored.
+    Matched {
+        count: u64,
+        /// Every match of the pattern has this length: shown even under
+        /// `--stable`.
+        fixed_length: bool,
+        groups: Vec<String>,
+    },
+    /// `let`: the variable and its value.
+    Assigned {
+        name: String,
+        bytes: Vec<u8>,
+        /// Made from a captured value: `<NAME>` under `--stable`.
+        captured: bool,
     },
     EndOfStreamExpected,
     FailedAsExpected(Failure),
@@ -81,6 +102,8 @@ pub struct Received {
     pub what: ReceiveKind,
     pub from: Option<Endpoint>,
     pub hex: bool,
+    /// `--as NAME`: the bytes were captured, shown as `<NAME>` under `--stable`.
+    pub captured_as: Option<String>,
 }
 
 #[derive(Debug)]

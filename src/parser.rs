@@ -9,7 +9,7 @@ use std::fmt;
 
 use crate::cmd::{all_flags, Spec};
 use crate::data::{decode_escapes, decode_hex, Data};
-use crate::lexer::{is_handle_name, LexError, Word};
+use crate::lexer::{is_handle_name, is_variable_name, LexError, Piece, Word, RESERVED_NAMES};
 use crate::suggest::did_you_mean;
 
 /// A syntax error: the script does not run at all.
@@ -54,6 +54,28 @@ pub enum Arg<T> {
     Later(Word, WordParser<T>),
 }
 
+/// DATA, known now or filled in when the command runs.
+#[derive(Debug, Clone)]
+pub enum DataArg {
+    /// A DATA word with nothing to expand, or `--hex`/`--file` written out.
+    Ready(Data),
+    /// A DATA word with `${...}`: its written pieces have their escapes
+    /// decoded; a variable stands for exactly its bytes.
+    Word(Word),
+    /// `--hex`/`--file` whose value waits for run time.
+    Later(Arg<Data>),
+}
+
+impl DataArg {
+    /// `--hex` gave the data: a mismatch is shown as a hexdump.
+    pub fn is_ready_bytes(&self) -> Option<&[u8]> {
+        match self {
+            DataArg::Ready(Data::Bytes(bytes)) => Some(bytes),
+            _ => None,
+        }
+    }
+}
+
 /// The words after a command's name, consumed by its parser.
 pub struct Args<'w> {
     /// The command being parsed, for its synopsis in error messages.
@@ -77,6 +99,11 @@ impl<'w> Args<'w> {
     /// An error that shows the command's synopsis.
     pub fn usage_error(&self, problem: &str) -> SyntaxError {
         SyntaxError::new(format!("{problem} (usage: {})", self.spec.synopsis))
+    }
+
+    /// Whether a literal `--flag` stands among the words (left in place).
+    pub fn contains(&self, flag: &str) -> bool {
+        self.words.iter().any(|w| w.literal() == Some(flag))
     }
 
     /// Removes a literal `--flag` wherever it stands.
@@ -175,22 +202,27 @@ impl<'w> Args<'w> {
 
     /// `--hex HEX` or `--file PATH`, wherever they stand; call it before
     /// taking positional words so the flags are not mistaken for them.
-    pub fn data_option(&mut self) -> Result<Option<Arg<Data>>, SyntaxError> {
+    pub fn data_option(&mut self) -> Result<Option<DataArg>, SyntaxError> {
+        let typed_data = |word, parse| match typed(word, parse)? {
+            Arg::Ready(data) => Ok(Some(DataArg::Ready(data))),
+            later => Ok(Some(DataArg::Later(later))),
+        };
         if let Some(hex) = self.option("--hex")? {
-            return typed(hex, |text| decode_hex(text).map(Data::Bytes)).map(Some);
+            return typed_data(hex, |text| decode_hex(text).map(Data::Bytes));
         }
         if let Some(path) = self.option("--file")? {
-            return typed(path, |text| Ok(Data::File(text.into()))).map(Some);
+            return typed_data(path, |text| Ok(Data::File(text.into())));
         }
         Ok(None)
     }
 
     /// DATA, unless [`Args::data_option`] already found `--hex`/`--file`.
-    pub fn data(&mut self, option: Option<Arg<Data>>) -> Result<Arg<Data>, SyntaxError> {
-        match option {
-            Some(data) => Ok(data),
-            None => self.arg("DATA", |text| decode_escapes(text).map(Data::Bytes)),
+    pub fn data(&mut self, option: Option<DataArg>) -> Result<DataArg, SyntaxError> {
+        if let Some(data) = option {
+            return Ok(data);
         }
+        let word = self.next("DATA")?;
+        data_word(word)
     }
 
     /// The words left, for commands that take the rest of the line.
@@ -240,7 +272,47 @@ fn typed<T>(word: &Word, parse: fn(&str) -> Result<T, String>) -> Result<Arg<T>,
     }
 }
 
+/// A DATA word: decoded now, or (with `${...}`) checked now and filled
+/// in when the command runs.
+pub fn data_word(word: &Word) -> Result<DataArg, SyntaxError> {
+    match word {
+        Word::Text(text) => decode_escapes(text)
+            .map(|bytes| DataArg::Ready(Data::Bytes(bytes)))
+            .map_err(SyntaxError::new),
+        Word::Template(pieces) => {
+            // A bad escape in a written piece is a syntax error now.
+            for piece in pieces {
+                if let Piece::Text(text) = piece {
+                    decode_escapes(text).map_err(SyntaxError::new)?;
+                }
+            }
+            Ok(DataArg::Word(word.clone()))
+        }
+    }
+}
+
+/// A variable's name: letters, digits and `_`, not a reserved name.
+pub fn check_variable_name(name: &str) -> Result<(), SyntaxError> {
+    if RESERVED_NAMES.contains(&name) {
+        return Err(SyntaxError::new(format!(
+            "{name} is a reserved name (${{{name}...}} means something else): choose another"
+        )));
+    }
+    if is_variable_name(name) {
+        Ok(())
+    } else {
+        Err(SyntaxError::new(format!(
+            "bad variable name '{name}': letters, digits and _, starting with a letter or _"
+        )))
+    }
+}
+
 pub fn check_handle_name(name: &str) -> Result<(), SyntaxError> {
+    if RESERVED_NAMES.contains(&name) {
+        return Err(SyntaxError::new(format!(
+            "{name} is a reserved name (${{{name}...}} means something else): choose another"
+        )));
+    }
     if is_handle_name(name) {
         Ok(())
     } else {

@@ -39,9 +39,22 @@ pub fn render(outcome: &Outcome, session: &Session, out: &mut String) {
         Outcome::ConnectResult(None) => out.write_str("0"),
         Outcome::ConnectResult(Some(errno)) => out.write_str(&describe_errno(*errno)),
         Outcome::Accepted { handle, peer } => write!(out, "accepted {handle} from {}", addr(peer)),
-        Outcome::Sent { sent, of } if sent == of => write!(out, "sent {}", Count(*sent, "byte")),
-        Outcome::Sent { sent, of } => write!(out, "sent {sent} of {}", Count(*of, "byte")),
-        Outcome::SentTo { sent, to } => {
+        Outcome::Sent {
+            captured: true,
+            sent,
+            of,
+        } if session.stable => match sent == of {
+            true => out.write_str("sent <N> bytes"),
+            false => out.write_str("sent <N> of <N> bytes"),
+        },
+        Outcome::Sent { sent, of, .. } if sent == of => {
+            write!(out, "sent {}", Count(*sent, "byte"))
+        }
+        Outcome::Sent { sent, of, .. } => write!(out, "sent {sent} of {}", Count(*of, "byte")),
+        Outcome::SentTo {
+            captured: true, to, ..
+        } if session.stable => write!(out, "sent <N> bytes to {}", addr(to)),
+        Outcome::SentTo { sent, to, .. } => {
             write!(out, "sent {} to {}", Count(*sent, "byte"), addr(to))
         }
         Outcome::Received(received) => render_received(received, session, out),
@@ -65,7 +78,25 @@ pub fn render(outcome: &Outcome, session: &Session, out: &mut String) {
             out.write_str(&lines.join("\n"))
         }
         Outcome::Table(rows) => out.write_str(&render_table(rows, session)),
-        Outcome::Expected { count } => write!(out, "ok: {} as expected", Count(*count, "byte")),
+        Outcome::Expected { captured: true, .. } if session.stable => {
+            out.write_str("ok: <N> bytes as expected")
+        }
+        Outcome::Expected { count, .. } => {
+            write!(out, "ok: {} as expected", Count(*count, "byte"))
+        }
+        Outcome::Matched {
+            count,
+            fixed_length,
+            groups,
+        } => render_matched(*count, *fixed_length, groups, session, out),
+        Outcome::Assigned {
+            name,
+            captured: true,
+            ..
+        } if session.stable => write!(out, "{name} = <{name}>"),
+        Outcome::Assigned { name, bytes, .. } => {
+            write!(out, "{name} = {}", bytes_literal(bytes))
+        }
         Outcome::EndOfStreamExpected => out.write_str("ok: end of stream"),
         Outcome::FailedAsExpected(failure) => write!(out, "failed as expected: {failure}"),
         Outcome::Skip(reason) => write!(out, "skipped: {reason}"),
@@ -130,6 +161,31 @@ impl fmt::Display for Count {
     }
 }
 
+/// `ok: matched 17 bytes; status = b'200'`; under `--stable` the count of a
+/// pattern whose matches vary in length is `<N>` and each group `<NAME>`.
+fn render_matched(
+    count: u64,
+    fixed_length: bool,
+    groups: &[String],
+    session: &Session,
+    out: &mut String,
+) -> fmt::Result {
+    if session.stable && !fixed_length {
+        out.write_str("ok: matched <N> bytes")?;
+    } else {
+        write!(out, "ok: matched {}", Count(count, "byte"))?;
+    }
+    for name in groups {
+        match session.vars.get(name) {
+            Some(value) if !session.stable => {
+                write!(out, "; {name} = {}", bytes_literal(&value.bytes))?
+            }
+            _ => write!(out, "; {name} = <{name}>")?,
+        }
+    }
+    Ok(())
+}
+
 fn render_received(received: &Received, session: &Session, out: &mut String) -> fmt::Result {
     let from = received
         .from
@@ -141,6 +197,25 @@ fn render_received(received: &Received, session: &Session, out: &mut String) -> 
         })
         .map(|a| format!(" from {}", session.show(a)))
         .unwrap_or_default();
+    if let (Some(name), true) = (&received.captured_as, session.stable) {
+        // A captured value differs from run to run: its name stands in.
+        return match &received.what {
+            ReceiveKind::Bytes {
+                truncated_from,
+                bytes,
+            } => {
+                let cut = truncated_from
+                    .map(|_| format!(" (a datagram cut to {} bytes)", bytes.len()))
+                    .unwrap_or_default();
+                write!(out, "<{name}>{from}{cut}")
+            }
+            ReceiveKind::All(_) => write!(out, "<{name}> (then end of stream)"),
+            ReceiveKind::EndOfStream => {
+                out.write_str("b'' (end of stream: the peer closed its side)")
+            }
+            ReceiveKind::EmptyDatagram => write!(out, "b'' (an empty datagram){from}"),
+        };
+    }
     match &received.what {
         ReceiveKind::Bytes {
             bytes,

@@ -8,9 +8,11 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::cmd::{Command, Scope};
+use rustc_hash::FxHashSet;
+
+use crate::cmd::{Command, Run, Scope};
 use crate::errors::file_error;
-use crate::lexer::{push_quoted, split_line, Context, Field, Piece, Var, Word};
+use crate::lexer::{push_quoted, split_line_with, Context, Piece, Var, Word};
 use crate::parser::{Arg, SyntaxError};
 
 /// A parsed script.
@@ -97,30 +99,64 @@ const MAX_ERRORS: usize = 20;
 pub const MAX_SOURCE_DEPTH: usize = 32;
 
 /// Loads and parses a script file.
-pub struct Loader<'a> {
-    pub args: &'a [String],
+pub struct Loader {
+    /// `${1}`...: the arguments of the script being loaded.
+    args: Vec<String>,
     /// Canonical paths of the scripts being loaded, to catch `source` loops.
     stack: Vec<PathBuf>,
     /// Whether the shell's own commands are allowed (a typed line).
     scope: Scope,
+    /// The variables some earlier line (in the text) can set, or that the
+    /// command line (`--set`) or the session gave.
+    known: FxHashSet<String>,
+    /// Unknown variables are allowed: `check` cannot know what the command
+    /// line will give, and after a `source` loaded only at run time, what
+    /// it sets is unknown.
+    lenient: bool,
+    /// `check`: arguments and the environment are unknown too.
+    check_only: bool,
 }
 
-impl<'a> Loader<'a> {
-    pub fn new(args: &'a [String]) -> Self {
+impl Loader {
+    pub fn new(args: &[String]) -> Self {
         Loader {
-            args,
+            args: args.to_vec(),
             stack: Vec::new(),
             scope: Scope::Language,
+            known: FxHashSet::default(),
+            lenient: false,
+            check_only: false,
         }
     }
 
     /// A loader for lines typed at the shell's prompt, where `record` and
     /// `set` are commands too (files they source are scripts all the same).
-    pub fn for_shell(args: &'a [String]) -> Self {
+    pub fn for_shell(args: &[String]) -> Self {
         Loader {
             scope: Scope::Shell,
             ..Loader::new(args)
         }
+    }
+
+    /// Variables that have a value before the first line (`--set`, or the
+    /// session's, for a line typed at the shell).
+    pub fn knowing(mut self, names: impl IntoIterator<Item = String>) -> Self {
+        self.known.extend(names);
+        self
+    }
+
+    /// Allows a `${NAME}` that no line sets (it fails when the line runs).
+    pub fn allowing_unset_variables(mut self) -> Self {
+        self.lenient = true;
+        self
+    }
+
+    /// For `check`: a `${NAME}` no line sets, an argument or an
+    /// environment variable may all come from the command line.
+    pub fn for_check(mut self) -> Self {
+        self.lenient = true;
+        self.check_only = true;
+        self
     }
 
     /// Parses a script's text. `name` is how errors name it; `path` is the
@@ -155,41 +191,44 @@ impl<'a> Loader<'a> {
         name: &str,
         dir: &Path,
     ) -> Result<Vec<Line>, Vec<ScriptError>> {
+        let at = |line: usize, command: Option<String>, error: SyntaxError| ScriptError {
+            file: name.to_string(),
+            line,
+            command,
+            error,
+        };
         if let Some(nul) = text.iter().take(8192).position(|&b| b == 0) {
             let error = SyntaxError::new("a NUL byte: this looks like a binary file, not a script");
-            return Err(vec![ScriptError {
-                file: name.to_string(),
-                line: 1 + text[..nul].iter().filter(|&&b| b == b'\n').count(),
-                command: None,
-                error,
-            }]);
+            let line = 1 + text[..nul].iter().filter(|&&b| b == b'\n').count();
+            return Err(vec![at(line, None, error)]);
         }
-        let mut lines = Vec::with_capacity(text.iter().filter(|&&b| b == b'\n').count() + 1);
+        let mut blocks = Blocks::with_capacity(text.iter().filter(|&&b| b == b'\n').count() + 1);
         let mut errors = Vec::new();
         for (index, raw) in text.split(|&b| b == b'\n').enumerate() {
             let number = index + 1;
-            let at = |command: Option<String>, error: SyntaxError| ScriptError {
-                file: name.to_string(),
-                line: number,
-                command,
-                error,
-            };
-            match self.parse_line(raw, name, dir) {
-                Ok(Some(line)) => lines.push(Line { number, ..line }),
-                Ok(None) => {}
-                Err((command, error)) => errors.push(at(command, error)),
+            let parsed = self.parse_line(raw, name, dir).and_then(|line| match line {
+                Some(line) => blocks.add(Line { number, ..line }),
+                None => Ok(()),
+            });
+            if let Err((command, error)) = parsed {
+                errors.push(at(number, command, error));
             }
             if errors.len() >= MAX_ERRORS {
                 let message = format!(
                     "stopped after {MAX_ERRORS} errors: the rest of the script was not checked"
                 );
-                errors.push(at(None, SyntaxError::new(message)));
-                break;
+                errors.push(at(number, None, SyntaxError::new(message)));
+                return Err(errors);
             }
         }
+        for open in blocks.unclosed() {
+            let error = SyntaxError::new("repeat without its end");
+            errors.push(at(open, Some(open_name()), error));
+        }
         if errors.is_empty() {
-            Ok(lines)
+            Ok(blocks.finish())
         } else {
+            errors.sort_by_key(|e| e.line);
             Err(errors)
         }
     }
@@ -217,16 +256,17 @@ impl<'a> Loader<'a> {
         if text.contains('\0') {
             return Err((None, SyntaxError::new("a NUL byte in the line")));
         }
-        let words = split_line(text, &Context { args: self.args })
+        let words = split_line_with(text, &Context { args: &self.args }, self.check_only)
             .map_err(|e| (known_command_name(text), e.into()))?;
         if words.is_empty() {
             return Ok(None);
         }
         let command_name = words[0].literal().map(str::to_string);
-        let mut command =
-            Command::parse_in(&words, self.scope).map_err(|e| (command_name.clone(), e))?;
-        self.load_source(&mut command, name, dir)
-            .map_err(|e| (command_name.clone(), e))?;
+        let fail = |e| (command_name.clone(), e);
+        let mut command = Command::parse_in(&words, self.scope).map_err(fail)?;
+        self.check_variables(&words).map_err(fail)?;
+        self.load_source(&mut command, name, dir).map_err(fail)?;
+        self.known.extend(command.sets());
         Ok(Some(Line {
             number: 0,
             echo: Echo::new(words),
@@ -234,7 +274,32 @@ impl<'a> Loader<'a> {
         }))
     }
 
-    /// Loads a `source` (also one wrapped in nothing else) whose path is known now.
+    /// Every `${NAME}` of the line must be a variable that an earlier line
+    /// (or the command line) can set.
+    fn check_variables(&self, words: &[Word]) -> Result<(), SyntaxError> {
+        if self.lenient {
+            return Ok(());
+        }
+        for word in words {
+            let Word::Template(pieces) = word else {
+                continue;
+            };
+            for piece in pieces {
+                let (Piece::Var(Var::Variable(name)) | Piece::Var(Var::Length(name))) = piece
+                else {
+                    continue;
+                };
+                if !self.known.contains(name) {
+                    return Err(SyntaxError::new(format!(
+                        "${{{name}}}: no earlier line sets {name} (let, --as, a (?P<{name}>...) group, repeat --as, or --set {name}=VALUE)"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads a `source` whose path and arguments are known now.
     fn load_source(
         &mut self,
         command: &mut Command,
@@ -244,11 +309,16 @@ impl<'a> Loader<'a> {
         let Command::Source(source) = command else {
             return Ok(());
         };
-        let Arg::Ready(path) = &source.path else {
+        let (Arg::Ready(path), Some(args)) = (&source.path, source.ready_args()) else {
+            // Loaded when it runs: what it sets cannot be known now.
+            self.lenient = true;
             return Ok(());
         };
-        let script = self.load_file(&dir.join(path), &display_beside(name, path))?;
-        source.loaded = Some(Arc::new(script));
+        let display = display_beside(name, path);
+        let outer = std::mem::replace(&mut self.args, args);
+        let loaded = self.load_file(&dir.join(path), &display);
+        self.args = outer;
+        source.loaded = Some(Arc::new(loaded?));
         Ok(())
     }
 
@@ -280,6 +350,61 @@ impl<'a> Loader<'a> {
             let first = &errors[0];
             SyntaxError::new(format!("in {first}"))
         })
+    }
+}
+
+/// The name of the command that opens a block.
+fn open_name() -> String {
+    crate::cmd::repeat::REPEAT.name.to_string()
+}
+
+/// The lines of a script as they are parsed, gathered into `repeat`
+/// blocks: each block's lines go into its `repeat` line, up to the `end`.
+struct Blocks {
+    /// The lines of the outermost level, or of the open block.
+    current: Vec<Line>,
+    /// Each open `repeat` line and the lines of the level around it.
+    open: Vec<(Line, Vec<Line>)>,
+}
+
+impl Blocks {
+    fn with_capacity(lines: usize) -> Self {
+        Blocks {
+            current: Vec::with_capacity(lines.min(1 << 20)),
+            open: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, line: Line) -> Result<(), (Option<String>, SyntaxError)> {
+        match &line.command {
+            Command::Repeat(_) => {
+                let around = std::mem::take(&mut self.current);
+                self.open.push((line, around));
+            }
+            Command::BlockEnd(_) => {
+                let Some((mut opening, around)) = self.open.pop() else {
+                    let name = line.command_name().to_string();
+                    return Err((Some(name), SyntaxError::new("end without its repeat")));
+                };
+                let body = std::mem::replace(&mut self.current, around);
+                if let Command::Repeat(repeat) = &mut opening.command {
+                    repeat.body = Arc::new(body);
+                    repeat.end = Some(Arc::new(line));
+                }
+                self.current.push(opening);
+            }
+            _ => self.current.push(line),
+        }
+        Ok(())
+    }
+
+    /// The line numbers of the blocks never closed.
+    fn unclosed(&self) -> Vec<usize> {
+        self.open.iter().map(|(line, _)| line.number).collect()
+    }
+
+    fn finish(self) -> Vec<Line> {
+        self.current
     }
 }
 
@@ -330,16 +455,7 @@ pub fn source_text(word: &Word) -> String {
         .iter()
         .map(|piece| match piece {
             Piece::Text(text) => text.clone(),
-            Piece::Var(Var::Tmp) => "${tmp}".to_string(),
-            Piece::Var(Var::Handle { handle, field }) => {
-                let field = match field {
-                    Field::Addr => "addr",
-                    Field::Host => "host",
-                    Field::Port => "port",
-                    Field::Peer => "peer",
-                };
-                format!("${{{handle}.{field}}}")
-            }
+            Piece::Var(var) => var.source(),
         })
         .collect()
 }

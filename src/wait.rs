@@ -105,6 +105,19 @@ impl Deadline {
             .map(|at| at.saturating_duration_since(Instant::now()))
     }
 
+    /// This deadline, or `after` from now if that comes first (a short
+    /// wait inside a longer one).
+    pub fn earlier(&self, after: Duration) -> Deadline {
+        let soon = Instant::now() + after;
+        match self.at {
+            Some(at) if at <= soon => *self,
+            _ => Deadline {
+                at: Some(soon),
+                timeout: Some(after),
+            },
+        }
+    }
+
     pub fn expired(&self) -> bool {
         self.at.is_some_and(|at| Instant::now() >= at)
     }

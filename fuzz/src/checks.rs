@@ -286,11 +286,22 @@ pub fn safe_for_loader(text: &[u8]) -> bool {
 }
 
 /// A script of lines parses exactly when each of its lines does on its own,
-/// and its first error is on the first line that fails alone.
+/// and its first error is on the first line that fails alone. (Blocks and
+/// variables tie lines together, so scripts with `repeat`/`end` are left
+/// out and variables are not checked against earlier lines here.)
 pub fn check_script_agrees_with_lines(lines: &[String]) {
+    let block_words = [
+        sockrepl::cmd::repeat::REPEAT.name,
+        sockrepl::cmd::repeat::END.name,
+    ];
+    let opens_or_closes = |line: &str| {
+        line.split_whitespace()
+            .next()
+            .is_some_and(|first| block_words.contains(&first))
+    };
     let joinable = lines
         .iter()
-        .all(|l| !l.contains(['\n', '\0']) && !l.contains("source"));
+        .all(|l| !l.contains(['\n', '\0']) && !l.contains("source") && !opens_or_closes(l));
     if !joinable {
         return;
     }
@@ -299,7 +310,9 @@ pub fn check_script_agrees_with_lines(lines: &[String]) {
     let alone: Vec<Result<bool, ()>> = lines.iter().map(|l| line_alone(l, &args)).collect();
     let first_failure = alone.iter().position(Result::is_err);
     match (
-        Loader::new(&args).parse(text.as_bytes(), "s.sock", None),
+        Loader::new(&args)
+            .allowing_unset_variables()
+            .parse(text.as_bytes(), "s.sock", None),
         first_failure,
     ) {
         (Ok(script), None) => {

@@ -3,13 +3,15 @@
 use std::io::Read;
 use std::path::Path;
 
-use super::send::{datagram_bytes, open_data_file, DATA_FLAGS};
-use super::{Command, Fits, Run, Scope, Slot, Spec};
-use crate::data::{bytes_literal, preview, Data};
+use super::send::{datagram_bytes, open_data_file};
+use super::{Command, Fits, Flag, Run, Scope, Slot, Spec};
+use crate::data::{bytes_literal, hexdump, preview, Data};
 use crate::errors::Failure;
+use crate::framing::{self, Stop, Stopped, DEFAULT_MAX, SHOWN_ARRIVED};
 use crate::handle::{Handle, ReceiveMode};
 use crate::outcome::Outcome;
-use crate::parser::{Arg, Args, SyntaxError};
+use crate::parser::{Args, DataArg, SyntaxError};
+use crate::pattern::Pattern;
 use crate::session::Session;
 use crate::wait::Deadline;
 
@@ -17,15 +19,22 @@ pub const SPECS: &[Spec] = &[EXPECT, EXPECT_EOF];
 
 pub const EXPECT: Spec = Spec {
     name: "expect",
-    synopsis: "expect NAME DATA|--hex HEX|--file PATH",
+    synopsis: "expect NAME DATA|--hex HEX|--file PATH | expect NAME --re REGEX [--max N] [--hex]",
     summary: "Assert that exactly these bytes arrive next (several recv() calls if needed; on a \
               datagram socket, one whole datagram). Different bytes, an early end of stream or a \
-              timeout fail and show expected against actual.",
+              timeout fail and show expected against all that arrived. With --re, receive until \
+              the unread bytes match REGEX from their start (as re.match; bytes, Unicode off \
+              unless (?u)), take exactly the match and store its named groups as variables.",
     python: "assert s.recv(12) == b'Hello, world'",
     example: "expect cli 'Hello, world'",
     args: &[Slot::Handle(Fits::NotListening), Slot::Data],
     repeats: false,
-    flags: DATA_FLAGS,
+    flags: &[
+        Flag::with("--hex", Slot::Value),
+        Flag::with("--file", Slot::Path),
+        Flag::with("--re", Slot::Value),
+        Flag::with("--max", Slot::Value),
+    ],
     scope: Scope::Language,
     parse: |args| Expect::parse(args).map(Command::from),
 };
@@ -51,28 +60,105 @@ const FILE_CHUNK: usize = 64 * 1024;
 #[derive(Debug, Clone)]
 pub struct Expect {
     name: String,
-    data: Arg<Data>,
+    expected: Expected,
+}
+
+/// What `expect` waits for.
+#[derive(Debug, Clone)]
+enum Expected {
+    /// Exactly these bytes; `hex` shows a mismatch as hexdumps.
+    Data { data: DataArg, hex: bool },
+    /// Bytes that match a pattern from their start.
+    Pattern {
+        pattern: Pattern,
+        max: usize,
+        hex: bool,
+    },
 }
 
 impl Expect {
     pub fn parse(args: &mut Args) -> Result<Self, SyntaxError> {
+        if let Some(word) = args.option("--re")? {
+            let source = word
+                .literal()
+                .ok_or_else(|| args.usage_error("a pattern cannot use ${...}"))?;
+            let pattern = Pattern::parse(source).map_err(SyntaxError::new)?;
+            let max = parse_max(args)?;
+            let hex = args.flag("--hex");
+            let name = args.handle()?;
+            return Ok(Expect {
+                name,
+                expected: Expected::Pattern { pattern, max, hex },
+            });
+        }
+        if args.option("--max")?.is_some() {
+            return Err(args.usage_error("--max goes with --re"));
+        }
+        let hex = args.contains("--hex");
         let option = args.data_option()?;
         let name = args.handle()?;
         Ok(Expect {
             name,
-            data: args.data(option)?,
+            expected: Expected::Data {
+                data: args.data(option)?,
+                hex,
+            },
         })
     }
-
 }
+
+/// `--max N`: how many bytes a framed receive looks at.
+pub fn parse_max(args: &mut Args) -> Result<usize, SyntaxError> {
+    let Some(word) = args.option("--max")? else {
+        return Ok(DEFAULT_MAX);
+    };
+    let text = word
+        .literal()
+        .ok_or_else(|| args.usage_error("--max cannot use ${...}"))?;
+    match text.parse::<usize>() {
+        Ok(n) if (1..=MAX_MAX).contains(&n) => Ok(n),
+        _ => Err(args.usage_error(&format!(
+            "bad --max '{text}': a number of bytes from 1 to {MAX_MAX}"
+        ))),
+    }
+}
+
+/// The largest `--max`.
+const MAX_MAX: usize = 64 << 20;
 
 impl Run for Expect {
     fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
-        let data = session.resolve(&self.data)?;
+        match &self.expected {
+            Expected::Data { data, hex } => self.expect_data(session, data, *hex),
+            Expected::Pattern { pattern, max, hex } => {
+                self.expect_pattern(session, pattern, *max, *hex)
+            }
+        }
+    }
+
+    fn sets(&self) -> Vec<String> {
+        match &self.expected {
+            Expected::Pattern { pattern, .. } => pattern.group_names(),
+            Expected::Data { .. } => Vec::new(),
+        }
+    }
+}
+
+impl Expect {
+    fn expect_data(
+        &self,
+        session: &mut Session,
+        data: &DataArg,
+        hex: bool,
+    ) -> Result<Outcome, Failure> {
+        let resolved = session.resolve_data(data)?;
+        let (data, captured) = (resolved.data, resolved.captured);
         let handle = session.handle(&self.name)?;
         let deadline = session.deadline(handle);
         let count = if handle.keeps_boundaries() {
-            expect_datagram(session, handle, &datagram_bytes(&data)?, deadline)?
+            let count = expect_datagram(session, handle, &datagram_bytes(&data)?, hex, deadline)?;
+            session.note_datagram_sender(&self.name);
+            count
         } else {
             match &*data {
                 Data::Bytes(bytes) => {
@@ -80,14 +166,87 @@ impl Run for Expect {
                         offset: 0,
                         total: bytes.len() as u64,
                         file: None,
+                        hex,
                     };
                     expect_stream(session, handle, bytes, &whole, deadline)?
                 }
                 Data::File(path) => expect_file(session, handle, path, deadline)?,
             }
         };
-        Ok(Outcome::Expected { count })
+        Ok(Outcome::Expected { count, captured })
     }
+
+    fn expect_pattern(
+        &self,
+        session: &mut Session,
+        pattern: &Pattern,
+        max: usize,
+        hex: bool,
+    ) -> Result<Outcome, Failure> {
+        let handle = session.handle(&self.name)?;
+        let deadline = session.deadline(handle);
+        let matched = if handle.keeps_boundaries() {
+            let datagram = receive_datagram(session, handle, deadline)?;
+            if !pattern.matches_whole(&datagram) {
+                return Err(Failure::Assertion(format!(
+                    "the datagram does not match {:?}: {}",
+                    pattern.source,
+                    shown_arrived(&datagram, hex)
+                )));
+            }
+            session.note_datagram_sender(&self.name);
+            datagram
+        } else {
+            let what = format!("bytes matching {:?}", pattern.source);
+            framing::receive_frame(session, handle, max, deadline, &what, |seen, ended| {
+                pattern.search(seen, ended)
+            })
+            .map_err(|stopped| pattern_failure(pattern, max, hex, stopped))?
+        };
+        let groups = pattern.named_groups(&matched);
+        for (name, value) in &groups {
+            session.vars.capture(name, value.clone());
+        }
+        Ok(Outcome::Matched {
+            count: matched.len() as u64,
+            fixed_length: pattern.fixed_length(),
+            groups: groups.into_iter().map(|(name, _)| name).collect(),
+        })
+    }
+}
+
+/// Why no match was taken, with the pattern and all that arrived.
+fn pattern_failure(pattern: &Pattern, max: usize, hex: bool, stopped: Stopped) -> Failure {
+    let arrived = shown_arrived(&stopped.arrived, hex);
+    let source = &pattern.source;
+    match stopped.stop {
+        Stop::Timeout(Failure::Timeout { what, after, .. }) => Failure::Timeout {
+            what,
+            after,
+            detail: Some(arrived),
+        },
+        Stop::Timeout(other) | Stop::Failed(other) => other.with_progress(arrived),
+        Stop::Ended => Failure::Assertion(format!(
+            "the stream ended with no match for {source:?}: {arrived}"
+        )),
+        Stop::Overrun => Failure::Assertion(format!(
+            "no match for {source:?} in the first {max} bytes (--max): {arrived}"
+        )),
+    }
+}
+
+/// All that arrived, as a failure shows it: a bytes literal (up to 1 KiB,
+/// then a count of the rest), or with `--hex` a hexdump.
+fn shown_arrived(arrived: &[u8], hex: bool) -> String {
+    if !hex || arrived.is_empty() {
+        return framing::describe_arrived(arrived);
+    }
+    let shown = &arrived[..arrived.len().min(SHOWN_ARRIVED)];
+    let mut text = format!("{} bytes had arrived:\n{}", arrived.len(), hexdump(shown));
+    if arrived.len() > shown.len() {
+        text.push_str(&format!("\n(and {} more bytes)", arrived.len() - shown.len()));
+    }
+    text
 }
 
 /// The whole expectation a chunk belongs to, so that every message counts
@@ -96,6 +255,8 @@ struct Whole<'a> {
     offset: u64,
     total: u64,
     file: Option<&'a Path>,
+    /// The DATA was given with `--hex`: mismatches are shown as hexdumps.
+    hex: bool,
 }
 
 impl Whole<'_> {
@@ -116,6 +277,36 @@ impl Whole<'_> {
             Some(_) => count,
         }
     }
+
+    /// A mismatch of DATA: expected against all that arrived, from the
+    /// first byte of the DATA.
+    fn mismatch(&self, expected: &[u8], arrived: &[u8], at: usize) -> String {
+        if self.hex {
+            return format!(
+                "the bytes differ at byte {at}: expected\n{}\ngot {}",
+                hexdump(expected),
+                shown_arrived(arrived, true)
+            );
+        }
+        let shown = &arrived[..arrived.len().min(SHOWN_ARRIVED)];
+        let mut got = bytes_literal(shown);
+        if arrived.len() > shown.len() {
+            got.push_str(&format!(" and {} more bytes", arrived.len() - shown.len()));
+        }
+        format!(
+            "expected {}, got {got} (first difference at byte {at})",
+            preview(expected)
+        )
+    }
+}
+
+/// The unread bytes just after a failure, without taking them, so the
+/// message shows all that arrived.
+fn unread(handle: &Handle) -> Vec<u8> {
+    handle
+        .look(SHOWN_ARRIVED + 1, true)
+        .map(|view| view.bytes.to_vec())
+        .unwrap_or_default()
 }
 
 /// Receives exactly `expected` (one chunk of `whole`), failing at the
@@ -182,11 +373,10 @@ fn expect_stream(
             let local = got + first_difference(&buffer[..n], &expected[got..]);
             let at = whole.offset + local as u64;
             return Err(Failure::Assertion(match whole.file {
-                None => format!(
-                    "expected {}, got {} (first difference at byte {at})",
-                    preview(expected),
-                    preview(&actual)
-                ),
+                None => {
+                    actual.extend(unread(handle));
+                    whole.mismatch(expected, &actual, at as usize)
+                }
                 Some(path) => format!(
                     "the stream differs from {} at byte {at}: expected {}, got {}",
                     path.display(),
@@ -213,6 +403,7 @@ fn expect_file(
         offset: 0,
         total,
         file: Some(path),
+        hex: false,
     };
     loop {
         let n = file.read(&mut chunk).map_err(Failure::from)?;
@@ -223,34 +414,48 @@ fn expect_file(
     }
 }
 
-fn expect_datagram(
+/// One whole datagram, its sender remembered for `${H.from}`.
+fn receive_datagram(
     session: &Session,
     handle: &Handle,
-    expected: &[u8],
     deadline: Deadline,
-) -> Result<u64, Failure> {
+) -> Result<Vec<u8>, Failure> {
     let mut buffer = vec![0u8; DATAGRAM_BUFFER];
     let datagram = ReceiveMode {
         datagram: true,
-        want_from: false,
+        want_from: true,
     };
     let (size, _) = session.retry(handle, libc::POLLIN, deadline, "no datagram", |h| {
         h.receive(&mut buffer, datagram)
     })?;
-    let actual = &buffer[..size.min(buffer.len())];
-    if size != expected.len() || actual != expected {
-        let cut = if size > actual.len() {
-            format!(" (a datagram of {size} bytes)")
-        } else {
-            String::new()
+    buffer.truncate(size.min(DATAGRAM_BUFFER));
+    Ok(buffer)
+}
+
+fn expect_datagram(
+    session: &Session,
+    handle: &Handle,
+    expected: &[u8],
+    hex: bool,
+    deadline: Deadline,
+) -> Result<u64, Failure> {
+    let actual = receive_datagram(session, handle, deadline)?;
+    if actual != expected {
+        let message = match hex {
+            true => format!(
+                "expected the datagram\n{}\ngot {}",
+                hexdump(expected),
+                shown_arrived(&actual, true)
+            ),
+            false => format!(
+                "expected the datagram {}, got {}",
+                preview(expected),
+                preview(&actual)
+            ),
         };
-        return Err(Failure::Assertion(format!(
-            "expected the datagram {}, got {}{cut}",
-            preview(expected),
-            preview(actual)
-        )));
+        return Err(Failure::Assertion(message));
     }
-    Ok(size as u64)
+    Ok(actual.len() as u64)
 }
 
 fn first_difference(a: &[u8], b: &[u8]) -> usize {

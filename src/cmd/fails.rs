@@ -98,6 +98,10 @@ impl Run for Fails {
             _ => Ok(Outcome::FailedAsExpected(failure)),
         }
     }
+
+    fn sets(&self) -> Vec<String> {
+        self.command.sets()
+    }
 }
 
 fn parse_error_name(word: &str) -> Result<ErrorName, SyntaxError> {

@@ -25,6 +25,12 @@ pub use spec::{Fits, Flag, Scope, Slot, Spec};
 /// What a parsed command does when it runs.
 pub trait Run {
     fn apply(&self, session: &mut Session) -> Result<Outcome, Failure>;
+
+    /// The variables the command gives a value to, so that later lines
+    /// may name them (the loader checks every `${NAME}` before the run).
+    fn sets(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Declares the command modules, in the order `help` lists them, with the
@@ -52,6 +58,12 @@ macro_rules! commands {
                     $($(Command::$variant(command) => command.apply(session),)+)+
                 }
             }
+
+            fn sets(&self) -> Vec<String> {
+                match self {
+                    $($(Command::$variant(command) => command.sets(),)+)+
+                }
+            }
         }
 
         /// Each module's specs, in `help` order.
@@ -66,7 +78,10 @@ commands! {
     accept { Accept }
     connect { Connect }
     send { Send }
+    sendline { SendLine }
+    newline { NewLine }
     recv { Recv }
+    framed { Framed }
     shutdown { Shutdown }
     close { Close }
     setsockopt { SetSockOpt }
@@ -82,6 +97,8 @@ commands! {
     timeout { Timeout }
     sleep { Sleep }
     print { Print }
+    let_ { Let }
+    repeat { Repeat, BlockEnd }
     source { Source }
     help { Help }
     exit { Exit }
@@ -151,6 +168,8 @@ impl Command {
         matches!(
             self,
             Command::Source(_)
+                | Command::Repeat(_)
+                | Command::BlockEnd(_)
                 | Command::Exit(_)
                 | Command::Require(_)
                 | Command::Help(_)

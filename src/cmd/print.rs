@@ -5,6 +5,7 @@ use crate::errors::Failure;
 use crate::lexer::Word;
 use crate::outcome::Outcome;
 use crate::parser::Args;
+use crate::session::expand::Show;
 use crate::session::Session;
 
 pub const SPECS: &[Spec] = &[PRINT];
@@ -39,7 +40,7 @@ impl Run for Print {
     fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
         let mut line = Vec::with_capacity(self.words.len());
         for word in &self.words {
-            line.push(session.expand(word)?.1);
+            line.push(session.show_word(word, Show::Print)?);
         }
         Ok(Outcome::Text(line.join(" ")))
     }

@@ -12,14 +12,14 @@ use crate::data::preview;
 use crate::errors::{file_error, Failure};
 use crate::handle::ReceiveMode;
 use crate::outcome::{Endpoint, Outcome, ReceiveKind, Received};
-use crate::parser::{Arg, Args, SyntaxError};
+use crate::parser::{check_variable_name, Arg, Args, SyntaxError};
 use crate::session::Session;
 
 pub const SPECS: &[Spec] = &[RECV, RECVFROM, RECVALL];
 
 pub const RECV: Spec = Spec {
     name: "recv",
-    synopsis: "recv NAME [MAX] [--hex]",
+    synopsis: "recv NAME [MAX] [--hex] [--as VAR]",
     summary: "One recv() call of at most MAX bytes (default 1024). Shows the bytes as a Python \
               literal (or a hexdump with --hex), b'' (end of stream) when the peer closed, or \
               b'' (an empty datagram); fails with TIMEOUT when nothing came in time.",
@@ -27,37 +27,61 @@ pub const RECV: Spec = Spec {
     example: "recv conn",
     args: &[Slot::Handle(Fits::NotListening), Slot::Value],
     repeats: false,
-    flags: &[Flag::switch("--hex")],
+    flags: &[Flag::switch("--hex"), AS_FLAG],
     scope: Scope::Language,
     parse: |args| Recv::parse(Mode::Recv, args).map(Command::from),
 };
 
 pub const RECVFROM: Spec = Spec {
     name: "recvfrom",
-    synopsis: "recvfrom NAME [MAX] [--hex]",
+    synopsis: "recvfrom NAME [MAX] [--hex] [--as VAR]",
     summary: "Receive one datagram and show who sent it.",
     python: "data, addr = s.recvfrom(1024)",
     example: "recvfrom u",
     args: &[Slot::Handle(Fits::NotListening), Slot::Value],
     repeats: false,
-    flags: &[Flag::switch("--hex")],
+    flags: &[Flag::switch("--hex"), AS_FLAG],
     scope: Scope::Language,
     parse: |args| Recv::parse(Mode::RecvFrom, args).map(Command::from),
 };
 
 pub const RECVALL: Spec = Spec {
     name: "recvall",
-    synopsis: "recvall NAME [--into PATH] [--hex]",
+    synopsis: "recvall NAME [--into PATH] [--hex] [--as VAR]",
     summary: "Read until the peer closes (end of stream). With --into, stream the bytes to a file \
               and show only the count.",
     python: "while chunk := s.recv(65536): data += chunk",
     example: "recvall conn --into received.bin",
     args: &[Slot::Handle(Fits::NotListening)],
     repeats: false,
-    flags: &[Flag::with("--into", Slot::Path), Flag::switch("--hex")],
+    flags: &[
+        Flag::with("--into", Slot::Path),
+        Flag::switch("--hex"),
+        AS_FLAG,
+    ],
     scope: Scope::Language,
     parse: |args| Recv::parse(Mode::All, args).map(Command::from),
 };
+
+/// `--as NAME`: the bytes received are also stored in a variable.
+pub const AS_FLAG: Flag = Flag::with("--as", Slot::NewVariable);
+
+/// `--as NAME`, if given: the variable the bytes received go to.
+pub fn parse_as(args: &mut Args) -> Result<Option<String>, SyntaxError> {
+    let Some(word) = args.option("--as")? else {
+        return Ok(None);
+    };
+    let name = word
+        .literal()
+        .ok_or_else(|| args.usage_error("--as takes a variable name, not ${...}"))?;
+    check_new_variable(name).map(Some)
+}
+
+/// A name a command gives a value to: a valid variable name.
+pub fn check_new_variable(name: &str) -> Result<String, SyntaxError> {
+    check_variable_name(name)?;
+    Ok(name.to_string())
+}
 
 /// Which of the three commands is being parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +98,8 @@ pub struct Recv {
     max: usize,
     hex: bool,
     into: Option<Arg<PathBuf>>,
+    /// `--as NAME`.
+    capture: Option<String>,
 }
 
 const DEFAULT_MAX: usize = 1024;
@@ -90,6 +116,10 @@ impl Recv {
         if into.is_some() && mode != Mode::All {
             return Err(args.usage_error("only recvall takes --into"));
         }
+        let capture = parse_as(args)?;
+        if into.is_some() && capture.is_some() {
+            return Err(args.usage_error("--into writes a file, --as a variable: choose one"));
+        }
         let name = args.handle()?;
         let max = match mode {
             Mode::All => DEFAULT_MAX,
@@ -104,6 +134,7 @@ impl Recv {
             max,
             hex,
             into,
+            capture,
         })
     }
 
@@ -118,13 +149,16 @@ impl Run for Recv {
         let kind = handle.kind();
         let deadline = session.deadline(handle);
         let mut buffer = vec![0u8; self.max];
+        let datagram = handle.keeps_boundaries();
         let mode = ReceiveMode {
-            datagram: handle.keeps_boundaries(),
-            want_from: self.mode == Mode::RecvFrom,
+            datagram,
+            // A datagram's sender is kept for ${H.from}.
+            want_from: self.mode == Mode::RecvFrom || datagram,
         };
         let (size, from) = session.retry(handle, libc::POLLIN, deadline, "no data", |h| {
             h.receive(&mut buffer, mode)
         })?;
+        let from = from.filter(|_| self.mode == Mode::RecvFrom);
         let what = match size {
             0 if handle.has_end_of_stream() => ReceiveKind::EndOfStream,
             0 => ReceiveKind::EmptyDatagram,
@@ -137,15 +171,36 @@ impl Run for Recv {
             }
         };
         let from = from.zip(kind).map(|(addr, kind)| Endpoint { addr, kind });
+        if datagram {
+            session.note_datagram_sender(&self.name);
+        }
+        self.store(session, &what);
         Ok(Outcome::Received(Received {
             what,
             from,
             hex: self.hex,
+            captured_as: self.capture.clone(),
         }))
+    }
+
+    fn sets(&self) -> Vec<String> {
+        self.capture.iter().cloned().collect()
     }
 }
 
 impl Recv {
+    /// `--as NAME`: the bytes received (none at an end of stream).
+    fn store(&self, session: &mut Session, what: &ReceiveKind) {
+        let Some(name) = &self.capture else {
+            return;
+        };
+        let bytes = match what {
+            ReceiveKind::Bytes { bytes, .. } | ReceiveKind::All(bytes) => bytes.clone(),
+            ReceiveKind::EndOfStream | ReceiveKind::EmptyDatagram => Vec::new(),
+        };
+        session.vars.capture(name, bytes);
+    }
+
     fn receive_all(&self, session: &mut Session) -> Result<Outcome, Failure> {
         let into = match &self.into {
             Some(arg) => Some(session.resolve(arg)?.into_owned()),
@@ -176,7 +231,13 @@ impl Recv {
                 Err(failure) => return Err(sink.explain(failure)),
             }
         }
-        Ok(sink.finish(self.hex))
+        drop(bulk);
+        let mut outcome = sink.finish(self.hex);
+        if let Outcome::Received(received) = &mut outcome {
+            self.store(session, &received.what);
+            received.captured_as = self.capture.clone();
+        }
+        Ok(outcome)
     }
 }
 
@@ -260,6 +321,7 @@ impl Sink {
                 what: ReceiveKind::All(all),
                 from: None,
                 hex,
+                captured_as: None,
             }),
             Sink::File { path, count, .. } => Outcome::Saved { count, path },
         }

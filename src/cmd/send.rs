@@ -13,7 +13,7 @@ use crate::data::Data;
 use crate::errors::{file_error, Failure};
 use crate::handle::Handle;
 use crate::outcome::{Endpoint, Outcome};
-use crate::parser::{Arg, Args, SyntaxError};
+use crate::parser::{Arg, Args, DataArg, SyntaxError};
 use crate::session::Session;
 use crate::wait::Deadline;
 
@@ -85,7 +85,7 @@ enum Mode {
 pub struct Send {
     mode: Mode,
     name: String,
-    data: Arg<Data>,
+    data: DataArg,
 }
 
 /// At most this much per sendfile(2): the kernel moves a sendfile in
@@ -118,7 +118,8 @@ impl Run for Send {
         if let Mode::To(to) = &self.mode {
             return self.send_to(session, to);
         }
-        let data = session.resolve(&self.data)?;
+        let resolved = session.resolve_data(&self.data)?;
+        let (data, captured) = (resolved.data, resolved.captured);
         let handle = session.handle(&self.name)?;
         let deadline = session.deadline(handle);
         let outcome = match (&self.mode, &*data) {
@@ -129,16 +130,25 @@ impl Run for Send {
                 Outcome::Sent {
                     sent: sent.map_err(send_failure)? as u64,
                     of: bytes.len() as u64,
+                    captured,
                 }
             }
             (Mode::All, Data::Bytes(bytes)) => {
                 let sent = send_all(session, handle, bytes, deadline)?;
-                Outcome::Sent { sent, of: sent }
+                Outcome::Sent {
+                    sent,
+                    of: sent,
+                    captured,
+                }
             }
             (mode, Data::File(path)) => {
                 let all = matches!(mode, Mode::All);
                 let (sent, of) = send_file(session, handle, path, all, deadline)?;
-                Outcome::Sent { sent, of }
+                Outcome::Sent {
+                    sent,
+                    of,
+                    captured,
+                }
             }
             (Mode::To(_), _) => unreachable!("sendto returned above"),
         };
@@ -149,7 +159,8 @@ impl Run for Send {
 impl Send {
     /// `sendto`: one datagram to an address.
     fn send_to(&self, session: &mut Session, to: &Arg<Address>) -> Result<Outcome, Failure> {
-        let data = session.resolve(&self.data)?;
+        let resolved = session.resolve_data(&self.data)?;
+        let (data, captured) = (resolved.data, resolved.captured);
         let to = session.resolve(to)?.into_owned();
         let handle = session.handle(&self.name)?;
         let kind = handle.socket()?.kind;
@@ -165,11 +176,12 @@ impl Send {
         Ok(Outcome::SentTo {
             sent: sent as u64,
             to: Endpoint { addr: target, kind },
+            captured,
         })
     }
 }
 
-fn send_all(
+pub(super) fn send_all(
     session: &Session,
     handle: &Handle,
     bytes: &[u8],
@@ -307,7 +319,7 @@ fn sent_first(failure: Failure, sent: u64, of: u64) -> Failure {
     failure.with_progress(format!("{sent} of {of} bytes were sent first"))
 }
 
-fn send_failure(failure: Failure) -> Failure {
+pub(super) fn send_failure(failure: Failure) -> Failure {
     failure.with_hint(|errno| {
         Some(match errno {
             Errno::EPIPE => {

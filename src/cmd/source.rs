@@ -18,12 +18,13 @@ pub const SPECS: &[Spec] = &[SOURCE];
 
 pub const SOURCE: Spec = Spec {
     name: "source",
-    synopsis: "source FILE",
-    summary: "Run FILE's commands in this session (the path is relative to the current script).",
+    synopsis: "source FILE [ARG...]",
+    summary: "Run FILE's commands in this session (the path is relative to the current script); \
+              inside FILE, ${1}... are the ARGs.",
     python: "exec(open('setup.py').read())",
     example: "source common/server.sock",
-    args: &[Slot::Path],
-    repeats: false,
+    args: &[Slot::Path, Slot::Value],
+    repeats: true,
     flags: &[],
     scope: Scope::Language,
     parse: |args| Source::parse(args).map(Command::from),
@@ -32,6 +33,8 @@ pub const SOURCE: Spec = Spec {
 #[derive(Debug, Clone)]
 pub struct Source {
     pub path: Arg<PathBuf>,
+    /// `${1}`... inside FILE.
+    pub args: Vec<Arg<String>>,
     /// The script, when it could be loaded before the run.
     pub loaded: Option<Arc<Script>>,
 }
@@ -39,7 +42,27 @@ pub struct Source {
 impl Source {
     pub fn parse(args: &mut Args) -> Result<Self, SyntaxError> {
         let path = args.arg("FILE", |p| Ok(PathBuf::from(p)))?;
-        Ok(Source { path, loaded: None })
+        let mut arguments = Vec::new();
+        while !args.is_empty() {
+            arguments.push(args.arg("ARG", |a| Ok(a.to_string()))?);
+        }
+        Ok(Source {
+            path,
+            args: arguments,
+            loaded: None,
+        })
+    }
+
+    /// The ARGs, when every one is written out (so FILE can be loaded
+    /// before the run).
+    pub fn ready_args(&self) -> Option<Vec<String>> {
+        self.args
+            .iter()
+            .map(|arg| match arg {
+                Arg::Ready(value) => Some(value.clone()),
+                Arg::Later(..) => None,
+            })
+            .collect()
     }
 }
 

@@ -83,6 +83,8 @@ pub enum Slot {
     Handle(Fits),
     /// A name for a handle about to be made.
     NewHandle,
+    /// A variable's name, to set (`let NAME`, `--as NAME`).
+    NewVariable,
     /// A socket kind (`tcp`, `udp`...) or C family and type names.
     Kind,
     /// A socket option's C name.

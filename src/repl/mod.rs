@@ -245,7 +245,7 @@ impl Shell {
     }
 
     fn run_line(&mut self, line: &str, shared: &SharedState) -> Option<i32> {
-        let script = parse_typed_line(line)?;
+        let script = parse_typed_line(line, self.interpreter.session.vars.names())?;
         if let [only] = script.lines.as_slice() {
             match &only.command {
                 Command::SetNotify(set) => return self.set_notify(set, shared),
@@ -337,8 +337,11 @@ fn absolute_source(line: &str) -> Option<String> {
 
 /// Parses one typed line, the shell's own commands included; `None`
 /// (after showing why) when it did not parse.
-fn parse_typed_line(text: &str) -> Option<Script> {
-    match Loader::for_shell(&[]).parse(text.as_bytes(), "<stdin>", None) {
+fn parse_typed_line(text: &str, known: Vec<String>) -> Option<Script> {
+    match Loader::for_shell(&[])
+        .knowing(known)
+        .parse(text.as_bytes(), "<stdin>", None)
+    {
         Ok(script) => Some(script),
         Err(errors) => {
             for error in errors {

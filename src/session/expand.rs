@@ -1,20 +1,64 @@
 //! Run-time `${...}`: the expansions only the running session can fill in.
 //!
 //! The lexer fills in script arguments and the environment at once, but a
-//! handle's address (`${srv.addr}`) exists only once `bind` has run, and
-//! `${tmp}` only once something asks for it. Each expansion gives two
-//! texts: the value the command uses, and how the transcript shows it
-//! (with `--stable` placeholders).
+//! handle's address (`${srv.addr}`) exists only once `bind` has run, a
+//! variable (`${status}`) only once something set it, and `${tmp}` only
+//! once something asks for it. Each expansion gives two things: the value
+//! the command uses, and how the transcript shows it (with `--stable`
+//! placeholders, `<status>` for a captured value).
+//!
+//! A word is expanded two ways. As text (an address, a number, a path) a
+//! variable's bytes must be UTF-8. As DATA, each written piece has its
+//! escapes decoded and a variable stands for exactly its bytes, never
+//! decoded again.
 
 use socket2::SockAddr;
 use std::borrow::Cow;
 
 use super::Session;
 use crate::address::format_sockaddr;
+use crate::data::{bytes_literal, decode_escapes, printable, push_escaped, Data};
 use crate::errors::Failure;
 use crate::kind::Kind;
 use crate::lexer::{Field, Piece, Var, Word};
-use crate::parser::Arg;
+use crate::parser::{Arg, DataArg};
+
+/// How a variable's bytes are shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Show {
+    /// In an echoed command line: escaped as in a DATA word, so the echo
+    /// read back gives the same bytes.
+    Echo,
+    /// In `print`'s text: as it reads, with only control characters and
+    /// bytes that are not UTF-8 escaped, so every line stays one line.
+    Print,
+}
+
+/// One expansion, filled in.
+struct Filled {
+    value: Vec<u8>,
+    shown: String,
+    /// The value came from the network: counts that include it are
+    /// placeholders under `--stable`.
+    captured: bool,
+}
+
+impl Filled {
+    fn text(value: String, shown: String) -> Self {
+        Filled {
+            value: value.into_bytes(),
+            shown,
+            captured: false,
+        }
+    }
+}
+
+/// DATA, resolved: the bytes (or file), and whether a captured value is
+/// part of them.
+pub struct ResolvedData<'a> {
+    pub data: Cow<'a, Data>,
+    pub captured: bool,
+}
 
 impl Session {
     /// A typed argument's value, expanding and parsing its word now if it
@@ -29,8 +73,21 @@ impl Session {
         }
     }
 
-    /// Expands a word's run-time `${...}`: the value used, and how the
-    /// transcript shows it.
+    /// DATA's bytes, expanding its word now if it waited for run time.
+    pub fn resolve_data<'a>(&mut self, arg: &'a DataArg) -> Result<ResolvedData<'a>, Failure> {
+        let (data, captured) = match arg {
+            DataArg::Ready(data) => (Cow::Borrowed(data), false),
+            DataArg::Word(word) => {
+                let (bytes, _, captured) = self.expand_data(word)?;
+                (Cow::Owned(Data::Bytes(bytes)), captured)
+            }
+            DataArg::Later(arg) => (self.resolve(arg)?, false),
+        };
+        Ok(ResolvedData { data, captured })
+    }
+
+    /// Expands a word as text: the value used, and how the transcript
+    /// shows it.
     pub fn expand(&mut self, word: &Word) -> Result<(String, String), Failure> {
         let pieces = match word {
             Word::Text(text) => return Ok((text.clone(), text.clone())),
@@ -45,16 +102,70 @@ impl Session {
                     shown.push_str(text);
                 }
                 Piece::Var(var) => {
-                    let (v, s) = self.expand_var(var)?;
-                    value.push_str(&v);
-                    shown.push_str(&s);
+                    let filled = self.expand_var(var, Show::Echo)?;
+                    let text = String::from_utf8(filled.value).map_err(|e| {
+                        Failure::usage(format!(
+                            "{} holds {}, which is not text: use it as DATA",
+                            var.source(),
+                            bytes_literal(e.as_bytes())
+                        ))
+                    })?;
+                    value.push_str(&text);
+                    shown.push_str(&filled.shown);
                 }
             }
         }
         Ok((value, shown))
     }
 
-    fn expand_var(&mut self, var: &Var) -> Result<(String, String), Failure> {
+    /// Expands a DATA word: its bytes, how the transcript shows it, and
+    /// whether a captured value is part of it.
+    pub fn expand_data(&mut self, word: &Word) -> Result<(Vec<u8>, String, bool), Failure> {
+        let pieces = match word {
+            Word::Text(text) => {
+                let bytes = decode_escapes(text).map_err(Failure::Usage)?;
+                return Ok((bytes, text.clone(), false));
+            }
+            Word::Template(pieces) => pieces,
+        };
+        let mut value = Vec::new();
+        let mut shown = String::new();
+        let mut captured = false;
+        for piece in pieces {
+            match piece {
+                Piece::Text(text) => {
+                    value.extend(decode_escapes(text).map_err(Failure::Usage)?);
+                    shown.push_str(text);
+                }
+                Piece::Var(var) => {
+                    let filled = self.expand_var(var, Show::Echo)?;
+                    value.extend_from_slice(&filled.value);
+                    shown.push_str(&filled.shown);
+                    captured |= filled.captured;
+                }
+            }
+        }
+        Ok((value, shown, captured))
+    }
+
+    /// How the transcript shows a word, every `${...}` filled in as `show`
+    /// says; a variable's bytes need not be text.
+    pub fn show_word(&mut self, word: &Word, show: Show) -> Result<String, Failure> {
+        let pieces = match word {
+            Word::Text(text) => return Ok(text.clone()),
+            Word::Template(pieces) => pieces,
+        };
+        let mut shown = String::new();
+        for piece in pieces {
+            match piece {
+                Piece::Text(text) => shown.push_str(text),
+                Piece::Var(var) => shown.push_str(&self.expand_var(var, show)?.shown),
+            }
+        }
+        Ok(shown)
+    }
+
+    fn expand_var(&mut self, var: &Var, show: Show) -> Result<Filled, Failure> {
         match var {
             Var::Tmp => {
                 let dir = self.tmp_dir()?.to_string_lossy().into_owned();
@@ -63,22 +174,77 @@ impl Session {
                 } else {
                     dir.clone()
                 };
-                Ok((dir, shown))
+                Ok(Filled::text(dir, shown))
+            }
+            Var::Outside(name) => Err(Failure::usage(format!(
+                "${{{name}}} was not given (pass it on the command line)"
+            ))),
+            Var::TlsCert => Err(Failure::usage(
+                "${tls.cert}: this build of sockrepl has no TLS",
+            )),
+            Var::Variable(name) => self.variable(name, show),
+            Var::Length(name) => {
+                let Filled {
+                    value, captured, ..
+                } = self.variable(name, show)?;
+                let length = value.len().to_string();
+                let shown = match captured && self.stable {
+                    true => format!("<{name}.len>"),
+                    false => length.clone(),
+                };
+                Ok(Filled {
+                    value: length.into_bytes(),
+                    shown,
+                    captured,
+                })
             }
             Var::Handle { handle, field } => {
-                let socket = self.handle(handle)?.socket()?;
-                let addr = match field {
-                    Field::Peer => socket.peer_addr().map_err(|_| {
-                        Failure::usage(format!("${{{handle}.peer}}: {handle} is not connected"))
-                    })?,
-                    _ => socket
-                        .local_addr()
-                        .map_err(|_| Failure::usage(format!("{handle} has no address")))?,
-                };
-                let kind = socket.kind;
-                self.addr_field(handle, kind, &addr, *field)
+                let (value, shown) = self.handle_field(handle, *field)?;
+                Ok(Filled::text(value, shown))
             }
         }
+    }
+
+    /// A variable's bytes, shown as `show` says, or as `<NAME>` when
+    /// captured under `--stable`.
+    fn variable(&self, name: &str, show: Show) -> Result<Filled, Failure> {
+        let value = self.vars.get(name).ok_or_else(|| {
+            Failure::usage(format!(
+                "${{{name}}} has no value yet (let, --as or --set give it one)"
+            ))
+        })?;
+        let shown = match (value.captured && self.stable, show) {
+            (true, _) => format!("<{name}>"),
+            (false, Show::Echo) => {
+                let mut shown = String::with_capacity(value.bytes.len());
+                push_escaped(&mut shown, &value.bytes);
+                shown
+            }
+            (false, Show::Print) => printable(&value.bytes),
+        };
+        Ok(Filled {
+            value: value.bytes.clone(),
+            shown,
+            captured: value.captured,
+        })
+    }
+
+    fn handle_field(&self, handle: &str, field: Field) -> Result<(String, String), Failure> {
+        let socket = self.handle(handle)?.socket()?;
+        let addr = match field {
+            Field::Peer => socket.peer_addr().map_err(|_| {
+                Failure::usage(format!("${{{handle}.peer}}: {handle} is not connected"))
+            })?,
+            Field::From => socket.last_from().ok_or_else(|| {
+                Failure::usage(format!(
+                    "${{{handle}.from}}: {handle} has received no datagram yet"
+                ))
+            })?,
+            _ => socket
+                .local_addr()
+                .map_err(|_| Failure::usage(format!("{handle} has no address")))?,
+        };
+        self.addr_field(handle, socket.kind, &addr, field)
     }
 
     fn addr_field(

@@ -7,6 +7,7 @@
 
 pub mod expand;
 pub mod placeholders;
+pub mod variables;
 
 use rustc_hash::FxHashMap;
 use socket2::{SockAddr, Socket};
@@ -23,6 +24,7 @@ use crate::outcome::Endpoint;
 use crate::transcript::Transcript;
 use crate::wait::{wait_for, Deadline};
 use placeholders::Placeholders;
+use variables::{LineEnding, Variables};
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -41,6 +43,10 @@ pub struct Session {
     pub interactive: bool,
     placeholders: Placeholders,
     tmp_dir: Option<PathBuf>,
+    /// `let`, `--as`, `--set`...: the script's variables.
+    pub vars: Variables,
+    /// What `sendline` ends a line with.
+    pub line_ending: LineEnding,
     pub out: Transcript,
 }
 
@@ -54,6 +60,8 @@ impl Session {
             interactive: false,
             placeholders: Placeholders::default(),
             tmp_dir: None,
+            vars: Variables::default(),
+            line_ending: LineEnding::default(),
             out,
         }
     }
@@ -198,6 +206,18 @@ impl Session {
         if let Ok(peer) = socket.peer_addr() {
             let kind = socket.kind;
             self.placeholders.note_peer(name, kind, &peer);
+        }
+    }
+
+    /// Gives the port of the last datagram's sender a placeholder when no
+    /// handle of this session holds it: `<u.from.port>`.
+    pub fn note_datagram_sender(&mut self, name: &str) {
+        let Some(Ok(socket)) = self.handles.get(name).map(Handle::socket) else {
+            return;
+        };
+        if let Some(from) = socket.last_from() {
+            let kind = socket.kind;
+            self.placeholders.note_sender(name, kind, &from);
         }
     }
 

@@ -44,6 +44,17 @@ impl Placeholders {
             .or_insert_with(|| format!("<{name}.peer.port>"));
     }
 
+    /// Gives the sender of a datagram a placeholder when no handle of this
+    /// session chose its port: `<u.from.port>`.
+    pub fn note_sender(&mut self, name: &str, kind: Kind, from: &SockAddr) {
+        let Some(inet) = from.as_socket() else {
+            return;
+        };
+        self.names
+            .entry(port_key(kind, inet.port()))
+            .or_insert_with(|| format!("<{name}.from.port>"));
+    }
+
     /// An address with any placeholder it has (`127.0.0.1:<srv.port>`).
     pub fn show_addr(&self, kind: Kind, addr: &SockAddr) -> Option<String> {
         if let Some(inet) = addr.as_socket() {

@@ -1,0 +1,250 @@
+//! `recvline`, `recvuntil` and `recvn`: receive a frame of a stream, and
+//! not a byte more.
+//!
+//! Text protocols (HTTP, SMTP, Redis) are read a line or a header block at
+//! a time; binary ones a length at a time. Each looks at what arrived
+//! without taking it and takes exactly its frame (`framing`), so whatever
+//! follows stays unread for the next command, `poll` and `sockets`.
+
+use super::expect::parse_max;
+use super::recv::{parse_as, AS_FLAG};
+use super::{Command, Fits, Flag, Run, Scope, Slot, Spec};
+use crate::data::{bytes_literal, Data};
+use crate::errors::Failure;
+use crate::framing::{self, describe_arrived, find_delimiter, Search, Stop, Stopped};
+use crate::handle::ReceiveMode;
+use crate::outcome::{Outcome, ReceiveKind, Received};
+use crate::parser::{Args, DataArg, SyntaxError};
+use crate::session::Session;
+
+pub const SPECS: &[Spec] = &[RECVLINE, RECVUNTIL, RECVN];
+
+const MAX_FLAG: Flag = Flag::with("--max", Slot::Value);
+
+pub const RECVLINE: Spec = Spec {
+    name: "recvline",
+    synopsis: "recvline NAME [--max N] [--hex] [--as VAR]",
+    summary: "Receive up to and including the next \\n, taking nothing after it. --max (default \
+              64 KiB; a line of exactly N bytes fits) bounds the look; running past it, an end of \
+              stream or the timeout fails and shows all that arrived.",
+    python: "line = f.readline()  # f = s.makefile('rb'); pwntools: r.recvline()",
+    example: "recvline conn",
+    args: &[Slot::Handle(Fits::NotListening)],
+    repeats: false,
+    flags: &[MAX_FLAG, Flag::switch("--hex"), AS_FLAG],
+    scope: Scope::Language,
+    parse: |args| Framed::parse(Frame::Line, args).map(Command::from),
+};
+
+pub const RECVUNTIL: Spec = Spec {
+    name: "recvuntil",
+    synopsis: "recvuntil NAME DATA [--max N] [--hex] [--as VAR]",
+    summary: "Receive up to and including DATA (a delimiter such as '\\r\\n\\r\\n'), taking \
+              nothing after it; --max, an end of stream and the timeout as for recvline.",
+    python: "head = r.recvuntil(b'\\r\\n\\r\\n')  # pwntools",
+    example: "recvuntil conn '\\r\\n\\r\\n'",
+    args: &[Slot::Handle(Fits::NotListening), Slot::Data],
+    repeats: false,
+    flags: &[MAX_FLAG, Flag::switch("--hex"), AS_FLAG],
+    scope: Scope::Language,
+    parse: |args| Framed::parse(Frame::Until, args).map(Command::from),
+};
+
+pub const RECVN: Spec = Spec {
+    name: "recvn",
+    synopsis: "recvn NAME N [--hex] [--as VAR]",
+    summary: "Receive exactly N bytes (several recv() calls if needed); an end of stream or the \
+              timeout first fails and shows all that arrived.",
+    python: "data = r.recvn(16)  # pwntools; socket: a loop of recv",
+    example: "recvn conn 16",
+    args: &[Slot::Handle(Fits::NotListening), Slot::Value],
+    repeats: false,
+    flags: &[Flag::switch("--hex"), AS_FLAG],
+    scope: Scope::Language,
+    parse: |args| Framed::parse(Frame::Count, args).map(Command::from),
+};
+
+/// Which of the three is being parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Frame {
+    Line,
+    Until,
+    Count,
+}
+
+/// Where a frame ends.
+#[derive(Debug, Clone)]
+enum End {
+    /// After this delimiter (`\n` for a line).
+    Delimiter(DataArg),
+    /// After this many bytes.
+    Count(usize),
+}
+
+#[derive(Debug, Clone)]
+pub struct Framed {
+    name: String,
+    end: End,
+    max: usize,
+    hex: bool,
+    capture: Option<String>,
+}
+
+/// The largest N for `recvn`.
+const LARGEST_COUNT: usize = 64 << 20;
+/// Up to this many bytes `recvn` looks before taking (a failure takes
+/// nothing); beyond it, the bytes are taken as they come.
+const LOOK_COUNT: usize = 1 << 20;
+
+impl Framed {
+    pub fn parse(frame: Frame, args: &mut Args) -> Result<Self, SyntaxError> {
+        let max = match frame {
+            Frame::Count => 0,
+            _ => parse_max(args)?,
+        };
+        let hex = args.flag("--hex");
+        let capture = parse_as(args)?;
+        let name = args.handle()?;
+        let end = match frame {
+            Frame::Line => End::Delimiter(DataArg::Ready(Data::Bytes(b"\n".to_vec()))),
+            Frame::Until => End::Delimiter(args.data(None)?),
+            Frame::Count => End::Count(parse_count(args.literal("N")?)?),
+        };
+        if let End::Delimiter(DataArg::Ready(Data::Bytes(delimiter))) = &end {
+            if delimiter.is_empty() {
+                return Err(args.usage_error("the delimiter is empty"));
+            }
+        }
+        Ok(Framed {
+            name,
+            end,
+            max,
+            hex,
+            capture,
+        })
+    }
+}
+
+fn parse_count(word: &str) -> Result<usize, SyntaxError> {
+    match word.parse::<usize>() {
+        Ok(n) if (1..=LARGEST_COUNT).contains(&n) => Ok(n),
+        _ => Err(SyntaxError::new(format!(
+            "bad N '{word}': a number of bytes from 1 to {LARGEST_COUNT}"
+        ))),
+    }
+}
+
+impl Run for Framed {
+    fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
+        let delimiter = match &self.end {
+            End::Delimiter(arg) => match &*session.resolve_data(arg)?.data {
+                Data::Bytes(bytes) if bytes.is_empty() => {
+                    return Err(Failure::usage("the delimiter is empty"))
+                }
+                Data::Bytes(bytes) => Some(bytes.clone()),
+                Data::File(_) => unreachable!("a delimiter is a DATA word"),
+            },
+            End::Count(_) => None,
+        };
+        let handle = session.handle(&self.name)?;
+        if handle.keeps_boundaries() {
+            return Err(Failure::usage(format!(
+                "{} keeps datagram boundaries: a frame of a stream cannot be cut from it (use recv or expect)",
+                self.name
+            )));
+        }
+        let deadline = session.deadline(handle);
+        let bytes = match (&self.end, &delimiter) {
+            (End::Count(count), _) if *count > LOOK_COUNT => {
+                receive_count(session, &self.name, *count)?
+            }
+            (End::Count(count), _) => {
+                let what = format!("all {count} bytes");
+                framing::receive_frame(session, handle, *count, deadline, &what, |seen, _| {
+                    if seen.len() >= *count {
+                        Search::Found(*count)
+                    } else {
+                        Search::More
+                    }
+                })
+                .map_err(|stopped| self.failure(stopped, &what))?
+            }
+            (End::Delimiter(_), Some(delimiter)) => {
+                let what = match delimiter.as_slice() {
+                    b"\n" => "end of line".to_string(),
+                    other => bytes_literal(other),
+                };
+                framing::receive_frame(session, handle, self.max, deadline, &what, |seen, _| {
+                    find_delimiter(seen, delimiter)
+                })
+                .map_err(|stopped| self.failure(stopped, &what))?
+            }
+            (End::Delimiter(_), None) => unreachable!("a delimiter was resolved"),
+        };
+        if let Some(name) = &self.capture {
+            session.vars.capture(name, bytes.clone());
+        }
+        Ok(Outcome::Received(Received {
+            what: ReceiveKind::Bytes {
+                bytes,
+                truncated_from: None,
+            },
+            from: None,
+            hex: self.hex,
+            captured_as: self.capture.clone(),
+        }))
+    }
+
+    fn sets(&self) -> Vec<String> {
+        self.capture.iter().cloned().collect()
+    }
+}
+
+impl Framed {
+    /// Why the frame was not taken, with everything that arrived.
+    fn failure(&self, stopped: Stopped, what: &str) -> Failure {
+        let arrived = describe_arrived(&stopped.arrived);
+        match stopped.stop {
+            Stop::Timeout(Failure::Timeout { after, .. }) => Failure::Timeout {
+                what: format!("no {what}"),
+                after,
+                detail: Some(arrived),
+            },
+            Stop::Timeout(other) | Stop::Failed(other) => other.with_progress(arrived),
+            Stop::Ended => Failure::Assertion(format!(
+                "the stream ended before {}: {arrived}",
+                what.trim_start_matches("all ").replace("end of line", "the end of a line")
+            )),
+            Stop::Overrun => Failure::Assertion(format!(
+                "no {what} in the first {} bytes (--max {0}): {arrived}",
+                self.max
+            )),
+        }
+    }
+}
+
+/// `recvn` of a large count: the bytes are taken as they come (a failure
+/// shows how many had come).
+fn receive_count(session: &Session, name: &str, count: usize) -> Result<Vec<u8>, Failure> {
+    let handle = session.handle(name)?;
+    let deadline = session.deadline(handle);
+    let mut bytes = vec![0u8; count];
+    let mut got = 0;
+    while got < count {
+        let step = session.retry(handle, libc::POLLIN, deadline, "the bytes", |h| {
+            h.receive(&mut bytes[got..], ReceiveMode::default())
+        });
+        match step {
+            Ok((0, _)) => {
+                return Err(Failure::Assertion(format!(
+                    "the stream ended after {got} of {count} bytes"
+                )))
+            }
+            Ok((n, _)) => got += n,
+            Err(failure) => {
+                return Err(failure.with_progress(format!("{got} of {count} bytes had arrived")))
+            }
+        }
+    }
+    Ok(bytes)
+}

@@ -1,0 +1,67 @@
+//! `let`: give a variable a value, written in the script.
+//!
+//! The value is a DATA word, so `let crlf '\r\n'` holds the two bytes;
+//! `${crlf}` then stands for them anywhere later (section "Variables" of
+//! docs/language.md).
+
+use super::recv::check_new_variable;
+use super::{Command, Run, Scope, Slot, Spec};
+use crate::errors::Failure;
+use crate::outcome::Outcome;
+use crate::parser::{Args, DataArg, SyntaxError};
+use crate::session::Session;
+
+pub const SPECS: &[Spec] = &[LET];
+
+pub const LET: Spec = Spec {
+    name: "let",
+    synopsis: "let NAME VALUE",
+    summary: "Set a variable to VALUE, a DATA word (escapes decoded: let crlf '\\r\\n'); ${NAME} \
+              then stands for its bytes and ${NAME.len} for their count.",
+    python: "crlf = b'\\r\\n'",
+    example: "let crlf '\\r\\n'",
+    args: &[Slot::NewVariable, Slot::Data],
+    repeats: false,
+    flags: &[],
+    scope: Scope::Language,
+    parse: |args| Let::parse(args).map(Command::from),
+};
+
+#[derive(Debug, Clone)]
+pub struct Let {
+    name: String,
+    value: DataArg,
+}
+
+impl Let {
+    pub fn parse(args: &mut Args) -> Result<Self, SyntaxError> {
+        let name = check_new_variable(args.literal("NAME")?)?;
+        let value = args.data(None)?;
+        Ok(Let { name, value })
+    }
+}
+
+impl Run for Let {
+    fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
+        let resolved = session.resolve_data(&self.value)?;
+        let bytes = match &*resolved.data {
+            crate::data::Data::Bytes(bytes) => bytes.clone(),
+            crate::data::Data::File(_) => unreachable!("let takes a DATA word"),
+        };
+        // A value made from a captured one differs from run to run too.
+        let captured = resolved.captured;
+        match captured {
+            true => session.vars.capture(&self.name, bytes.clone()),
+            false => session.vars.set(&self.name, bytes.clone()),
+        }
+        Ok(Outcome::Assigned {
+            name: self.name.clone(),
+            bytes,
+            captured,
+        })
+    }
+
+    fn sets(&self) -> Vec<String> {
+        vec![self.name.clone()]
+    }
+}
