@@ -532,6 +532,17 @@ def scale(env):
     return row
 
 
+def _protocol_rows():
+    # Imported here: protocol_rows imports this module's helpers.
+    import protocol_rows
+
+    return {
+        "recvline": protocol_rows.recvline,
+        "pattern": protocol_rows.pattern,
+        "repeat": protocol_rows.block,
+    }
+
+
 ROWS = {
     "startup": startup,
     "roundtrip": roundtrip,
@@ -539,4 +550,5 @@ ROWS = {
     "recv": bulk_receive,
     "golden": golden,
     "scale": scale,
+    **_protocol_rows(),
 }

@@ -1,13 +1,12 @@
 //! Framed receives: up to a delimiter, a pattern or a count, and not a
 //! byte more.
 //!
-//! `recvline`, `recvuntil`, `recvn` and `expect` look at the bytes that
-//! have arrived without taking them ([`Handle::look`]: `MSG_PEEK` on a
-//! socket), find where their frame ends, and only then take exactly that
-//! many ([`Handle::take`]). Whatever follows stays unread, so `poll`,
-//! `sockets` and the next command see it. A failure (a timeout, the peer's
-//! end of stream, `--max` bytes without the end) takes nothing and says
-//! everything that arrived.
+//! `recvline`, `recvuntil`, `recvn` and `expect --re` look at the bytes
+//! that have arrived without taking them ([`Handle::look`]: `MSG_PEEK` on
+//! a socket), find where their frame ends, and take exactly that many
+//! ([`Handle::take`]). Whatever follows stays unread, so `poll`, `sockets`
+//! and the next command see it. A failure (a timeout, the peer's end of
+//! stream, `--max` bytes without the end) says everything that arrived.
 
 use std::time::Duration;
 
@@ -59,8 +58,13 @@ pub struct Stopped {
 }
 
 /// Looks at the unread bytes of `handle` until `find` says where the frame
-/// ends, then takes exactly those bytes. `find` gets the bytes seen so far
-/// and whether the peer has closed (so nothing more will come).
+/// ends, then takes exactly those bytes. `find` gets the bytes of the
+/// frame so far and whether the peer has closed (nothing more will come).
+///
+/// Before it waits for more, it takes what it has looked at: with no end
+/// among them, those bytes belong to the frame whatever comes next, and
+/// a kernel whose receive window they fill would send nothing more until
+/// they are read. Bytes after the frame's end are never taken.
 pub fn receive_frame(
     session: &Session,
     handle: &Handle,
@@ -69,65 +73,71 @@ pub fn receive_frame(
     what: &str,
     mut find: impl FnMut(&[u8], bool) -> Search,
 ) -> Result<Vec<u8>, Stopped> {
+    // The frame so far: `taken` bytes already read, then the unread view.
+    let mut seen: Vec<u8> = Vec::new();
+    let mut taken = 0;
     let mut fresh = false;
-    let mut ended = false;
-    let mut candidate_since: Option<usize> = None;
+    let mut settled_at: Option<usize> = None;
     loop {
-        let view = match look(handle, limit, fresh) {
+        let view = match look(handle, limit - taken, fresh) {
             Ok(view) => view,
-            Err(failure) => return Err(stopped(Stop::Failed(failure), Vec::new())),
+            Err(failure) => return Err(stopped(Stop::Failed(failure), seen)),
         };
-        ended |= view.ended;
+        let ended = view.ended;
         fresh = view.fresh;
-        let seen = view.bytes;
+        seen.truncate(taken);
+        seen.extend_from_slice(&view.bytes);
+        drop(view);
         let count = seen.len();
         let search = find(&seen, ended);
         let accept = match search {
             Search::Found(n) => Some(n),
-            Search::Candidate(n) if ended || count >= limit => Some(n),
-            Search::Candidate(n) if candidate_since == Some(count) => Some(n),
+            Search::Candidate(n) if ended || count >= limit || settled_at == Some(count) => Some(n),
             _ => None,
         };
         if let Some(n) = accept {
-            drop(seen);
-            return handle
-                .take(n)
-                .map_err(|e| stopped(Stop::Failed(e.into()), Vec::new()));
+            return match handle.take(n - taken) {
+                Ok(_) => {
+                    seen.truncate(n);
+                    Ok(seen)
+                }
+                Err(e) => Err(stopped(Stop::Failed(e.into()), seen)),
+            };
         }
         if !fresh {
             // What the last look kept may be old: ask the kernel first.
             fresh = true;
             continue;
         }
-        let arrived = seen.to_vec();
-        drop(seen);
         if count >= limit {
-            return Err(stopped(Stop::Overrun, arrived));
+            return Err(stopped(Stop::Overrun, seen));
         }
         if ended {
-            return Err(stopped(Stop::Ended, arrived));
+            return Err(stopped(Stop::Ended, seen));
         }
         if !handle.blocking {
-            return Err(stopped(
-                Stop::Failed(Failure::sys(nix::errno::Errno::EAGAIN)),
-                arrived,
-            ));
+            let would_block = Failure::sys(nix::errno::Errno::EAGAIN);
+            return Err(stopped(Stop::Failed(would_block), seen));
         }
+        if let Err(e) = handle.take(count - taken) {
+            return Err(stopped(Stop::Failed(e.into()), seen));
+        }
+        taken = count;
         session.out.flush();
         let (wait_until, settling) = match search {
             Search::Candidate(_) => (deadline.earlier(SETTLE), true),
             _ => (deadline, false),
         };
-        match handle.wait_for_more(count, wait_until, what) {
-            Ok(more) => ended = !more,
+        match handle.wait_readable(wait_until, what) {
+            Ok(()) => {}
             Err(Failure::Timeout { .. }) if settling && !deadline.expired() => {
                 // Nothing more came while settling: the match stands.
-                candidate_since = Some(count);
+                settled_at = Some(count);
             }
             Err(Failure::Timeout { .. }) => {
-                return Err(stopped(Stop::Timeout(deadline.timeout(what)), arrived))
+                return Err(stopped(Stop::Timeout(deadline.timeout(what)), seen))
             }
-            Err(other) => return Err(stopped(Stop::Failed(other), arrived)),
+            Err(other) => return Err(stopped(Stop::Failed(other), seen)),
         }
     }
 }

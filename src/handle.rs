@@ -9,7 +9,6 @@
 //! `setsockopt`...) ask for it with [`Handle::socket`], which names the
 //! handle when it is something else.
 
-use nix::{getsockopt_impl, setsockopt_impl, sockopt_impl};
 use socket2::{SockAddr, Socket};
 use std::cell::RefCell;
 use std::io;
@@ -237,16 +236,20 @@ impl Handle {
         }
     }
 
-    /// Waits until more than `seen` bytes have arrived, or the peer closed
-    /// (`Ok(false)`: nothing more will come), within `deadline`.
-    pub fn wait_for_more(
+    /// Waits until the handle has something to read (bytes, or its end),
+    /// within `deadline`.
+    pub fn wait_readable(
         &self,
-        seen: usize,
         deadline: crate::wait::Deadline,
         what: &str,
-    ) -> Result<bool, Failure> {
+    ) -> Result<(), Failure> {
         match &self.io {
-            Io::Socket(socket) => socket.wait_for_more(seen, deadline, what),
+            Io::Socket(socket) => crate::wait::wait_for(
+                socket.as_fd(),
+                libc::POLLIN | libc::POLLRDHUP,
+                deadline,
+                what,
+            ),
         }
     }
 
@@ -318,40 +321,6 @@ impl SocketIo {
         Ok(taken)
     }
 
-    fn is_tcp(&self) -> bool {
-        self.kind.is_stream() && self.kind.family != crate::kind::Family::Unix
-    }
-
-    /// See [`Handle::wait_for_more`]. TCP wakes poll(2) only once more
-    /// than `seen` bytes are queued (SO_RCVLOWAT); other streams are
-    /// readable as long as anything is queued, so they are looked at again
-    /// after a short pause.
-    fn wait_for_more(
-        &self,
-        seen: usize,
-        deadline: crate::wait::Deadline,
-        what: &str,
-    ) -> Result<bool, Failure> {
-        let events = libc::POLLIN | libc::POLLRDHUP;
-        if self.is_tcp() {
-            let lowat = i32::try_from(seen + 1).unwrap_or(i32::MAX);
-            let _ = nix::sys::socket::setsockopt(&self.socket, RcvLowat, &lowat);
-            let ready = crate::wait::poll_many(&[(self.as_fd(), events)], deadline, what);
-            let _ = nix::sys::socket::setsockopt(&self.socket, RcvLowat, &1);
-            return Ok(ready?[0] & (libc::POLLRDHUP | libc::POLLHUP) == 0);
-        }
-        let ready = crate::wait::poll_many(&[(self.as_fd(), events)], deadline, what)?;
-        if ready[0] & (libc::POLLRDHUP | libc::POLLHUP) != 0 {
-            return Ok(false);
-        }
-        if seen > 0 {
-            // Readable, but perhaps only for what was seen: look again soon.
-            let pause = Duration::from_millis(2);
-            crate::wait::sleep(deadline.remaining().map_or(pause, |left| left.min(pause)))?;
-        }
-        Ok(true)
-    }
-
     /// Closes the socket and removes the Unix socket file it bound, if that
     /// file is still the one it bound: another program may have replaced it.
     pub fn close(self) -> Option<PathBuf> {
@@ -363,15 +332,6 @@ impl SocketIo {
         std::fs::remove_file(&bound.path).ok().map(|_| bound.path)
     }
 }
-
-sockopt_impl!(
-    /// SO_RCVLOWAT: how many bytes must be queued before poll says readable.
-    RcvLowat,
-    Both,
-    libc::SOL_SOCKET,
-    libc::SO_RCVLOWAT,
-    i32
-);
 
 /// One recv(2) or recvfrom(2) with extra `flags`.
 fn receive_from_socket(

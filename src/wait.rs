@@ -8,7 +8,6 @@
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
-use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
@@ -86,15 +85,14 @@ impl Deadline {
         }
     }
 
-    /// The time left, for poll(2).
-    fn poll_timeout(&self) -> PollTimeout {
+    /// Milliseconds left for poll(2): -1 for no limit.
+    fn poll_millis(&self) -> i32 {
         match self.at {
-            None => PollTimeout::NONE,
+            None => -1,
             Some(at) => {
                 let left = at.saturating_duration_since(Instant::now());
                 // Round up so that a wait never ends early.
-                let millis = i32::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
-                PollTimeout::try_from(millis).unwrap_or(PollTimeout::MAX)
+                i32::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i32::MAX)
             }
         }
     }
@@ -139,30 +137,40 @@ pub fn poll_many(
     deadline: Deadline,
     what: &str,
 ) -> Result<Vec<i16>, Failure> {
-    let mut pollfds: Vec<PollFd> = fds
+    // libc's poll rather than nix's: nix's flags know no POLLRDHUP, which
+    // tells a peer's end of stream from data still queued.
+    let mut pollfds: Vec<libc::pollfd> = fds
         .iter()
-        .map(|&(fd, events)| PollFd::new(fd, PollFlags::from_bits_truncate(events)))
+        .map(|&(fd, events)| libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events,
+            revents: 0,
+        })
         .collect();
     if let Some(interrupt) = interrupt_pipe() {
-        pollfds.push(PollFd::new(interrupt, PollFlags::POLLIN));
+        pollfds.push(libc::pollfd {
+            fd: interrupt.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        });
     }
-    let revents = |pollfds: &[PollFd]| -> Vec<i16> {
-        pollfds[..fds.len()]
-            .iter()
-            .map(|p| p.revents().map_or(0, |r| r.bits()))
-            .collect()
-    };
     loop {
         if INTERRUPTED.load(Ordering::SeqCst) {
             take_interrupt();
             return Err(Failure::Interrupted);
         }
-        let ready = match nix::poll::poll(&mut pollfds, deadline.poll_timeout()) {
-            Ok(ready) => ready,
-            Err(Errno::EINTR) => continue,
-            Err(errno) => return Err(Failure::sys(errno)),
-        };
-        let states = revents(&pollfds);
+        let millis = deadline.poll_millis();
+        // SAFETY: pollfds is a valid, initialised array of its length, and
+        // every descriptor in it is borrowed for the whole call.
+        let ready =
+            unsafe { libc::poll(pollfds.as_mut_ptr(), pollfds.len() as libc::nfds_t, millis) };
+        if ready < 0 {
+            match Errno::last() {
+                Errno::EINTR => continue,
+                errno => return Err(Failure::sys(errno)),
+            }
+        }
+        let states: Vec<i16> = pollfds[..fds.len()].iter().map(|p| p.revents).collect();
         if states.iter().any(|&r| r != 0) {
             return Ok(states);
         }

@@ -62,6 +62,10 @@ impl Completer for ShellHelper {
         pos: usize,
         _ctx: &Context<'_>,
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        if let Some(open) = open_expansion(&line[..pos]) {
+            let candidates = expansions(&self.shared, &line[open + 2..pos]);
+            return Ok((open, candidates));
+        }
         let (before, start, current) = words::before_cursor(line, pos);
         let values: Vec<&str> = before.iter().map(|s| s.value.as_str()).collect();
         if current.starts_with("--") {
@@ -97,6 +101,36 @@ impl Completer for ShellHelper {
         };
         Ok((start, candidates))
     }
+}
+
+/// Where a `${` that is not closed yet starts, before the cursor.
+fn open_expansion(before: &str) -> Option<usize> {
+    let open = before.rfind("${")?;
+    (!before[open..].contains('}')).then_some(open)
+}
+
+/// What `${PREFIX` can become: the variables that have a value (and their
+/// `.len`), each handle's fields, `${tmp}`.
+fn expansions(shared: &SharedState, prefix: &str) -> Vec<Pair> {
+    let mut names: Vec<String> = Vec::new();
+    for variable in shared.variables() {
+        names.push(variable.clone());
+        names.push(format!("{variable}.len"));
+    }
+    for handle in shared.handles() {
+        for field in ["addr", "host", "port", "peer", "from"] {
+            names.push(format!("{}.{field}", handle.name));
+        }
+    }
+    names.push("tmp".to_string());
+    names
+        .into_iter()
+        .filter(|name| name.starts_with(prefix))
+        .map(|name| Pair {
+            display: format!("${{{name}}}"),
+            replacement: format!("${{{name}}}"),
+        })
+        .collect()
 }
 
 /// `${H.addr}` of each bound handle, listening ones first, with the
@@ -377,7 +411,9 @@ fn expansions_known(word: &str, handles: &[HandleInfo]) -> bool {
             return true;
         };
         match inner.rsplit_once('.') {
-            Some((handle, _)) if !handle.starts_with("env") => {
+            // `${NAME.len}` is a variable's length, not a handle's field.
+            Some((_, "len")) => true,
+            Some((handle, _)) if !handle.starts_with("env") && handle != "tls" => {
                 handles.iter().any(|h| h.name == handle)
             }
             _ => true,

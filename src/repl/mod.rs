@@ -27,6 +27,7 @@ use rustyline::error::ReadlineError;
 use rustyline::history::{FileHistory, History};
 use rustyline::{ColorMode, CompletionType, Config, Editor};
 
+use crate::cmd::repeat::{END, REPEAT};
 use crate::cmd::shell_only::{Record, SetNotify};
 use crate::cmd::Command;
 use crate::interp::{End, Interpreter};
@@ -38,6 +39,8 @@ use state::SharedState;
 use style::Palette;
 
 const PROMPT: &str = "sockrepl> ";
+/// The prompt inside a `repeat` block, until its `end`.
+const BLOCK_PROMPT: &str = "     ...> ";
 
 type LineEditor = Editor<ShellHelper, FileHistory>;
 
@@ -67,10 +70,11 @@ pub fn run(mut session: Session) -> i32 {
         interpreter: Interpreter::new(session, false),
         recorder: None,
         history,
+        block: Block::default(),
     };
     let status = loop {
         shared.publish(&shell.interpreter.session);
-        let read = editor.readline(PROMPT);
+        let read = editor.readline(shell.block.prompt());
         shared.pause();
         match read {
             Ok(text) => {
@@ -78,7 +82,8 @@ pub fn run(mut session: Session) -> i32 {
                     break status;
                 }
             }
-            Err(ReadlineError::Interrupted) => continue,
+            // Ctrl-C at a continuation prompt drops the unfinished block.
+            Err(ReadlineError::Interrupted) => shell.block = Block::default(),
             Err(ReadlineError::Eof) => break 0,
             Err(error) => {
                 eprintln!("sockrepl: {error}");
@@ -187,6 +192,44 @@ struct Shell {
     interpreter: Interpreter,
     recorder: Option<Recorder>,
     history: Option<PathBuf>,
+    /// The lines of a `repeat` block typed so far, run at its `end`.
+    block: Block,
+}
+
+/// A `repeat` block being typed: its lines, and how many blocks are open.
+#[derive(Default)]
+struct Block {
+    lines: Vec<String>,
+    open: usize,
+}
+
+impl Block {
+    fn prompt(&self) -> &'static str {
+        if self.open > 0 {
+            BLOCK_PROMPT
+        } else {
+            PROMPT
+        }
+    }
+
+    /// Takes a typed line: `None` while a block is still open, else the
+    /// text to run (the line itself, or the whole block at its `end`).
+    fn take(&mut self, line: &str) -> Option<String> {
+        let first = line.split_whitespace().next().unwrap_or_default();
+        if first == REPEAT.name {
+            self.open += 1;
+        } else if first == END.name && self.open > 0 {
+            self.open -= 1;
+        }
+        if self.open == 0 && self.lines.is_empty() {
+            return Some(line.to_string());
+        }
+        self.lines.push(line.to_string());
+        if self.open > 0 {
+            return None;
+        }
+        Some(std::mem::take(&mut self.lines).join("\n"))
+    }
 }
 
 impl Shell {
@@ -202,10 +245,13 @@ impl Shell {
         let pasted = lines.len() > 1;
         for line in lines {
             if pasted {
-                println!("{PROMPT}{line}");
+                println!("{}{line}", self.block.prompt());
             }
             self.remember(editor, line);
-            if let Some(status) = self.run_line(line, shared) {
+            let Some(text) = self.block.take(line) else {
+                continue;
+            };
+            if let Some(status) = self.run_line(&text, shared) {
                 return Some(status);
             }
         }

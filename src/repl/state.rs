@@ -46,6 +46,8 @@ pub struct Shared {
     /// user took them), as they are now: the watcher lowers its memory to
     /// these, so what arrives later is announced even if it is less.
     pub taken: Vec<(u64, Seen)>,
+    /// The variables that have a value, for `${` completion.
+    pub variables: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -60,6 +62,7 @@ impl SharedState {
             stop: false,
             before_command: Vec::new(),
             taken: Vec::new(),
+            variables: Vec::new(),
         })))
     }
 
@@ -88,6 +91,7 @@ impl SharedState {
             .collect();
         shared.taken.extend(taken);
         shared.handles = handles;
+        shared.variables = session.vars.names();
         shared.paused = false;
     }
 
@@ -105,6 +109,11 @@ impl SharedState {
 
     pub fn handles(&self) -> Vec<HandleInfo> {
         self.lock().handles.clone()
+    }
+
+    /// The names of the variables that have a value.
+    pub fn variables(&self) -> Vec<String> {
+        self.lock().variables.clone()
     }
 }
 
