@@ -23,6 +23,7 @@
 
 pub mod address;
 pub mod bulk;
+pub mod capture;
 pub mod cli;
 pub mod cmd;
 pub mod data;
