@@ -1,9 +1,12 @@
 //! The packets behind each call, for `trace on [--pcap FILE]` (SPEC §16).
 //!
-//! The pieces, each in its own file: [`packet`] parsing.
+//! The pieces, each in its own file: [`bpf`] the kernel filter, [`packet`]
+//! parsing.
 
+pub mod bpf;
 pub mod packet;
 
+pub use bpf::{TooManyPorts, MAX_PORTS};
 pub use packet::{
     Echo, IcmpMessage, IpVersion, Packet, Quoted, TcpFlags, TcpSegment, Transport, UdpDatagram,
 };
