@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::io;
+use std::path::PathBuf;
 
 use super::bpf::{TooManyPorts, MAX_PORTS};
 
@@ -19,6 +20,11 @@ pub enum CaptureError {
     Socket {
         call: &'static str,
         source: io::Error,
+    },
+    /// The `--pcap` file could not be created or written.
+    Pcap {
+        path: PathBuf,
+        source: pcap_file::PcapError,
     },
 }
 
@@ -56,6 +62,7 @@ impl fmt::Display for CaptureError {
                 too_many.asked
             ),
             CaptureError::Socket { call, source } => write!(f, "packet capture: {call}: {source}"),
+            CaptureError::Pcap { path, source } => write!(f, "{}: {source}", path.display()),
         }
     }
 }
@@ -64,6 +71,7 @@ impl std::error::Error for CaptureError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             CaptureError::Socket { source, .. } => Some(source),
+            CaptureError::Pcap { source, .. } => Some(source),
             _ => None,
         }
     }

@@ -1,18 +1,20 @@
 //! The packets behind each call, for `trace on [--pcap FILE]` (SPEC §16):
 //! a capture on the loopback interface of the current network namespace
 //! that sees only the session's packets, parses them into [`Packet`]s with
-//! Wireshark's relative sequence numbers, and describes each as one line.
+//! Wireshark's relative sequence numbers, describes each as one line, and
+//! writes them to a pcap file on request.
 //!
 //! The pieces, each in its own file: [`bpf`] the kernel filter, `socket`
 //! the packet socket, [`packet`] parsing, [`flows`] connection state,
-//! [`describe`] the line format. [`Capture`] ties them together; the
-//! command layer owns one while tracing is on.
+//! [`describe`] the line format, `pcap` the file. [`Capture`] ties them
+//! together; the command layer owns one while tracing is on.
 
 pub mod bpf;
 pub mod describe;
 mod error;
 pub mod flows;
 pub mod packet;
+mod pcap;
 mod socket;
 #[cfg(test)]
 mod tests;
@@ -28,12 +30,15 @@ pub use packet::{
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
+use pcap::PcapFile;
 use socket::LoopbackSocket;
 
-/// Bytes kept of each frame: enough for Ethernet, IP and TCP headers with
-/// options, and the headers an ICMP error quotes.
+/// Bytes kept of each frame when no pcap file wants all of it: enough for
+/// Ethernet, IP and TCP headers with options, and the headers an ICMP
+/// error quotes.
 const HEADERS_SNAP_LEN: u32 = 256;
 
 /// The most frames one drain reads, so that a flood cannot hold the
@@ -46,6 +51,7 @@ pub struct Capture {
     ports: Vec<u16>,
     snap_len: u32,
     flows: Flows,
+    pcap: Option<PcapFile>,
     /// One frame's room, reused by every receive.
     frame: Vec<u8>,
     counts: KernelCounts,
@@ -63,16 +69,23 @@ pub struct KernelCounts {
 
 impl Capture {
     /// Starts capturing the packets of `ports` (TCP or UDP, either end)
-    /// and all ICMP. Needs root or CAP_NET_RAW, which any user has in a
-    /// network namespace of its own ([`CaptureError::NotPermitted`]).
-    pub fn open(ports: &[u16]) -> Result<Capture, CaptureError> {
-        let snap_len = HEADERS_SNAP_LEN;
+    /// and all ICMP, writing every one to `pcap` when given. Needs root or
+    /// CAP_NET_RAW, which any user has in a network namespace of its own
+    /// ([`CaptureError::NotPermitted`]).
+    pub fn open(ports: &[u16], pcap: Option<&Path>) -> Result<Capture, CaptureError> {
+        let snap_len = if pcap.is_some() {
+            pcap::SNAP_LEN
+        } else {
+            HEADERS_SNAP_LEN
+        };
         let socket = LoopbackSocket::open(&bpf::session_filter(ports, snap_len)?)?;
+        let pcap = pcap.map(PcapFile::create).transpose()?;
         Ok(Capture {
             socket,
             ports: sorted(ports),
             snap_len,
             flows: Flows::new(),
+            pcap,
             frame: vec![0; snap_len as usize],
             counts: KernelCounts::default(),
         })
@@ -107,15 +120,25 @@ impl Capture {
     /// [`DRAIN_LIMIT`] frames.
     pub fn drain_into(&mut self, packets: &mut Vec<Packet>) -> Result<usize, CaptureError> {
         let before = packets.len();
+        let mut written = false;
         for _ in 0..DRAIN_LIMIT {
             let Some(received) = self.socket.receive(&mut self.frame)? else {
                 break;
             };
             let bytes = &self.frame[..received.len];
-            if let Some(mut packet) = packet::parse(bytes, received.timestamp) {
+            let parsed = packet::parse(bytes, received.timestamp);
+            if let Some(mut packet) = parsed {
                 self.flows.observe(&mut packet);
                 packets.push(packet);
             }
+            if let Some(pcap) = &mut self.pcap {
+                let frame_len = parsed.map_or(received.len as u32, |p| p.frame_len);
+                pcap.write(received.timestamp, bytes, frame_len)?;
+                written = true;
+            }
+        }
+        if let (true, Some(pcap)) = (written, &mut self.pcap) {
+            pcap.flush()?;
         }
         Ok(packets.len() - before)
     }
@@ -159,6 +182,14 @@ impl Capture {
     /// The connections seen so far.
     pub fn flows(&self) -> &Flows {
         &self.flows
+    }
+
+    /// Ends the capture, reporting a pcap file that could not be completed.
+    pub fn finish(mut self) -> Result<(), CaptureError> {
+        match &mut self.pcap {
+            Some(pcap) => pcap.flush(),
+            None => Ok(()),
+        }
     }
 
     /// Waits until a frame is queued or `timeout` passes.

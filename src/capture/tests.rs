@@ -1,18 +1,20 @@
 //! The capture against the real kernel: loopback connections made here,
-//! captured and described. Capturing needs root or CAP_NET_RAW: without
-//! it each test says why it skips. Ports are chosen by the kernel (port 0),
-//! except inside a network namespace a test makes for itself.
+//! captured, described, written to pcap and checked against tshark when it
+//! is installed. Capturing needs root or CAP_NET_RAW: without it each test
+//! says why it skips. Ports are chosen by the kernel (port 0), except inside
+//! a network namespace a test makes for itself.
 
 use super::*;
 use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, TcpListener, TcpStream, UdpSocket};
+use std::process::Command;
 
 /// The brief bound on waiting for an exchange's answer after a command.
 const SETTLE: Duration = Duration::from_millis(50);
 
-fn open_or_skip(ports: &[u16]) -> Option<Capture> {
-    match Capture::open(ports) {
+fn open_or_skip(ports: &[u16], pcap: Option<&Path>) -> Option<Capture> {
+    match Capture::open(ports, pcap) {
         Ok(capture) => Some(capture),
         Err(CaptureError::NotPermitted) => {
             eprintln!("skipped: capturing packets needs root or CAP_NET_RAW");
@@ -99,7 +101,7 @@ const EXCHANGE_WHEN_STABLE: [&str; 7] = [
 
 #[test]
 fn a_connection_is_traced_once_per_packet_over_ipv4_and_ipv6() {
-    let Some(mut capture) = open_or_skip(&[]) else {
+    let Some(mut capture) = open_or_skip(&[], None) else {
         return;
     };
     for host in [
@@ -144,7 +146,7 @@ fn a_connection_is_traced_once_per_packet_over_ipv4_and_ipv6() {
 
 #[test]
 fn each_command_s_packets_are_there_when_it_returns() {
-    let Some(mut capture) = open_or_skip(&[]) else {
+    let Some(mut capture) = open_or_skip(&[], None) else {
         return;
     };
     let (ends, steps) = exchange(&mut capture, IpAddr::V4(Ipv4Addr::LOCALHOST));
@@ -167,7 +169,7 @@ fn each_command_s_packets_are_there_when_it_returns() {
 
 #[test]
 fn the_same_exchange_traces_the_same_fifty_times() {
-    let Some(mut capture) = open_or_skip(&[]) else {
+    let Some(mut capture) = open_or_skip(&[], None) else {
         return;
     };
     let mut first: Option<Vec<Vec<String>>> = None;
@@ -187,7 +189,7 @@ fn the_same_exchange_traces_the_same_fifty_times() {
 
 #[test]
 fn other_ports_stay_in_the_kernel_until_added() {
-    let Some(mut capture) = open_or_skip(&[]) else {
+    let Some(mut capture) = open_or_skip(&[], None) else {
         return;
     };
     let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -218,7 +220,7 @@ fn udp_only(packets: Vec<Packet>) -> Vec<Packet> {
 
 #[test]
 fn a_busy_loopback_is_dropped_by_the_kernel() {
-    let Some(mut capture) = open_or_skip(&[]) else {
+    let Some(mut capture) = open_or_skip(&[], None) else {
         return;
     };
     let session = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -301,7 +303,7 @@ fn round_trips(capture: &mut Capture, drain_every: usize) -> (usize, KernelCount
 
 #[test]
 fn twenty_thousand_round_trips_lose_nothing_when_drained_after_each_call() {
-    let Some(mut capture) = open_or_skip(&[]) else {
+    let Some(mut capture) = open_or_skip(&[], None) else {
         return;
     };
     let (data, counts) = round_trips(&mut capture, 1);
@@ -311,7 +313,7 @@ fn twenty_thousand_round_trips_lose_nothing_when_drained_after_each_call() {
 
 #[test]
 fn with_root_the_queue_holds_twenty_thousand_round_trips_undrained() {
-    let Some(mut capture) = open_or_skip(&[]) else {
+    let Some(mut capture) = open_or_skip(&[], None) else {
         return;
     };
     if capture.socket.queue_limit() < 64 << 20 {
@@ -324,13 +326,128 @@ fn with_root_the_queue_holds_twenty_thousand_round_trips_undrained() {
 }
 
 #[test]
+fn the_pcap_file_reads_back_and_agrees_with_wireshark() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("trace.pcap");
+    let Some(mut capture) = open_or_skip(&[], Some(&path)) else {
+        return;
+    };
+    let (ends, steps) = exchange(&mut capture, IpAddr::V6(Ipv6Addr::LOCALHOST));
+    capture.finish().unwrap();
+    let ours: Vec<Packet> = steps
+        .concat()
+        .into_iter()
+        .filter(|p| ends.name(p.src).is_some() && ends.name(p.dst).is_some())
+        .collect();
+
+    let file = std::fs::File::open(&path).unwrap();
+    let mut reader = pcap_file::pcap::PcapReader::new(file).unwrap();
+    assert_eq!(reader.header().datalink, pcap_file::DataLink::ETHERNET);
+    let mut read_back = Vec::new();
+    while let Some(record) = reader.next_packet() {
+        let record = record.unwrap();
+        assert_eq!(record.data.len(), record.orig_len as usize, "kept whole");
+        let packet = packet::parse(&record.data, record.timestamp).unwrap();
+        if ends.name(packet.src).is_some() && ends.name(packet.dst).is_some() {
+            read_back.push((packet.src, packet.tcp().unwrap().seq, packet.frame_len));
+        }
+    }
+    let expected: Vec<_> = ours
+        .iter()
+        .map(|p| (p.src, p.tcp().unwrap().seq, p.frame_len))
+        .collect();
+    assert_eq!(read_back, expected);
+    compare_with_tshark(&path, &ours, ends.server.port());
+}
+
+#[test]
+fn a_connection_caught_mid_stream_is_numbered_as_wireshark_does() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("mid.pcap");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = listener.local_addr().unwrap();
+    let mut client = TcpStream::connect(server).unwrap();
+    let (mut accepted, _) = listener.accept().unwrap();
+    client.write_all(b"before the trace").unwrap();
+    let mut skipped = [0; 16];
+    accepted.read_exact(&mut skipped).unwrap();
+    let Some(mut capture) = open_or_skip(&[server.port()], Some(&path)) else {
+        return;
+    };
+    let mut packets = Vec::new();
+    client.write_all(b"abc").unwrap();
+    capture.settle(&mut packets, SETTLE).unwrap();
+    accepted.write_all(b"de").unwrap();
+    capture.settle(&mut packets, SETTLE).unwrap();
+    drop(client);
+    drop(accepted);
+    capture.settle(&mut packets, SETTLE).unwrap();
+    capture.finish().unwrap();
+    let first = packets.iter().find(|p| p.tcp().is_some()).unwrap();
+    let ends = Ends {
+        client: first.src,
+        server,
+    };
+    let lines = tcp_lines(&packets, &ends, Detail::Stable);
+    assert_eq!(
+        lines[..2],
+        [
+            "cli > srv  PSH-ACK seq=1 ack=1 len=3",
+            "srv > cli  PSH-ACK seq=1 ack=4 len=2"
+        ]
+    );
+    compare_with_tshark(&path, &packets, server.port());
+}
+
+/// tshark's relative numbers for the file's segments of `port`, against ours.
+fn compare_with_tshark(path: &Path, ours: &[Packet], port: u16) {
+    let fields = [
+        "-T", "fields", "-e", "tcp.seq", "-e", "tcp.ack", "-e", "tcp.len",
+    ];
+    let filter = format!("tcp.port == {port}");
+    // A HOME of its own: tshark reads its profile there.
+    let home = path.parent().unwrap();
+    let Ok(output) = Command::new("tshark")
+        .env("HOME", home)
+        .arg("-r")
+        .arg(path)
+        .args(["-Y", &filter])
+        .args(fields)
+        .output()
+    else {
+        eprintln!("tshark not installed: its reading of the pcap file is not checked");
+        return;
+    };
+    assert!(
+        output.status.success(),
+        "tshark: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let theirs: Vec<String> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let ours: Vec<String> = ours
+        .iter()
+        .filter_map(|p| p.tcp())
+        .map(|t| {
+            // tshark shows 0 where the ACK flag is clear; we show nothing.
+            let ack = t.relative_ack.unwrap_or(0);
+            format!("{}\t{ack}\t{}", t.relative_seq, t.payload_len)
+        })
+        .collect();
+    assert_eq!(ours, theirs);
+}
+
+#[test]
 fn without_cap_net_raw_the_error_names_both_ways() {
     // Capabilities belong to a thread: drop CAP_NET_RAW in one of our own.
     let outcome = std::thread::spawn(|| {
         if !drop_effective_capability(CAP_NET_RAW) {
             return None;
         }
-        Some(Capture::open(&[]).map(|_| ()))
+        Some(Capture::open(&[], None).map(|_| ()))
     })
     .join()
     .unwrap();
@@ -393,7 +510,7 @@ fn captures_in_the_network_namespace_of_the_calling_thread() {
             return;
         }
         bring_loopback_up();
-        let Some(mut capture) = open_or_skip(&[7000]) else {
+        let Some(mut capture) = open_or_skip(&[7000], None) else {
             return;
         };
         let udp = UdpSocket::bind("127.0.0.1:7000").unwrap();
