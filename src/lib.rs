@@ -27,6 +27,7 @@ pub mod capture;
 pub mod cli;
 pub mod cmd;
 pub mod data;
+pub mod diag;
 pub mod duration;
 pub mod errors;
 pub mod golden;
