@@ -4,15 +4,16 @@
 //! ```text
 //! cli > srv  SYN seq=0 win=65495
 //! srv > cli  SYN-ACK seq=0 ack=1 win=65483
-//! cli > srv  ACK seq=1 ack=1 win=512
-//! cli > srv  PSH-ACK seq=1 ack=1 len=12 win=512
+//! cli > srv  ACK seq=1 ack=1 win=65536
+//! cli > srv  PSH-ACK seq=1 ack=1 len=12 win=65536
 //! u > v  UDP len=4
 //! ping > 127.0.0.1  ICMP echo-request id=3 seq=1 (type 8, code 0)
 //! ```
 //!
-//! [`Detail::Stable`] leaves out what the kernel decides (the window, an
-//! echo's identifier, ECN flags) and keeps what the script decides: flags,
-//! relative numbers, lengths.
+//! The window is in bytes, scaled as Wireshark shows it. [`Detail::Stable`]
+//! leaves out what the kernel decides (the window, an echo's identifier,
+//! ECN flags) and keeps what the script decides: flags, relative numbers,
+//! lengths.
 
 use std::fmt::{self, Write};
 use std::net::SocketAddr;
@@ -87,7 +88,7 @@ fn write_tcp(line: &mut String, segment: &TcpSegment, detail: Detail) {
         let _ = write!(line, " len={}", segment.payload_len);
     }
     if detail == Detail::Full {
-        let _ = write!(line, " win={}", segment.window);
+        let _ = write!(line, " win={}", segment.scaled_window);
     }
 }
 

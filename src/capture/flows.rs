@@ -1,7 +1,8 @@
 //! TCP connections as the trace sees them, both directions of a 4-tuple
 //! together. They give each segment its sequence and acknowledgement
-//! numbers relative to the connection's start, by Wireshark's rules, so the
-//! trace matches what students see there; they mark the ACK that completes a
+//! numbers relative to the connection's start, and its window scaled as the
+//! SYNs agreed, by Wireshark's rules, so the trace matches what students
+//! see there; they mark the ACK that completes a
 //! handshake (the one pure ACK `--stable` shows); and they tell whether an
 //! exchange the last command started is still under way, so the caller can
 //! wait for its answer before printing.
@@ -46,6 +47,9 @@ struct Side {
     /// The sequence number just past this side's FIN.
     fin_end: Option<u32>,
     fin_acked: bool,
+    /// Whether this side's SYN was seen, and its window scale option.
+    syn_seen: bool,
+    window_scale: Option<u8>,
 }
 
 /// The handshake's next expected step.
@@ -92,6 +96,7 @@ impl Flows {
                 .ack
                 .wrapping_sub(flow.sides[1 - side].base.unwrap_or(0))
         });
+        segment.scaled_window = flow.scaled_window(side, segment);
         flow.follow(side, segment, command);
     }
 
@@ -162,10 +167,27 @@ impl Flow {
         }
         if syn {
             this.isn = Some(segment.seq);
+            this.syn_seen = true;
+            this.window_scale = segment.window_scale;
         }
         let other = &mut self.sides[1 - side];
         if other.base.is_none() && segment.flags.contains(TcpFlags::ACK) {
             other.base = Some(segment.ack.wrapping_sub(1));
+        }
+    }
+
+    /// The window in bytes: shifted by the sender's scale once both SYNs
+    /// offered scaling (RFC 7323), never in a SYN; as sent when a SYN was
+    /// missed, the scale then being unknown.
+    fn scaled_window(&self, side: usize, segment: &TcpSegment) -> u32 {
+        let window = u32::from(segment.window);
+        let [this, other] = [self.sides[side], self.sides[1 - side]];
+        let agreed = this.syn_seen && other.syn_seen && other.window_scale.is_some();
+        match this.window_scale {
+            Some(shift) if agreed && !segment.flags.contains(TcpFlags::SYN) => {
+                window << shift.min(14)
+            }
+            _ => window,
         }
     }
 
@@ -498,6 +520,67 @@ mod tests {
         segment(&mut flows, true, CLIENT_ISN, None, TcpFlags::SYN, b"");
         flows.begin_command();
         assert!(!flows.exchange_in_progress());
+    }
+
+    /// `segment`, with a window and the SYN's window scale option.
+    fn windowed(
+        flows: &mut Flows,
+        from_client: bool,
+        flags: TcpFlags,
+        window: u16,
+        scale: Option<u8>,
+    ) -> u32 {
+        let ports = if from_client {
+            (CLIENT, SERVER)
+        } else {
+            (SERVER, CLIENT)
+        };
+        let ack = (!flags.contains(TcpFlags::SYN) || !from_client).then_some(1);
+        let mut packet = parse(&tcp4_frame(ports, 1, ack, flags, b""), Duration::ZERO).unwrap();
+        let Transport::Tcp(segment) = &mut packet.transport else {
+            unreachable!()
+        };
+        segment.window = window;
+        segment.window_scale = scale;
+        flows.observe(&mut packet);
+        packet.tcp().unwrap().scaled_window
+    }
+
+    #[test]
+    fn windows_are_scaled_once_both_syns_offered_scaling() {
+        let mut flows = Flows::new();
+        assert_eq!(
+            windowed(&mut flows, true, TcpFlags::SYN, 65495, Some(7)),
+            65495
+        );
+        assert_eq!(
+            windowed(&mut flows, false, TcpFlags::SYN, 65483, Some(6)),
+            65483
+        );
+        assert_eq!(
+            windowed(&mut flows, true, TcpFlags::default(), 512, None),
+            512 << 7
+        );
+        assert_eq!(
+            windowed(&mut flows, false, TcpFlags::default(), 512, None),
+            512 << 6
+        );
+    }
+
+    #[test]
+    fn windows_are_as_sent_when_scaling_was_not_agreed_or_not_seen() {
+        let mut flows = Flows::new();
+        windowed(&mut flows, true, TcpFlags::SYN, 65495, Some(7));
+        windowed(&mut flows, false, TcpFlags::SYN, 65483, None);
+        assert_eq!(
+            windowed(&mut flows, true, TcpFlags::default(), 512, None),
+            512
+        );
+        let mut mid_stream = Flows::new();
+        assert_eq!(
+            windowed(&mut mid_stream, true, TcpFlags::default(), 512, None),
+            512
+        );
     }
 
     #[test]

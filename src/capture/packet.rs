@@ -7,7 +7,7 @@
 //! A `Packet` is plain `Copy` data: parsing allocates nothing.
 
 use etherparse::{ip_number, Icmpv4Slice, Icmpv4Type, Icmpv6Slice, Icmpv6Type, LaxIpSlice};
-use etherparse::{TcpHeaderSlice, UdpHeaderSlice};
+use etherparse::{TcpHeaderSlice, TcpOptionElement, UdpHeaderSlice};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -50,13 +50,19 @@ pub struct TcpSegment {
     pub seq: u32,
     /// The acknowledgement number as sent (meaningful with ACK only).
     pub ack: u32,
+    /// The window field as sent.
     pub window: u16,
+    /// A SYN's window scale option (the shift count), if it has one.
+    pub window_scale: Option<u8>,
     pub payload_len: u32,
     /// Relative to the connection's start, filled in by
     /// [`Flows::observe`](super::Flows::observe): the raw number until then.
     pub relative_seq: u32,
     /// Relative likewise; `None` when the ACK flag is not set.
     pub relative_ack: Option<u32>,
+    /// The window in bytes, scaled as both SYNs agreed (set by `Flows`;
+    /// the field as sent when the SYNs were not seen).
+    pub scaled_window: u32,
     /// The pure ACK that ends a three-way handshake (set by `Flows`).
     pub completes_handshake: bool,
 }
@@ -272,14 +278,21 @@ fn tcp(slice: &[u8], ip_payload_len: usize) -> Option<(u16, u16, Transport)> {
     let header = TcpHeaderSlice::from_slice(slice).ok()?;
     let header_len = usize::from(header.data_offset()) * 4;
     let seq = header.sequence_number();
+    let flags = TcpFlags(header.slice()[13]);
     let segment = TcpSegment {
-        flags: TcpFlags(header.slice()[13]),
+        flags,
         seq,
         ack: header.acknowledgment_number(),
         window: header.window_size(),
+        window_scale: if flags.contains(TcpFlags::SYN) {
+            window_scale(&header)
+        } else {
+            None
+        },
         payload_len: ip_payload_len.saturating_sub(header_len) as u32,
         relative_seq: seq,
         relative_ack: None,
+        scaled_window: u32::from(header.window_size()),
         completes_handshake: false,
     };
     Some((
@@ -287,6 +300,14 @@ fn tcp(slice: &[u8], ip_payload_len: usize) -> Option<(u16, u16, Transport)> {
         header.destination_port(),
         Transport::Tcp(segment),
     ))
+}
+
+/// The window scale option's shift count.
+fn window_scale(header: &TcpHeaderSlice) -> Option<u8> {
+    header.options_iterator().find_map(|option| match option {
+        Ok(TcpOptionElement::WindowScale(shift)) => Some(shift),
+        _ => None,
+    })
 }
 
 fn udp(slice: &[u8], ip_payload_len: usize) -> Option<(u16, u16, Transport)> {
@@ -419,6 +440,33 @@ pub(crate) mod tests {
         assert_eq!(segment.flags, TcpFlags::PSH | TcpFlags::ACK);
         assert_eq!((segment.seq, segment.ack, segment.window), (1000, 7, 65495));
         assert_eq!(segment.payload_len, 12);
+    }
+
+    #[test]
+    fn reads_a_syn_s_window_scale() {
+        let mut frame = Vec::new();
+        PacketBuilder::ethernet2([0; 6], [0; 6])
+            .ipv4(LOCALHOST, LOCALHOST, 64)
+            .tcp(40000, 5000, 1, 65495)
+            .syn()
+            .options(&[
+                etherparse::TcpOptionElement::MaximumSegmentSize(65495),
+                etherparse::TcpOptionElement::WindowScale(7),
+            ])
+            .unwrap()
+            .write(&mut frame, b"")
+            .unwrap();
+        let packet = parse(&frame, Duration::ZERO).unwrap();
+        assert_eq!(packet.tcp().unwrap().window_scale, Some(7));
+        let plain = tcp4_frame((40000, 5000), 1, Some(1), TcpFlags::default(), b"");
+        assert_eq!(
+            parse(&plain, Duration::ZERO)
+                .unwrap()
+                .tcp()
+                .unwrap()
+                .window_scale,
+            None
+        );
     }
 
     #[test]

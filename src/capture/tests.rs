@@ -399,10 +399,20 @@ fn a_connection_caught_mid_stream_is_numbered_as_wireshark_does() {
     compare_with_tshark(&path, &packets, server.port());
 }
 
-/// tshark's relative numbers for the file's segments of `port`, against ours.
+/// tshark's relative numbers and scaled windows for the file's segments of
+/// `port`, against ours.
 fn compare_with_tshark(path: &Path, ours: &[Packet], port: u16) {
     let fields = [
-        "-T", "fields", "-e", "tcp.seq", "-e", "tcp.ack", "-e", "tcp.len",
+        "-T",
+        "fields",
+        "-e",
+        "tcp.seq",
+        "-e",
+        "tcp.ack",
+        "-e",
+        "tcp.len",
+        "-e",
+        "tcp.window_size",
     ];
     let filter = format!("tcp.port == {port}");
     // A HOME of its own: tshark reads its profile there.
@@ -434,7 +444,10 @@ fn compare_with_tshark(path: &Path, ours: &[Packet], port: u16) {
         .map(|t| {
             // tshark shows 0 where the ACK flag is clear; we show nothing.
             let ack = t.relative_ack.unwrap_or(0);
-            format!("{}\t{ack}\t{}", t.relative_seq, t.payload_len)
+            format!(
+                "{}\t{ack}\t{}\t{}",
+                t.relative_seq, t.payload_len, t.scaled_window
+            )
         })
         .collect();
     assert_eq!(ours, theirs);
