@@ -30,9 +30,11 @@
 
 pub mod address;
 pub mod bulk;
+pub mod capture;
 pub mod cli;
 pub mod cmd;
 pub mod data;
+pub mod diag;
 pub mod duration;
 pub mod errors;
 pub mod flag;
