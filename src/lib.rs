@@ -19,7 +19,8 @@
 //! which runs each script as its own `sockrepl run --stable`) share. [`cli`] maps the command line onto them. The data
 //! words and bytes literals live in [`data`], addresses in [`address`],
 //! socket kinds in [`kind`], errno names and hints in [`errors`], the
-//! `sockets` table's kernel queries in [`netstat`].
+//! `sockets` table's kernel queries in [`netstat`]; `--netns` isolation
+//! in [`netns`].
 
 pub mod address;
 pub mod bulk;
@@ -33,6 +34,7 @@ pub mod handle;
 pub mod interp;
 pub mod kind;
 pub mod lexer;
+pub mod netns;
 pub mod netstat;
 pub mod outcome;
 pub mod parser;
