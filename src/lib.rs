@@ -19,8 +19,8 @@
 //! which runs each script as its own `sockrepl run --stable`) share. [`cli`] maps the command line onto them. The data
 //! words and bytes literals live in [`data`], addresses in [`address`],
 //! socket kinds in [`kind`], errno names and hints in [`errors`], the
-//! `sockets` table's kernel queries in [`netstat`]; `--netns` isolation
-//! in [`netns`].
+//! `sockets` table's kernel queries in [`netstat`]. Programs under test
+//! (`spawn`) run through [`program`]; `--netns` isolation is [`netns`].
 
 pub mod address;
 pub mod bulk;
@@ -38,6 +38,7 @@ pub mod netns;
 pub mod netstat;
 pub mod outcome;
 pub mod parser;
+pub mod program;
 pub mod render;
 pub mod repl;
 pub mod script;
