@@ -50,6 +50,12 @@ impl Reaper {
         self.pidfd.as_ref().map(|fd| fd.as_fd())
     }
 
+    /// Behaves as on a kernel without pidfds (to test the fallback).
+    #[cfg(test)]
+    pub(crate) fn forget_pidfd(&mut self) {
+        self.pidfd = None;
+    }
+
     pub(crate) fn status(&self) -> Option<ExitStatus> {
         self.status
     }

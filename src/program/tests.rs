@@ -115,6 +115,27 @@ fn an_interrupt_descriptor_cuts_a_wait_short() {
 }
 
 #[test]
+fn without_a_pidfd_waiting_and_ending_still_work() {
+    let mut program = sh("read line; exit 4");
+    program.reaper.forget_pidfd();
+    assert!(program.exit_fd().is_none());
+    let short = Some(Instant::now() + Duration::from_millis(50));
+    assert_eq!(program.wait(short, None), Err(ProgramError::Timeout));
+    program.write_all(b"go\n", soon(), None).unwrap();
+    assert_eq!(program.wait(soon(), None), Ok(ExitStatus::Exited(4)));
+
+    let mut sleeper = spawn("sleep", &["30"]);
+    sleeper.reaper.forget_pidfd();
+    let started = Instant::now();
+    let status = sleeper.terminate(DEFAULT_GRACE).unwrap();
+    assert!(
+        status.matches(ExpectedExit::Signal(Signal::SIGTERM)),
+        "{status}"
+    );
+    assert!(started.elapsed() < Duration::from_millis(500));
+}
+
+#[test]
 fn terminate_escalates_to_sigkill_for_a_program_that_ignores_sigterm() {
     let mut program = sh("trap '' TERM; echo ready; sleep 30");
     read_until(&mut program, b"ready\n");
