@@ -515,15 +515,38 @@ fn spawn_cost() {
     ];
     let rounds = 300;
     let mut times = vec![Vec::with_capacity(rounds); variants.len()];
+    let mut cpu = vec![Duration::ZERO; variants.len()];
     for _ in 0..rounds {
         for (i, (_, run)) in variants.iter_mut().enumerate() {
-            let started = Instant::now();
+            let (started, cpu_before) = (Instant::now(), cpu_time());
             run();
             times[i].push(started.elapsed());
+            cpu[i] += cpu_time() - cpu_before;
         }
     }
-    for ((label, _), mut took) in variants.iter().zip(times) {
+    for (((label, _), mut took), cpu) in variants.iter().zip(times).zip(cpu) {
         took.sort_unstable();
-        println!("{label}: median {:?}, min {:?}", took[rounds / 2], took[0]);
+        println!(
+            "{label}: median {:?}, min {:?}, CPU {:?}",
+            took[rounds / 2],
+            took[0],
+            cpu / rounds as u32
+        );
     }
+}
+
+/// CPU time (user + system) of this process and its reaped children:
+/// unlike wall time, it barely moves when other work shares the machine.
+fn cpu_time() -> Duration {
+    let used = |who| {
+        let mut usage = std::mem::MaybeUninit::<libc::rusage>::uninit();
+        // SAFETY: getrusage fills the struct it is given.
+        let usage = unsafe {
+            libc::getrusage(who, usage.as_mut_ptr());
+            usage.assume_init()
+        };
+        let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+        time(usage.ru_utime) + time(usage.ru_stime)
+    };
+    used(libc::RUSAGE_SELF) + used(libc::RUSAGE_CHILDREN)
 }
