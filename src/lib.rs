@@ -25,7 +25,8 @@
 //! literals live in [`data`], the flag names in [`flag`], addresses in
 //! [`address`], socket kinds in [`kind`], errno names and hints in
 //! [`errors`], "did you mean" in [`suggest`], the `sockets` table's kernel
-//! queries in [`netstat`]. `docs/architecture.md` is the map, with the
+//! queries in [`netstat`]. Programs under test (`spawn`) run through
+//! [`program`]; `--netns` isolation is [`netns`]. `docs/architecture.md` is the map, with the
 //! checklist for adding a command.
 
 pub mod address;
@@ -44,10 +45,12 @@ pub mod handle;
 pub mod interp;
 pub mod kind;
 pub mod lexer;
+pub mod netns;
 pub mod netstat;
 pub mod outcome;
 pub mod parser;
 pub mod pattern;
+pub mod program;
 pub mod render;
 pub mod repl;
 pub mod script;
