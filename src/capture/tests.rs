@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, TcpListener, TcpStream, UdpSocket};
 use std::process::Command;
 
 /// The brief bound on waiting for an exchange's answer after a command.
-const SETTLE: Duration = Duration::from_millis(50);
+const SETTLE: Duration = Duration::from_millis(1000);
 
 fn open_or_skip(ports: &[u16], pcap: Option<&Path>) -> Option<Capture> {
     match Capture::open(ports, pcap) {
