@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 
 use crate::duration::{parse_duration, parse_timeout};
 use crate::errors::file_error;
-use crate::golden::{run_tests, TestOptions};
+use crate::golden::{run_tests, skip_channel, ReportSpec, TestOptions};
 use crate::interp::{End, Interpreter};
 use crate::script::{Loader, Script};
 use crate::session::Session;
@@ -33,6 +33,9 @@ struct Cli {
     /// Exit status for a script skipped by `require` (the test runner uses 77).
     #[arg(long, global = true, hide = true, default_value_t = 0)]
     skip_status: i32,
+    /// The test runner's skip channel: a socket to tell it "skipped" on.
+    #[arg(long, global = true, hide = true, value_name = "FD")]
+    skip_fd: Option<i32>,
     #[command(subcommand)]
     mode: Option<Mode>,
 }
@@ -55,12 +58,33 @@ enum Mode {
         /// Write the .out files from the current transcripts.
         #[arg(long)]
         bless: bool,
-        /// Kill a script that runs longer than this.
-        #[arg(long, value_name = "DUR", default_value = "120s", value_parser = parse_duration)]
-        kill_after: std::time::Duration,
+        /// End a script (and the programs it started) that runs longer than this.
+        #[arg(
+            long,
+            visible_alias = "kill-after",
+            value_name = "DUR",
+            default_value = "60s",
+            value_parser = parse_duration
+        )]
+        script_timeout: std::time::Duration,
         /// Also list the scripts that passed.
         #[arg(short, long)]
         verbose: bool,
+        /// Also write the results as junit, tap, json or gradescope (repeatable).
+        #[arg(long, value_name = "FORMAT=FILE")]
+        report: Vec<ReportSpec>,
+        /// Set a variable in every script (repeatable); passed on as --set.
+        #[arg(long = "set", value_name = "NAME=VALUE", value_parser = check_set)]
+        sets: Vec<String>,
+        /// Let scripts start programs (spawn); passed on as --allow-exec.
+        #[arg(long)]
+        allow_exec: bool,
+        /// Run every script in a network namespace of its own; passed on as --netns.
+        #[arg(long)]
+        netns: bool,
+        /// The sockrepl that runs each script (default: this one).
+        #[arg(long, value_name = "PATH")]
+        program: Option<PathBuf>,
     },
     /// Parse only: report syntax errors, run nothing.
     Check {
@@ -73,6 +97,21 @@ fn check_timeout(word: &str) -> Result<String, String> {
     parse_timeout(word).map(|_| word.to_string())
 }
 
+/// `NAME=VALUE` with a variable name (letters, digits, `_`; not a digit first).
+fn check_set(word: &str) -> Result<String, String> {
+    let (name, _) = word
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=VALUE, got '{word}'"))?;
+    let mut chars = name.chars();
+    let starts_well = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if !starts_well || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(format!("'{name}' is not a variable name"));
+    }
+    Ok(word.to_string())
+}
+
 /// Runs the program and returns its exit status.
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
@@ -82,21 +121,39 @@ pub fn main() -> i32 {
             return error.exit_code();
         }
     };
+    if let Some(fd) = cli.skip_fd {
+        if let Err(message) = skip_channel::claim(fd) {
+            eprintln!("sockrepl: {message}");
+            return 2;
+        }
+    }
     match &cli.mode {
         Some(Mode::Run { file, args }) => run_file(&cli, file, args),
         Some(Mode::Test {
             paths,
             jobs,
             bless,
-            kill_after,
+            script_timeout,
             verbose,
+            report,
+            sets,
+            allow_exec,
+            netns,
+            program,
         }) => {
             let mut options = TestOptions::new(paths.clone());
+            if let Some(program) = program {
+                options.program = program.clone();
+            }
             options.jobs = *jobs;
             options.bless = *bless;
             options.timeout = cli.timeout.clone();
-            options.kill_after = *kill_after;
+            options.script_timeout = *script_timeout;
             options.verbose = *verbose;
+            options.reports = report.clone();
+            options.sets = sets.clone();
+            options.allow_exec = *allow_exec;
+            options.netns = *netns;
             run_tests(&options).unwrap_or_else(|error| {
                 eprintln!("sockrepl test: {error:#}");
                 2
@@ -151,7 +208,14 @@ fn run_script(cli: &Cli, script: &Script, args: &[String]) -> i32 {
     let end = interpreter.run_script(script);
     interpreter.session.close_all();
     match end {
-        End::Skipped => cli.skip_status,
+        End::Skipped => {
+            // The runner counts a skip only from this channel (the reason
+            // is on the transcript's last line until End carries it).
+            if let Some(fd) = cli.skip_fd {
+                skip_channel::send(fd, "");
+            }
+            cli.skip_status
+        }
         end => end.status(cli.skip_status),
     }
 }
