@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 
 use crate::duration::{parse_duration, parse_timeout};
 use crate::errors::file_error;
-use crate::golden::{run_tests, TestOptions};
+use crate::golden::{run_tests, skip_channel, ReportSpec, TestOptions};
 use crate::interp::{End, Interpreter};
 use crate::script::{Loader, Script};
 use crate::session::Session;
@@ -33,9 +33,18 @@ struct Cli {
     /// Set a variable before the first line: ${NAME} in the script (repeatable).
     #[arg(long = "set", global = true, value_name = "NAME=VALUE", value_parser = parse_set)]
     set: Vec<(String, String)>,
+    /// Let scripts start programs (spawn).
+    #[arg(long, global = true)]
+    allow_exec: bool,
+    /// Run in a network namespace of its own, with only loopback (test: one per script).
+    #[arg(long, global = true)]
+    netns: bool,
     /// Exit status for a script skipped by `require` (the test runner uses 77).
     #[arg(long, global = true, hide = true, default_value_t = 0)]
     skip_status: i32,
+    /// The test runner's skip channel: a socket to tell it "skipped" on.
+    #[arg(long, global = true, hide = true, value_name = "FD")]
+    skip_fd: Option<i32>,
     #[command(subcommand)]
     mode: Option<Mode>,
 }
@@ -58,12 +67,24 @@ enum Mode {
         /// Write the .out files from the current transcripts.
         #[arg(long)]
         bless: bool,
-        /// Kill a script that runs longer than this.
-        #[arg(long, value_name = "DUR", default_value = "120s", value_parser = parse_duration)]
-        kill_after: std::time::Duration,
+        /// End a script (and the programs it started) that runs longer than this.
+        #[arg(
+            long,
+            visible_alias = "kill-after",
+            value_name = "DUR",
+            default_value = "60s",
+            value_parser = parse_duration
+        )]
+        script_timeout: std::time::Duration,
         /// Also list the scripts that passed.
         #[arg(short, long)]
         verbose: bool,
+        /// Also write the results as junit, tap, json or gradescope (repeatable).
+        #[arg(long, value_name = "FORMAT=FILE")]
+        report: Vec<ReportSpec>,
+        /// The sockrepl that runs each script (default: this one).
+        #[arg(long, value_name = "PATH")]
+        program: Option<PathBuf>,
     },
     /// Parse only: report syntax errors, run nothing.
     Check {
@@ -94,21 +115,48 @@ pub fn main() -> i32 {
             return error.exit_code();
         }
     };
+    if let Some(fd) = cli.skip_fd {
+        if let Err(message) = skip_channel::claim(fd) {
+            eprintln!("sockrepl: {message}");
+            return 2;
+        }
+    }
+    // A script's own network namespace, made before any socket or thread
+    // (the test runner passes --netns on to each script instead).
+    if cli.netns && !matches!(cli.mode, Some(Mode::Test { .. } | Mode::Check { .. })) {
+        if let Err(error) = crate::netns::enter() {
+            eprintln!("sockrepl: --netns: {error}");
+            return 2;
+        }
+    }
     match &cli.mode {
         Some(Mode::Run { file, args }) => run_file(&cli, file, args),
         Some(Mode::Test {
             paths,
             jobs,
             bless,
-            kill_after,
+            script_timeout,
             verbose,
+            report,
+            program,
         }) => {
             let mut options = TestOptions::new(paths.clone());
+            if let Some(program) = program {
+                options.program = program.clone();
+            }
             options.jobs = *jobs;
             options.bless = *bless;
             options.timeout = cli.timeout.clone();
-            options.kill_after = *kill_after;
+            options.script_timeout = *script_timeout;
             options.verbose = *verbose;
+            options.reports = report.clone();
+            options.sets = cli
+                .set
+                .iter()
+                .map(|(name, value)| format!("{name}={value}"))
+                .collect();
+            options.allow_exec = cli.allow_exec;
+            options.netns = cli.netns;
             run_tests(&options).unwrap_or_else(|error| {
                 eprintln!("sockrepl test: {error:#}");
                 2
@@ -128,6 +176,7 @@ fn session(cli: &Cli) -> Session {
     for (name, value) in &cli.set {
         session.vars.set(name, value.clone().into_bytes());
     }
+    session.allow_exec = cli.allow_exec;
     session
 }
 
@@ -170,7 +219,14 @@ fn run_script(cli: &Cli, script: &Script, args: &[String]) -> i32 {
     let end = interpreter.run_script(script);
     interpreter.session.close_all();
     match end {
-        End::Skipped => cli.skip_status,
+        End::Skipped => {
+            // The runner counts a skip only from this channel (the reason
+            // is on the transcript's last line until End carries it).
+            if let Some(fd) = cli.skip_fd {
+                skip_channel::send(fd, "");
+            }
+            cli.skip_status
+        }
         end => end.status(cli.skip_status),
     }
 }

@@ -1,10 +1,17 @@
 //! Finding the `*.sock` scripts under the paths the user named.
+//!
+//! A folder that cannot be searched (unreadable, nested too deep) and a
+//! symbolic link met on the way (to a folder or a script) become one failed
+//! entry each instead of aborting the run or being followed: a submission
+//! must not make the runner read, run or loop through files outside it.
 
 use std::collections::HashSet;
 use std::fs;
 use std::path::{Component, Path, PathBuf};
 
-use anyhow::{Context, Result};
+/// Deeper folders are not searched; real test trees are a few levels deep,
+/// and a path this long is still far from PATH_MAX.
+pub(crate) const MAX_DEPTH: usize = 64;
 
 /// Why the paths the user named cannot be tested (a usage error, status 2).
 #[derive(Debug, PartialEq, Eq)]
@@ -22,47 +29,94 @@ impl std::fmt::Display for DiscoveryError {
     }
 }
 
-/// Every script under `roots`, sorted, each listed once, with paths spelled
-/// the way the user named their root (minus `./` noise).
-pub(crate) fn find_scripts(roots: &[PathBuf]) -> Result<Result<Vec<PathBuf>, DiscoveryError>> {
+/// One thing found: a script to run, or a path refused, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Found {
+    Script(PathBuf),
+    Refused { path: PathBuf, reason: String },
+}
+
+impl Found {
+    pub(crate) fn path(&self) -> &Path {
+        match self {
+            Found::Script(path) | Found::Refused { path, .. } => path,
+        }
+    }
+}
+
+/// Every script (and refused path) under `roots`, sorted, each listed once,
+/// with paths spelled the way the user named their root (minus `./` noise).
+/// Roots the user named are taken as they are, even through a link.
+pub(crate) fn find_scripts(roots: &[PathBuf]) -> Result<Vec<Found>, DiscoveryError> {
     let mut found = Vec::new();
     for root in roots {
         if !root.exists() {
-            return Ok(Err(DiscoveryError::Missing(root.clone())));
+            return Err(DiscoveryError::Missing(root.clone()));
         }
         if root.is_dir() {
-            walk(root, &mut found)?;
+            walk(root, 0, &mut found);
         } else if is_script(root) {
-            found.push(root.clone());
+            found.push(Found::Script(root.clone()));
         } else {
-            return Ok(Err(DiscoveryError::NotAScript(root.clone())));
+            return Err(DiscoveryError::NotAScript(root.clone()));
         }
     }
-    let mut scripts: Vec<PathBuf> = found.iter().map(|path| tidy(path)).collect();
-    scripts.sort();
+    let mut found: Vec<Found> = found.into_iter().map(tidy_found).collect();
+    found.sort_by(|a, b| a.path().cmp(b.path()));
     // Overlapping roots (`tests tests/echo.sock`, `. ./tests`) name one file twice.
     let mut seen = HashSet::new();
-    scripts.retain(|path| seen.insert(fs::canonicalize(path).unwrap_or_else(|_| path.clone())));
-    Ok(Ok(scripts))
+    found.retain(|item| {
+        let path = item.path();
+        seen.insert(fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()))
+    });
+    Ok(found)
 }
 
-fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<()> {
-    let entries = fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+fn walk(dir: &Path, depth: usize, found: &mut Vec<Found>) {
+    if depth > MAX_DEPTH {
+        let reason = format!("folders nested more than {MAX_DEPTH} deep are not searched");
+        return refuse(found, dir, reason);
+    }
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) => return refuse(found, dir, format!("cannot read this folder: {err}")),
+    };
     for entry in entries {
-        let entry = entry.with_context(|| format!("cannot read {}", dir.display()))?;
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(err) => return refuse(found, dir, format!("cannot read this folder: {err}")),
+        };
         let path = entry.path();
-        // file_type() does not follow symlinks, so a symlinked directory
-        // (possibly a loop) is never descended into.
-        let file_type = entry.file_type()?;
-        if file_type.is_dir() {
-            if !is_ignored_dir(&entry.file_name().to_string_lossy()) {
-                walk(&path, found)?;
-            }
-        } else if is_script(&path) && path.is_file() {
-            found.push(path);
+        let ignored = is_ignored_dir(&entry.file_name().to_string_lossy());
+        // file_type() does not follow symlinks.
+        match entry.file_type() {
+            Ok(kind) if kind.is_dir() && !ignored => walk(&path, depth + 1, found),
+            Ok(kind) if kind.is_symlink() => refuse_link(found, &path, ignored),
+            Ok(kind) if kind.is_file() && is_script(&path) => found.push(Found::Script(path)),
+            Ok(_) => {}
+            Err(err) => refuse(found, &path, format!("cannot tell what this is: {err}")),
         }
     }
-    Ok(())
+}
+
+/// A link to a folder or a script is reported, never followed; other links
+/// (and links to folders that would be skipped anyway) are no tests.
+fn refuse_link(found: &mut Vec<Found>, path: &Path, ignored: bool) {
+    let to_dir = fs::metadata(path).is_ok_and(|meta| meta.is_dir());
+    if to_dir && !ignored {
+        let reason = "a symbolic link to a folder: not followed (name the folder itself)";
+        refuse(found, path, reason.to_owned());
+    } else if !to_dir && is_script(path) {
+        let reason = "a symbolic link: not run (name it on the command line to run it)";
+        refuse(found, path, reason.to_owned());
+    }
+}
+
+fn refuse(found: &mut Vec<Found>, path: &Path, reason: String) {
+    found.push(Found::Refused {
+        path: path.to_path_buf(),
+        reason,
+    });
 }
 
 /// Build output and hidden directories (`.git`, `.cache`) hold no tests of ours.
@@ -72,6 +126,16 @@ fn is_ignored_dir(name: &str) -> bool {
 
 fn is_script(path: &Path) -> bool {
     path.extension().is_some_and(|ext| ext == "sock")
+}
+
+fn tidy_found(item: Found) -> Found {
+    match item {
+        Found::Script(path) => Found::Script(tidy(&path)),
+        Found::Refused { path, reason } => Found::Refused {
+            path: tidy(&path),
+            reason,
+        },
+    }
 }
 
 /// `./tests/./echo.sock` → `tests/echo.sock`, so reports read the same
@@ -98,14 +162,22 @@ mod tests {
         fs::write(path, "").expect("write");
     }
 
-    fn relative_to(root: &Path, scripts: &[PathBuf]) -> Vec<String> {
-        scripts
+    fn relative_to(root: &Path, found: &[Found]) -> Vec<String> {
+        found
             .iter()
-            .map(|path| {
-                let path = path.strip_prefix(root).expect("under root");
-                path.to_string_lossy().replace('\\', "/")
+            .map(|item| {
+                let path = item.path().strip_prefix(root).expect("under root");
+                let path = path.to_string_lossy().replace('\\', "/");
+                match item {
+                    Found::Script(_) => path,
+                    Found::Refused { reason, .. } => format!("{path} refused: {reason}"),
+                }
             })
             .collect()
+    }
+
+    fn scripts_under(roots: &[PathBuf]) -> Vec<Found> {
+        find_scripts(roots).expect("no usage error")
     }
 
     #[test]
@@ -126,11 +198,9 @@ mod tests {
         ] {
             touch(root, file);
         }
-        let scripts = find_scripts(&[root.to_path_buf()])
-            .expect("io")
-            .expect("usage");
+        let found = scripts_under(&[root.to_path_buf()]);
         assert_eq!(
-            relative_to(root, &scripts),
+            relative_to(root, &found),
             ["a.sock", "b.sock", "sub/.dotfile.sock", "sub/deep/c.sock"]
         );
     }
@@ -139,10 +209,8 @@ mod tests {
     fn a_named_root_is_walked_even_if_it_would_be_skipped_below() {
         let dir = tempfile::tempdir().expect("tempdir");
         touch(dir.path(), "target/t.sock");
-        let scripts = find_scripts(&[dir.path().join("target")])
-            .expect("io")
-            .expect("usage");
-        assert_eq!(scripts, [dir.path().join("target/t.sock")]);
+        let found = scripts_under(&[dir.path().join("target")]);
+        assert_eq!(found, [Found::Script(dir.path().join("target/t.sock"))]);
     }
 
     #[test]
@@ -156,9 +224,8 @@ mod tests {
             root.to_path_buf(),
             root.join("./tests"),
         ];
-        let scripts = find_scripts(&roots).expect("io").expect("usage");
         assert_eq!(
-            relative_to(root, &scripts),
+            relative_to(root, &scripts_under(&roots)),
             ["tests/echo.sock", "tests/zz.sock"]
         );
     }
@@ -169,13 +236,62 @@ mod tests {
         touch(dir.path(), "echo.out");
         let missing = dir.path().join("nope");
         assert_eq!(
-            find_scripts(std::slice::from_ref(&missing)).expect("io"),
+            find_scripts(std::slice::from_ref(&missing)),
             Err(DiscoveryError::Missing(missing))
         );
         let out = dir.path().join("echo.out");
         assert_eq!(
-            find_scripts(std::slice::from_ref(&out)).expect("io"),
+            find_scripts(std::slice::from_ref(&out)),
             Err(DiscoveryError::NotAScript(out))
+        );
+    }
+
+    #[test]
+    fn links_to_folders_and_scripts_are_refused_not_followed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        touch(root, "real/a.sock");
+        touch(root, "elsewhere/secret.sock");
+        let link = |target: &str, name: &str| {
+            std::os::unix::fs::symlink(root.join(target), root.join(name)).expect("symlink");
+        };
+        link("elsewhere", "real/loop");
+        link("elsewhere/secret.sock", "real/b.sock");
+        link("elsewhere", "real/.hidden-link");
+        link("elsewhere/secret.sock", "real/notes.txt");
+        assert_eq!(
+            relative_to(root, &scripts_under(&[root.join("real")])),
+            [
+                "real/a.sock",
+                "real/b.sock refused: a symbolic link: not run (name it on the command line to run it)",
+                "real/loop refused: a symbolic link to a folder: not followed (name the folder itself)",
+            ]
+        );
+        // Named on the command line, a link is the user's own choice.
+        assert_eq!(
+            scripts_under(&[root.join("real/loop")]),
+            [Found::Script(root.join("real/loop/secret.sock"))]
+        );
+    }
+
+    #[test]
+    fn a_folder_too_deep_is_one_refused_entry_and_the_rest_is_found() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        touch(root, "a.sock");
+        let deep: PathBuf = std::iter::repeat_n("d", MAX_DEPTH + 5).collect();
+        touch(root, &deep.join("lost.sock").to_string_lossy());
+        let found = scripts_under(&[root.to_path_buf()]);
+        let too_deep: PathBuf = std::iter::repeat_n("d", MAX_DEPTH + 1).collect();
+        assert_eq!(
+            found,
+            [
+                Found::Script(root.join("a.sock")),
+                Found::Refused {
+                    path: root.join(too_deep),
+                    reason: format!("folders nested more than {MAX_DEPTH} deep are not searched"),
+                },
+            ]
         );
     }
 

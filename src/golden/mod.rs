@@ -2,42 +2,58 @@
 //!
 //! Why: a `.sock` script plus the `.out` transcript beside it is a complete,
 //! readable regression test of socket behaviour, so a whole folder of them
-//! can be checked (or re-blessed after an intended change) in one command.
+//! can be checked (or re-blessed after an intended change) in one command,
+//! and a teacher can grade a class's submissions with it.
 //!
 //! How: every `*.sock` under the paths is found (`discover`), each one is run
-//! in its own child `sockrepl --stable --skip-status 77 run FILE` started in
-//! the script's directory (`child`), by a small pool of worker threads. A
-//! watchdog kills children that hang. Each child's stdout is its transcript:
+//! in its own child `sockrepl --stable --skip-fd N run FILE` started in the
+//! script's directory, as the leader of its own process group (`child`), by
+//! a small pool of worker threads. A watchdog ends children (with their
+//! programs) at the script timeout. Each child's stdout is its transcript:
 //! it must equal the `.out` byte for byte, or, without an `.out`, the script
-//! must exit 0. Results are reported in sorted path order, failures with a
-//! unified diff (`diff`), and the last line printed is always
-//! `N passed, M failed[, K skipped]`.
+//! must exit 0; a skip counts only when the child says so on its skip
+//! channel (`skip_channel`). The worker judges its script (`judge`, with a
+//! bounded `diff`) and keeps only what the reports need. Results are
+//! printed in sorted path order, written to `--report` files (`report`),
+//! and the last line printed is always `N passed, M failed[, K skipped]`.
+//! The runner trusts only itself: nothing a script prints, exits with, or
+//! links to can make it count as passed or skipped, or make the runner
+//! read or write outside the test tree (`files`). SIGINT, SIGTERM and
+//! SIGHUP end every child before the runner exits (`signals`).
 
 mod child;
 mod diff;
 mod discover;
+mod files;
+mod judge;
+mod report;
+mod signals;
+pub(crate) mod skip_channel;
 
-use std::io::{self, Write};
+use std::ffi::OsString;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::ExitStatus;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anstyle::{AnsiColor, Style};
 use anyhow::{Context, Result};
 
-use child::{ChildRun, Ending, Launcher, SKIP_STATUS};
-use diff::{paint, tail, unified_diff};
-use discover::find_scripts;
-
-/// Lines of transcript (and of stderr) shown for a failure without a diff.
-const TAIL_LINES: usize = 20;
+use child::{Launcher, RunControl};
+use diff::paint;
+use discover::{find_scripts, Found};
+use judge::{check_script, Failure, FailureKind, Verdict};
+use report::{open_reports, points_of, Entry};
+pub use report::{ReportFormat, ReportSpec};
 
 const FAILED: Style = AnsiColor::Red.on_default().bold();
 const SKIPPED: Style = AnsiColor::Yellow.on_default();
 const OK: Style = AnsiColor::Green.on_default();
+
+/// How long a script may run before it is ended and counted as failed.
+pub const DEFAULT_SCRIPT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What `sockrepl test` was asked to do.
 #[derive(Debug, Clone)]
@@ -50,12 +66,21 @@ pub struct TestOptions {
     pub bless: bool,
     /// Forwarded to every child as `--timeout`.
     pub timeout: Option<String>,
-    /// A child still running after this long is killed and counted as failed.
-    pub kill_after: Duration,
+    /// A script still running after this long is ended (with its process
+    /// group) and counted as failed.
+    pub script_timeout: Duration,
     /// The sockrepl binary the children run.
     pub program: PathBuf,
     /// Print `ok PATH` for each passing script, too.
     pub verbose: bool,
+    /// `--report FORMAT=FILE`, in the order given.
+    pub reports: Vec<ReportSpec>,
+    /// `NAME=VALUE` words, forwarded to every child as `--set NAME=VALUE`.
+    pub sets: Vec<String>,
+    /// Forwarded to every child as `--allow-exec`.
+    pub allow_exec: bool,
+    /// Forwarded to every child as `--netns`.
+    pub netns: bool,
 }
 
 impl TestOptions {
@@ -65,66 +90,190 @@ impl TestOptions {
             jobs: None,
             bless: false,
             timeout: None,
-            kill_after: Duration::from_secs(120),
+            script_timeout: DEFAULT_SCRIPT_TIMEOUT,
             // If our own path is unknowable, PATH lookup is the best guess.
             program: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("sockrepl")),
             verbose: false,
+            reports: Vec::new(),
+            sets: Vec::new(),
+            allow_exec: false,
+            netns: false,
         }
+    }
+
+    /// The global flags every child gets before `run`.
+    fn child_flags(&self) -> Vec<OsString> {
+        let mut flags: Vec<OsString> = Vec::new();
+        if let Some(timeout) = &self.timeout {
+            flags.extend(["--timeout".into(), timeout.into()]);
+        }
+        for set in &self.sets {
+            flags.extend(["--set".into(), set.into()]);
+        }
+        if self.allow_exec {
+            flags.push("--allow-exec".into());
+        }
+        if self.netns {
+            flags.push("--netns".into());
+        }
+        flags
     }
 }
 
 /// Runs the tests, prints the report to stdout (colour only on a terminal
 /// without `NO_COLOR`) and usage errors to stderr, and returns the exit
-/// status: 0 all passed, 1 something failed, 2 usage error.
+/// status: 0 all passed, 1 something failed, 2 usage error, 128 + N when
+/// signal N stopped the run (its children ended first).
 pub fn run_tests(opts: &TestOptions) -> Result<i32> {
+    let control = Arc::new(RunControl::default());
+    if let Err(err) = signals::stop_children_on_signals(Arc::clone(&control)) {
+        eprintln!(
+            "sockrepl test: cannot watch for signals ({err}); Ctrl-C may leave scripts running"
+        );
+    }
     let mut out = anstream::stdout().lock();
     let mut err = anstream::stderr().lock();
-    run_tests_to(opts, &mut out, &mut err)
+    run_controlled(opts, &control, &mut out, &mut err)
 }
 
 /// [`run_tests`] writing to the given streams, which receive ANSI styles
 /// unconditionally (wrap them in `anstream` to strip those).
 pub fn run_tests_to(opts: &TestOptions, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
-    if opts.jobs == Some(0) {
-        return usage_error(err, "-j must be at least 1");
+    run_controlled(opts, &RunControl::default(), out, err)
+}
+
+fn run_controlled(
+    opts: &TestOptions,
+    control: &RunControl,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<i32> {
+    let plan = match plan_run(opts) {
+        Ok(plan) => plan,
+        Err(message) => return usage_error(err, &message),
+    };
+    let program = absolute_program(&opts.program)?;
+    let child_flags = opts.child_flags();
+    let launcher = Launcher {
+        program: &program,
+        child_flags: &child_flags,
+        script_timeout: opts.script_timeout,
+        control,
+    };
+    let started = Instant::now();
+    let mut console = Console::new(out, opts.verbose);
+    // Entries are kept for the report files only; without any, each is
+    // dropped once shown.
+    let keep_entries = !plan.reports.is_empty();
+    let mut entries = Vec::new();
+    run_in_pool(
+        &plan.jobs,
+        worker_count(opts.jobs, plan.jobs.len()),
+        |job| run_job(&launcher, job, opts.bless),
+        |_, entry| {
+            console.show(&entry, control);
+            if keep_entries || is_not_run(&entry.verdict) {
+                entries.push(entry);
+            }
+        },
+    );
+    let summary = console.tally.summary();
+    let mut status = console.finish(&summary, control);
+    for report in plan.reports {
+        if let Err(message) = report.write(&entries, &summary, started.elapsed()) {
+            writeln!(err, "sockrepl test: {message}")?;
+            status = status.max(2);
+        }
     }
+    if let Some(signal) = control.stopping_signal() {
+        let not_run = entries
+            .iter()
+            .filter(|entry| is_not_run(&entry.verdict))
+            .count();
+        let name = signal_name(signal);
+        writeln!(
+            err,
+            "sockrepl test: stopped by {name}: {not_run} scripts not run to their end"
+        )?;
+        status = 128 + signal;
+    }
+    Ok(status)
+}
+
+/// Everything checked before the first script runs.
+struct Plan {
+    jobs: Vec<Job>,
+    reports: Vec<report::OpenReport>,
+}
+
+/// One thing to report on: a script to run, or a path refused; and what it
+/// is worth to Gradescope.
+struct Job {
+    found: Found,
+    points: f64,
+}
+
+/// Usage errors (status 2) come out of here, before anything runs.
+fn plan_run(opts: &TestOptions) -> Result<Plan, String> {
+    if opts.jobs == Some(0) {
+        return Err("-j must be at least 1".into());
+    }
+    let reports = open_reports(&opts.reports)?;
     let roots = if opts.paths.is_empty() {
         vec![PathBuf::from(".")]
     } else {
         opts.paths.clone()
     };
-    let scripts = match find_scripts(&roots)? {
-        Ok(scripts) => scripts,
-        Err(usage) => return usage_error(err, &usage.to_string()),
-    };
-    if scripts.is_empty() {
+    let found = find_scripts(&roots).map_err(|usage| usage.to_string())?;
+    if found.is_empty() {
         let names: Vec<String> = roots.iter().map(|p| p.display().to_string()).collect();
-        return usage_error(err, &format!("no *.sock files under {}", names.join(" ")));
+        return Err(format!("no *.sock files under {}", names.join(" ")));
     }
-    let program = absolute_program(&opts.program)?;
-    let launcher = Launcher {
-        program: &program,
-        timeout: opts.timeout.as_deref(),
-        kill_after: opts.kill_after,
+    let wants_points = opts
+        .reports
+        .iter()
+        .any(|r| r.format == ReportFormat::Gradescope);
+    let jobs = found
+        .into_iter()
+        .map(|found| {
+            let points = match &found {
+                Found::Script(path) if wants_points => points_of(path)?,
+                _ => 1.0,
+            };
+            Ok(Job { found, points })
+        })
+        .collect::<Result<_, String>>()?;
+    Ok(Plan { jobs, reports })
+}
+
+fn run_job(launcher: &Launcher, job: &Job, bless: bool) -> Entry {
+    let (verdict, time) = match &job.found {
+        Found::Script(script) => check_script(launcher, script, bless),
+        Found::Refused { reason, .. } => {
+            let failure = Failure::bare(FailureKind::Refused, reason.clone());
+            (Verdict::Failed(failure), Duration::ZERO)
+        }
     };
-    let mut tally = Tally::default();
-    run_in_pool(
-        &scripts,
-        worker_count(opts.jobs, scripts.len()),
-        |script| check_script(&launcher, script, opts.bless),
-        |script, outcome| {
-            tally.count(&outcome);
-            report(out, script, &outcome, opts.verbose)
-        },
-    )?;
-    writeln!(out, "{}", tally.summary())?;
-    out.flush()?;
-    Ok(if tally.failed > 0 { 1 } else { 0 })
+    Entry {
+        name: job.found.path().display().to_string(),
+        verdict,
+        time,
+        points: job.points,
+    }
 }
 
 fn usage_error(err: &mut dyn Write, message: &str) -> Result<i32> {
     writeln!(err, "sockrepl test: {message}")?;
     Ok(2)
+}
+
+fn is_not_run(verdict: &Verdict) -> bool {
+    matches!(verdict, Verdict::Failed(failure) if failure.kind == FailureKind::NotRun)
+}
+
+fn signal_name(signal: i32) -> String {
+    nix::sys::signal::Signal::try_from(signal)
+        .map_or_else(|_| format!("signal {signal}"), |s| s.to_string())
 }
 
 /// Children start in their script's directory, so a relative program path
@@ -143,14 +292,14 @@ fn worker_count(jobs: Option<usize>, scripts: usize) -> usize {
 }
 
 /// Runs `check` on every item with `workers` threads, and hands the results
-/// to `report` in the items' order as soon as each is ready, so the output is
-/// deterministic yet progress still shows.
+/// to `collect` in the items' order as soon as each is ready, so the output
+/// is deterministic yet progress still shows.
 fn run_in_pool<T: Sync, R: Send>(
     items: &[T],
     workers: usize,
     check: impl Fn(&T) -> R + Sync,
-    mut report: impl FnMut(&T, R) -> io::Result<()>,
-) -> io::Result<()> {
+    mut collect: impl FnMut(&T, R),
+) {
     let next = AtomicUsize::new(0);
     let (results, finished) = mpsc::channel();
     thread::scope(|scope| {
@@ -161,7 +310,7 @@ fn run_in_pool<T: Sync, R: Send>(
                 let index = next.fetch_add(1, Ordering::Relaxed);
                 let Some(item) = items.get(index) else { return };
                 if results.send((index, check(item))).is_err() {
-                    return; // reporting stopped (stdout failed): no one wants more
+                    return;
                 }
             });
         }
@@ -171,143 +320,95 @@ fn run_in_pool<T: Sync, R: Send>(
         for (index, result) in finished {
             pending[index] = Some(result);
             while let Some(result) = pending.get_mut(reported).and_then(Option::take) {
-                report(&items[reported], result)?;
+                collect(&items[reported], result);
                 reported += 1;
             }
         }
-        Ok(())
-    })
+    });
 }
 
-/// The verdict on one script.
-#[derive(Debug)]
-enum Outcome {
-    Passed,
-    /// `--bless` wrote this `.out`; `new` if there was none before.
-    Blessed {
-        out_file: PathBuf,
-        new: bool,
-    },
-    Skipped {
-        reason: String,
-    },
-    Failed(Failure),
+/// The console report: one entry at a time, then the summary line. A
+/// closed stdout (`sockrepl test | head`) stops the run quietly: there is
+/// no one left to tell, and the children are ended rather than waited for.
+struct Console<'a> {
+    out: &'a mut dyn Write,
+    verbose: bool,
+    closed: bool,
+    tally: Tally,
 }
 
-#[derive(Debug)]
-enum Failure {
-    /// The child never ran, or its `.out` could not be read or written.
-    Setup(String),
-    Hung {
-        run: ChildRun,
-        after: Duration,
-    },
-    /// Exited with a status outside 0, 1, 2 and 77, or by a signal.
-    Crashed {
-        run: ChildRun,
-        status: ExitStatus,
-    },
-    Mismatch {
-        run: ChildRun,
-        expected: Vec<u8>,
-        out_file: PathBuf,
-    },
-    /// No `.out` to compare with and the script did not exit 0.
-    Unsuccessful {
-        run: ChildRun,
-        status: ExitStatus,
-        out_file: PathBuf,
-    },
-}
-
-fn check_script(launcher: &Launcher, script: &Path, bless: bool) -> Outcome {
-    let run = match launcher.run(script) {
-        Ok(run) => run,
-        Err(err) => {
-            let program = launcher.program.display();
-            return Outcome::Failed(Failure::Setup(format!("cannot run {program}: {err}")));
+impl<'a> Console<'a> {
+    fn new(out: &'a mut dyn Write, verbose: bool) -> Self {
+        Console {
+            out,
+            verbose,
+            closed: false,
+            tally: Tally::default(),
         }
-    };
-    let status = match run.ending {
-        Ending::Hung(after) => return Outcome::Failed(Failure::Hung { run, after }),
-        Ending::Exited(status) => status,
-    };
-    match status.code() {
-        Some(SKIP_STATUS) => Outcome::Skipped {
-            reason: skip_reason(&run),
-        },
-        // 101 is a Rust panic; no code at all means a signal ended it.
-        Some(code) if code != PANIC_STATUS => judge_transcript(script, run, status, bless),
-        _ => Outcome::Failed(Failure::Crashed { run, status }),
+    }
+
+    fn show(&mut self, entry: &Entry, control: &RunControl) {
+        self.tally.count(&entry.verdict);
+        let text = describe(entry, self.verbose);
+        self.write(text.as_bytes(), control);
+    }
+
+    fn write(&mut self, bytes: &[u8], control: &RunControl) {
+        if self.closed || bytes.is_empty() {
+            return;
+        }
+        if self.out.write_all(bytes).is_err() {
+            self.closed = true;
+            control.stop();
+        }
+    }
+
+    /// Prints the summary; returns the status the run ends with.
+    fn finish(mut self, summary: &str, control: &RunControl) -> i32 {
+        self.write(format!("{summary}\n").as_bytes(), control);
+        if !self.closed {
+            let _ = self.out.flush();
+        }
+        // Scripts the run never got to count as failed, so a run cut short
+        // by a closed stdout is never a success.
+        if self.tally.failed > 0 {
+            1
+        } else {
+            0
+        }
     }
 }
 
-/// The exit status of a Rust panic.
-const PANIC_STATUS: i32 = 101;
-
-/// Compares (or with `bless`, records) the transcript of a script that ran
-/// normally: 0, 1, 2, or the status its `exit` gave.
-fn judge_transcript(script: &Path, run: ChildRun, status: ExitStatus, bless: bool) -> Outcome {
-    let out_file = script.with_extension("out");
-    let expected = match read_if_exists(&out_file) {
-        Ok(expected) => expected,
-        Err(err) => return setup_failure(&out_file, "read", err),
-    };
-    match expected {
-        Some(expected) if expected == run.stdout => Outcome::Passed,
-        _ if bless => {
-            let new = expected.is_none();
-            match std::fs::write(&out_file, &run.stdout) {
-                Ok(()) => Outcome::Blessed { out_file, new },
-                Err(err) => setup_failure(&out_file, "write", err),
+/// What the console shows for one entry, styled.
+fn describe(entry: &Entry, verbose: bool) -> String {
+    let mut text = String::new();
+    let name = &entry.name;
+    match &entry.verdict {
+        Verdict::Passed if verbose => paint(&mut text, OK, &format!("ok {name}")),
+        Verdict::Passed => {}
+        Verdict::Blessed { out_file, new } => {
+            let change = if *new { "new" } else { "changed" };
+            let line = format!("blessed: {} ({change})", out_file.display());
+            paint(&mut text, OK, &line);
+        }
+        Verdict::Skipped { reason } => {
+            paint(&mut text, SKIPPED, &format!("skipped: {name}: {reason}"));
+        }
+        // Counted in the summary; one line each would bury what did run.
+        Verdict::Failed(failure) if failure.kind == FailureKind::NotRun => {}
+        Verdict::Failed(failure) => {
+            paint(
+                &mut text,
+                FAILED,
+                &format!("failed: {name}: {}", failure.reason),
+            );
+            if let Some(diff) = &failure.diff {
+                text.push_str(diff);
             }
+            text.push_str(&failure.output);
         }
-        Some(expected) => Outcome::Failed(Failure::Mismatch {
-            run,
-            expected,
-            out_file,
-        }),
-        None if status.success() => Outcome::Passed,
-        None => Outcome::Failed(Failure::Unsuccessful {
-            run,
-            status,
-            out_file,
-        }),
     }
-}
-
-fn read_if_exists(path: &Path) -> io::Result<Option<Vec<u8>>> {
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(err) => Err(err),
-    }
-}
-
-fn setup_failure(path: &Path, verb: &str, err: io::Error) -> Outcome {
-    Outcome::Failed(Failure::Setup(format!(
-        "cannot {verb} {}: {err}",
-        path.display()
-    )))
-}
-
-/// A skipped script's transcript ends with the `require` that was not met.
-fn skip_reason(run: &ChildRun) -> String {
-    let last_line = |bytes: &[u8]| {
-        let text = String::from_utf8_lossy(bytes);
-        text.lines()
-            .rev()
-            .find(|line| !line.trim().is_empty())
-            .map(str::to_owned)
-    };
-    last_line(&run.stdout)
-        .map(|line| {
-            line.strip_prefix("skipped: ")
-                .map(str::to_owned)
-                .unwrap_or(line)
-        })
-        .or_else(|| last_line(&run.stderr))
-        .unwrap_or_else(|| "a required feature is missing".to_owned())
+    text
 }
 
 #[derive(Debug, Default)]
@@ -318,11 +419,11 @@ struct Tally {
 }
 
 impl Tally {
-    fn count(&mut self, outcome: &Outcome) {
-        match outcome {
-            Outcome::Passed | Outcome::Blessed { .. } => self.passed += 1,
-            Outcome::Failed(_) => self.failed += 1,
-            Outcome::Skipped { .. } => self.skipped += 1,
+    fn count(&mut self, verdict: &Verdict) {
+        match verdict {
+            Verdict::Passed | Verdict::Blessed { .. } => self.passed += 1,
+            Verdict::Failed(_) => self.failed += 1,
+            Verdict::Skipped { .. } => self.skipped += 1,
         }
     }
 
@@ -339,111 +440,22 @@ impl Tally {
     }
 }
 
-fn report(out: &mut dyn Write, script: &Path, outcome: &Outcome, verbose: bool) -> io::Result<()> {
-    let mut text = String::new();
-    let script_name = script.display();
-    match outcome {
-        Outcome::Passed if verbose => paint(&mut text, OK, &format!("ok {script_name}")),
-        Outcome::Passed => {}
-        Outcome::Blessed { out_file, new } => {
-            let change = if *new { "new" } else { "changed" };
-            paint(
-                &mut text,
-                OK,
-                &format!("blessed: {} ({change})", out_file.display()),
-            );
-        }
-        Outcome::Skipped { reason } => {
-            paint(
-                &mut text,
-                SKIPPED,
-                &format!("skipped: {script_name}: {reason}"),
-            );
-        }
-        Outcome::Failed(failure) => describe_failure(&mut text, script, failure),
-    }
-    out.write_all(text.as_bytes())
-}
-
-fn describe_failure(text: &mut String, script: &Path, failure: &Failure) {
-    let headline = |text: &mut String, reason: &str| {
-        paint(
-            text,
-            FAILED,
-            &format!("failed: {}: {reason}", script.display()),
-        );
-    };
-    let run = match failure {
-        Failure::Setup(reason) => return headline(text, reason),
-        Failure::Hung { run, after } => {
-            headline(text, &format!("killed after {after:?}: the script hung"));
-            run
-        }
-        Failure::Crashed { run, status } => {
-            headline(text, &format!("sockrepl crashed ({status})"));
-            run
-        }
-        Failure::Mismatch {
-            run,
-            expected,
-            out_file,
-        } => {
-            let out_name = out_file.display().to_string();
-            headline(text, &format!("transcript differs from {out_name}"));
-            let script_name = script.display().to_string();
-            text.push_str(&unified_diff(
-                expected,
-                &run.stdout,
-                &out_name,
-                &script_name,
-            ));
-            return push_stderr(text, run);
-        }
-        Failure::Unsuccessful {
-            run,
-            status,
-            out_file,
-        } => {
-            let what = match status.code() {
-                Some(2) => "syntax or usage error",
-                _ => "the script failed",
-            };
-            let out_name = out_file.display();
-            headline(
-                text,
-                &format!("{what} ({status}) and there is no {out_name}"),
-            );
-            run
-        }
-    };
-    text.push_str(&tail("transcript", &run.stdout, TAIL_LINES));
-    push_stderr(text, run);
-}
-
-fn push_stderr(text: &mut String, run: &ChildRun) {
-    if !run.stderr.is_empty() {
-        text.push_str(&tail("stderr", &run.stderr, TAIL_LINES));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io;
 
-    #[cfg(unix)]
-    fn exited(code: i32) -> ExitStatus {
-        std::os::unix::process::ExitStatusExt::from_raw(code << 8)
+    fn entry(verdict: Verdict) -> Entry {
+        Entry {
+            name: "t/x.sock".into(),
+            verdict,
+            time: Duration::ZERO,
+            points: 1.0,
+        }
     }
 
-    #[cfg(unix)]
-    fn run_with(code: i32, stdout: &[u8]) -> (ChildRun, ExitStatus) {
-        let status = exited(code);
-        let run = ChildRun {
-            ending: Ending::Exited(status),
-            stdout: stdout.to_vec(),
-            stderr: vec![],
-        };
-        (run, status)
+    fn plain(styled: &str) -> String {
+        anstream::adapter::strip_str(styled).to_string()
     }
 
     #[test]
@@ -471,30 +483,31 @@ mod tests {
                     thread::sleep(Duration::from_millis(12 - item));
                     item * 10
                 },
-                |item, result| {
-                    seen.push((*item, result));
-                    Ok(())
-                },
-            )
-            .expect("report never fails here");
+                |item, result| seen.push((*item, result)),
+            );
             let expected: Vec<(u64, u64)> = items.iter().map(|i| (*i, i * 10)).collect();
             assert_eq!(seen, expected, "with {workers} workers");
         }
     }
 
     #[test]
-    fn a_failing_report_stops_the_pool_with_its_error() {
-        let items = [1, 2, 3];
-        let result = run_in_pool(
-            &items,
-            2,
-            |item| *item,
-            |_, _| Err(io::ErrorKind::BrokenPipe.into()),
-        );
-        assert_eq!(
-            result.expect_err("must fail").kind(),
-            io::ErrorKind::BrokenPipe
-        );
+    fn a_closed_stdout_stops_the_run_quietly_with_status_1() {
+        struct Closed;
+        impl Write for Closed {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::ErrorKind::BrokenPipe.into())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let control = RunControl::default();
+        let mut closed = Closed;
+        let mut console = Console::new(&mut closed, true);
+        console.show(&entry(Verdict::Passed), &control);
+        assert!(control.is_stopping(), "no more children start");
+        console.show(&entry(judge::not_run()), &control);
+        assert_eq!(console.finish("1 passed, 1 failed", &control), 1);
     }
 
     #[test]
@@ -518,73 +531,52 @@ mod tests {
         );
     }
 
-    #[cfg(unix)]
     #[test]
-    fn judging_compares_bytes_and_blesses_only_on_request() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let script = dir.path().join("echo.sock");
-        let out_file = dir.path().join("echo.out");
-
-        let (run, status) = run_with(1, b"> a\necho.sock:2: fail: boom\n");
-        let outcome = judge_transcript(&script, run, status, false);
-        assert!(
-            matches!(outcome, Outcome::Failed(Failure::Unsuccessful { .. })),
-            "{outcome:?}"
-        );
-
-        let (run, status) = run_with(1, b"> a\necho.sock:2: fail: boom\n");
-        let outcome = judge_transcript(&script, run, status, true);
-        assert!(
-            matches!(outcome, Outcome::Blessed { new: true, .. }),
-            "{outcome:?}"
-        );
+    fn child_flags_come_before_run_in_the_order_given() {
+        let mut opts = TestOptions::new(vec![]);
+        opts.timeout = Some("2s".into());
+        opts.sets = vec!["host=127.0.0.1".into(), "port=80".into()];
+        opts.allow_exec = true;
+        opts.netns = true;
+        let flags: Vec<String> = opts
+            .child_flags()
+            .into_iter()
+            .map(|f| f.into_string().expect("utf-8"))
+            .collect();
         assert_eq!(
-            std::fs::read(&out_file).expect("blessed"),
-            b"> a\necho.sock:2: fail: boom\n"
-        );
-
-        let (run, status) = run_with(1, b"> a\necho.sock:2: fail: boom\n");
-        assert!(matches!(
-            judge_transcript(&script, run, status, false),
-            Outcome::Passed
-        ));
-
-        let (run, status) = run_with(0, b"> a\necho.sock:2: fail: boon\n");
-        let outcome = judge_transcript(&script, run, status, false);
-        assert!(
-            matches!(outcome, Outcome::Failed(Failure::Mismatch { .. })),
-            "{outcome:?}"
+            flags,
+            [
+                "--timeout",
+                "2s",
+                "--set",
+                "host=127.0.0.1",
+                "--set",
+                "port=80",
+                "--allow-exec",
+                "--netns"
+            ]
         );
     }
 
-    #[cfg(unix)]
-    #[test]
-    fn a_skip_reason_is_the_last_non_blank_line_of_the_transcript() {
-        let (run, _) = run_with(77, b"> a\nx.sock:2: require ipv6: not available\n\n");
-        assert_eq!(skip_reason(&run), "x.sock:2: require ipv6: not available");
-        let (run, _) = run_with(77, b"");
-        assert_eq!(skip_reason(&run), "a required feature is missing");
-    }
-
-    #[cfg(unix)]
     #[test]
     fn failures_are_described_with_path_reason_and_output() {
-        let (run, status) = run_with(1, b"> a\nx.sock:2: fail: boom\n");
-        let failure = Failure::Unsuccessful {
-            run,
-            status,
-            out_file: "t/x.out".into(),
+        let failure = Failure {
+            kind: FailureKind::Unsuccessful,
+            reason: "the script failed (exit status: 1) and there is no t/x.out".into(),
+            failure_line: Some("x.sock:2: fail: boom".into()),
+            diff: None,
+            output: "  transcript:\n  | > a\n  | x.sock:2: fail: boom\n".into(),
         };
-        let mut text = String::new();
-        describe_failure(&mut text, Path::new("t/x.sock"), &failure);
-        let mut plain = Vec::new();
-        anstream::StripStream::new(&mut plain)
-            .write_all(text.as_bytes())
-            .expect("write");
         assert_eq!(
-            String::from_utf8(plain).expect("utf-8"),
+            plain(&describe(&entry(Verdict::Failed(failure)), false)),
             "failed: t/x.sock: the script failed (exit status: 1) and there is no t/x.out\n  \
              transcript:\n  | > a\n  | x.sock:2: fail: boom\n"
+        );
+        assert_eq!(describe(&entry(judge::not_run()), true), "");
+        assert_eq!(describe(&entry(Verdict::Passed), false), "");
+        assert_eq!(
+            plain(&describe(&entry(Verdict::Passed), true)),
+            "ok t/x.sock\n"
         );
     }
 }

@@ -41,6 +41,8 @@ pub struct Session {
     pub stable: bool,
     /// At the shell's prompt, where `help` also lists the shell's own commands.
     pub interactive: bool,
+    /// `--allow-exec`: scripts may start programs.
+    pub allow_exec: bool,
     placeholders: Placeholders,
     tmp_dir: Option<PathBuf>,
     /// `let`, `--as`, `--set`...: the script's variables.
@@ -58,6 +60,7 @@ impl Session {
             default_timeout: Some(DEFAULT_TIMEOUT),
             stable,
             interactive: false,
+            allow_exec: false,
             placeholders: Placeholders::default(),
             tmp_dir: None,
             vars: Variables::default(),

@@ -44,6 +44,7 @@ pub struct Sock {
     fd_limit: Option<u64>,
     new_netns: bool,
     symlinks: Vec<(String, String)>,
+    executables: Vec<(String, Vec<u8>)>,
 }
 
 impl Sock {
@@ -84,6 +85,7 @@ impl Sock {
             fd_limit: None,
             new_netns: false,
             symlinks: Vec::new(),
+            executables: Vec::new(),
         }
     }
 
@@ -138,6 +140,13 @@ impl Sock {
     /// Another file next to the script (for `source`, `check`, `--file`).
     pub fn file(mut self, name: &str, bytes: &[u8]) -> Sock {
         self.extra_files.push((name.to_string(), bytes.to_vec()));
+        self
+    }
+
+    /// An executable file next to the script (a stand-in program).
+    pub fn executable(mut self, name: &str, text: &str) -> Sock {
+        self.executables
+            .push((name.to_string(), text.as_bytes().to_vec()));
         self
     }
 
@@ -231,6 +240,13 @@ impl Sock {
         }
         for (name, target) in &self.symlinks {
             std::os::unix::fs::symlink(target, dir.join(name)).expect("make symlink");
+        }
+        for (name, bytes) in &self.executables {
+            use std::os::unix::fs::PermissionsExt;
+            let path = dir.join(name);
+            std::fs::write(&path, bytes).expect("write executable");
+            let mode = std::fs::Permissions::from_mode(0o755);
+            std::fs::set_permissions(&path, mode).expect("make executable");
         }
     }
 
