@@ -40,5 +40,6 @@ pub mod render;
 pub mod repl;
 pub mod script;
 pub mod session;
+pub mod tls;
 pub mod transcript;
 pub mod wait;
