@@ -27,8 +27,13 @@
 //! `classify.rs` (failures), `buffer.rs` (the byte queues), [`poll`] (a
 //! plain deadline wait).
 
+pub mod cert;
+pub mod config;
 pub mod error;
 pub mod info;
+mod verify;
 
+pub use cert::{LazySessionCert, ServerIdentity, SessionCert};
+pub use config::{parse_alpn, ClientOptions, ServerOptions, Trust};
 pub use error::{Alert, FileProblem, TlsError};
 pub use info::{sha256_fingerprint, CertTime, CertificateInfo, HandshakeInfo};
