@@ -27,13 +27,19 @@
 //! `classify.rs` (failures), `buffer.rs` (the byte queues), [`poll`] (a
 //! plain deadline wait).
 
+mod buffer;
 pub mod cert;
+mod classify;
 pub mod config;
+pub mod conn;
 pub mod error;
 pub mod info;
+pub mod poll;
 mod verify;
 
 pub use cert::{LazySessionCert, ServerIdentity, SessionCert};
 pub use config::{parse_alpn, ClientOptions, ServerOptions, Trust};
+pub use conn::{Fill, Interest, Received, Step, StreamEnd, TlsConn};
 pub use error::{Alert, FileProblem, TlsError};
 pub use info::{sha256_fingerprint, CertTime, CertificateInfo, HandshakeInfo};
+pub use poll::{poll_until, wait_until};
