@@ -34,6 +34,7 @@ pub mod config;
 pub mod conn;
 pub mod error;
 pub mod info;
+pub mod pair;
 pub mod poll;
 mod verify;
 
@@ -42,4 +43,5 @@ pub use config::{parse_alpn, ClientOptions, ServerOptions, Trust};
 pub use conn::{Fill, Interest, Received, Step, StreamEnd, TlsConn};
 pub use error::{Alert, FileProblem, TlsError};
 pub use info::{sha256_fingerprint, CertTime, CertificateInfo, HandshakeInfo};
+pub use pair::{handshake_pair, PairFailure, PairInfo};
 pub use poll::{poll_until, wait_until};
