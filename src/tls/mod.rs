@@ -38,6 +38,9 @@ pub mod pair;
 pub mod poll;
 mod verify;
 
+#[cfg(test)]
+mod tests;
+
 pub use cert::{LazySessionCert, ServerIdentity, SessionCert};
 pub use config::{parse_alpn, ClientOptions, ServerOptions, Trust};
 pub use conn::{Fill, Interest, Received, Step, StreamEnd, TlsConn};
