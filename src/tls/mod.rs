@@ -39,6 +39,8 @@ pub mod poll;
 mod verify;
 
 #[cfg(test)]
+mod openssl_tests;
+#[cfg(test)]
 mod tests;
 
 pub use cert::{LazySessionCert, ServerIdentity, SessionCert};
