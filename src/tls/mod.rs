@@ -42,6 +42,8 @@ mod verify;
 mod openssl_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod throughput_tests;
 
 pub use cert::{LazySessionCert, ServerIdentity, SessionCert};
 pub use config::{parse_alpn, ClientOptions, ServerOptions, Trust};
