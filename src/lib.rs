@@ -56,5 +56,6 @@ pub mod repl;
 pub mod script;
 pub mod session;
 pub mod suggest;
+pub mod tls;
 pub mod transcript;
 pub mod wait;
