@@ -115,7 +115,8 @@ impl Session {
         self.check_free(name)?;
         socket.set_nonblocking(true)?;
         self.next_serial += 1;
-        let handle = Handle::new_socket(name.to_string(), socket, kind, self.next_serial);
+        let io = Box::new(crate::handle::SocketIo::new(socket, kind));
+        let handle = Handle::new(name.to_string(), io, self.next_serial);
         Ok(self.handles.entry(name.to_string()).or_insert(handle))
     }
 
@@ -175,7 +176,7 @@ impl Session {
                         crate::wait::sleep(pause)?;
                     }
                     self.out.flush();
-                    wait_for(handle.as_fd(), events, deadline, what)?;
+                    wait_for(handle.io.poll_fd(events), events, deadline, what)?;
                     polled = true;
                 }
                 Err(e) => return Err(e.into()),

@@ -1,0 +1,247 @@
+//! A handle: one named thing a script reads from and writes to, and what
+//! sockrepl remembers about it.
+//!
+//! Most handles are kernel sockets, but not all: v2 adds running programs
+//! (their pipes) and TLS on a stream. What a handle is lives behind the
+//! [`Io`] trait, one file per kind (`socket.rs`, …), and receive, send,
+//! poll and close go through it, so `recv`, `expect` and the framed
+//! receives are written once for every kind. Commands that only make sense
+//! on a socket (`bind`, `setsockopt`...) ask for it with
+//! [`Handle::socket`], which names the handle when it is something else.
+
+mod socket;
+
+use socket2::SockAddr;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::errors::Failure;
+use crate::kind::Kind;
+use crate::wait::Deadline;
+
+pub use socket::{BoundFile, SocketIo};
+
+pub struct Handle {
+    pub name: String,
+    /// Creation order, so `sockets` lists handles as they were made.
+    pub serial: u64,
+    pub timeout: HandleTimeout,
+    /// `setblocking off` makes calls that would block fail with EAGAIN.
+    pub blocking: bool,
+    pub io: Box<dyn Io>,
+}
+
+/// How long a blocking command on one handle waits (`settimeout`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandleTimeout {
+    /// The session's default (`timeout`, `--timeout`).
+    SessionDefault,
+    /// `settimeout NAME none`.
+    Never,
+    After(Duration),
+}
+
+impl HandleTimeout {
+    /// The wait this gives, `None` for no limit.
+    pub fn resolve(self, default: Option<Duration>) -> Option<Duration> {
+        match self {
+            HandleTimeout::SessionDefault => default,
+            HandleTimeout::Never => None,
+            HandleTimeout::After(duration) => Some(duration),
+        }
+    }
+}
+
+/// What is behind a handle's name: a socket, a program, TLS on a stream.
+///
+/// Every call is non-blocking: "would block" is `io::ErrorKind::WouldBlock`,
+/// and the session waits (`Session::retry`, `framing`) with deadlines and
+/// Ctrl-C. State that changes while reading (buffers, the view of a
+/// queue) sits behind interior mutability, so commands can hold the
+/// session's handle table and the transcript at once.
+pub trait Io {
+    /// What the handle is, for messages: "a socket", "a program".
+    fn what(&self) -> &'static str;
+
+    /// The kernel socket, for handles that are one (or wrap one).
+    fn as_socket(&self) -> Option<&SocketIo> {
+        None
+    }
+
+    fn as_socket_mut(&mut self) -> Option<&mut SocketIo> {
+        None
+    }
+
+    /// The descriptor to poll for `events` (`POLLIN` to read, `POLLOUT` to
+    /// write: a program reads and writes through different pipes).
+    fn poll_fd(&self, events: i16) -> BorrowedFd<'_>;
+
+    /// Bytes that can be read without asking the kernel (a user-space
+    /// buffer): a poll or a wait should not sleep then.
+    fn readable_now(&self) -> bool {
+        false
+    }
+
+    /// Whether each receive takes one whole message (datagrams).
+    fn keeps_boundaries(&self) -> bool;
+
+    /// Whether a receive of 0 bytes means the peer closed (streams).
+    fn has_end_of_stream(&self) -> bool {
+        !self.keeps_boundaries()
+    }
+
+    /// One receive; on datagram sockets MSG_TRUNC reports a cut
+    /// datagram's real size.
+    fn receive(
+        &self,
+        buffer: &mut [u8],
+        mode: ReceiveMode,
+    ) -> io::Result<(usize, Option<SockAddr>)>;
+
+    /// The bytes that arrived and were not taken, up to `max`, without
+    /// taking them; `fresh` asks the kernel again.
+    fn look(&self, max: usize, fresh: bool) -> io::Result<View<'_>>;
+
+    /// Takes the first `count` bytes, which [`Io::look`] has shown.
+    fn take(&self, count: usize) -> io::Result<Vec<u8>>;
+
+    /// One send.
+    fn send(&self, bytes: &[u8]) -> io::Result<usize>;
+
+    /// Waits until there is something to read (bytes, or the end).
+    fn wait_readable(&self, deadline: Deadline, what: &str) -> Result<(), Failure> {
+        if self.readable_now() {
+            return Ok(());
+        }
+        crate::wait::wait_for(
+            self.poll_fd(libc::POLLIN),
+            libc::POLLIN | libc::POLLRDHUP,
+            deadline,
+            what,
+        )
+    }
+
+    /// Closes it; a socket also removes the Unix socket file its bind
+    /// made, returning that path.
+    fn close(self: Box<Self>) -> Option<PathBuf>;
+}
+
+/// What [`Io::look`] saw.
+pub struct View<'a> {
+    /// The unread bytes, up to the size asked for.
+    pub bytes: std::cell::Ref<'a, [u8]>,
+    /// Whether the kernel was asked just now.
+    pub fresh: bool,
+    /// The stream ended: the peer closed and nothing is left to read.
+    pub ended: bool,
+}
+
+/// How one receive call reads.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReceiveMode {
+    /// Report a datagram's real size when it does not fit (MSG_TRUNC).
+    pub datagram: bool,
+    /// Also return the sender's address.
+    pub want_from: bool,
+}
+
+impl Handle {
+    pub fn new(name: String, io: Box<dyn Io>, serial: u64) -> Self {
+        Handle {
+            name,
+            serial,
+            timeout: HandleTimeout::SessionDefault,
+            blocking: true,
+            io,
+        }
+    }
+
+    /// The socket behind the handle, or a failure naming what it is instead.
+    pub fn socket(&self) -> Result<&SocketIo, Failure> {
+        self.io.as_socket().ok_or_else(|| self.not_a_socket())
+    }
+
+    pub fn socket_mut(&mut self) -> Result<&mut SocketIo, Failure> {
+        let what = self.io.what();
+        let name = self.name.clone();
+        self.io
+            .as_socket_mut()
+            .ok_or_else(|| not_a_socket(&name, what))
+    }
+
+    fn not_a_socket(&self) -> Failure {
+        not_a_socket(&self.name, self.io.what())
+    }
+
+    /// The socket kind, for handles that are sockets.
+    pub fn kind(&self) -> Option<Kind> {
+        self.io.as_socket().map(|socket| socket.kind)
+    }
+
+    /// The descriptor to poll for reading.
+    pub fn fd(&self) -> RawFd {
+        self.as_fd().as_raw_fd()
+    }
+
+    /// The descriptor to poll for reading, borrowed.
+    pub fn as_fd(&self) -> BorrowedFd<'_> {
+        self.io.poll_fd(libc::POLLIN)
+    }
+
+    pub fn keeps_boundaries(&self) -> bool {
+        self.io.keeps_boundaries()
+    }
+
+    pub fn has_end_of_stream(&self) -> bool {
+        self.io.has_end_of_stream()
+    }
+
+    /// Whether the socket listens, as the kernel says (SO_ACCEPTCONN).
+    pub fn is_listening(&self) -> bool {
+        self.io
+            .as_socket()
+            .is_some_and(|socket| socket.is_listener().unwrap_or(false))
+    }
+
+    pub fn local_addr(&self) -> Option<SockAddr> {
+        self.io.as_socket()?.local_addr().ok()
+    }
+
+    pub fn peer_addr(&self) -> Option<SockAddr> {
+        self.io.as_socket()?.peer_addr().ok()
+    }
+
+    pub fn receive(
+        &self,
+        buffer: &mut [u8],
+        mode: ReceiveMode,
+    ) -> io::Result<(usize, Option<SockAddr>)> {
+        self.io.receive(buffer, mode)
+    }
+
+    pub fn look(&self, max: usize, fresh: bool) -> io::Result<View<'_>> {
+        self.io.look(max, fresh)
+    }
+
+    pub fn take(&self, count: usize) -> io::Result<Vec<u8>> {
+        self.io.take(count)
+    }
+
+    pub fn send(&self, bytes: &[u8]) -> io::Result<usize> {
+        self.io.send(bytes)
+    }
+
+    pub fn wait_readable(&self, deadline: Deadline, what: &str) -> Result<(), Failure> {
+        self.io.wait_readable(deadline, what)
+    }
+
+    pub fn close(self) -> Option<PathBuf> {
+        self.io.close()
+    }
+}
+
+fn not_a_socket(name: &str, what: &str) -> Failure {
+    Failure::usage(format!("{name} is {what}, not a socket"))
+}

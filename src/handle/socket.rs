@@ -1,0 +1,230 @@
+//! A socket handle: a kernel socket, non-blocking, with what its commands
+//! left behind on it (the Unix file its bind made, the sender of the last
+//! datagram, the view of its receive queue a framed receive peeked at).
+
+use socket2::{SockAddr, Socket};
+use std::cell::RefCell;
+use std::io;
+use std::mem::MaybeUninit;
+use std::ops::Deref;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+
+use super::{Io, ReceiveMode, View};
+use crate::kind::Kind;
+
+/// A kernel socket and what its commands left behind on it.
+pub struct SocketIo {
+    pub socket: Socket,
+    pub kind: Kind,
+    /// A Unix socket file this handle's `bind` created, removed on close.
+    pub bound_path: Option<BoundFile>,
+    /// Whether the script chose the local port itself (so it is shown as is).
+    pub port_chosen: bool,
+    /// `shutdown read|both` ran: an end of stream now is ours, not the peer's.
+    pub reading_shut: bool,
+    /// How many connections `accept` has taken, for the default names `srv-1`, `srv-2`...
+    pub accepted: u32,
+    /// The sender of the last datagram received (`${H.from}`).
+    last_from: RefCell<Option<SockAddr>>,
+    /// The first bytes of the kernel's receive queue, as the last peek saw
+    /// them: a framed receive finds its delimiter here without another
+    /// system call. Only this process reads the socket, and every read
+    /// goes through the handle, so the copy stays true.
+    peeked: RefCell<Vec<u8>>,
+}
+
+impl Deref for SocketIo {
+    type Target = Socket;
+
+    fn deref(&self) -> &Socket {
+        &self.socket
+    }
+}
+
+impl SocketIo {
+    /// A new socket handle's state.
+    pub fn new(socket: Socket, kind: Kind) -> Self {
+        SocketIo {
+            socket,
+            kind,
+            bound_path: None,
+            port_chosen: false,
+            reading_shut: false,
+            accepted: 0,
+            last_from: RefCell::new(None),
+            peeked: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The sender of the last datagram received (`${H.from}`).
+    pub fn last_from(&self) -> Option<SockAddr> {
+        self.last_from.borrow().clone()
+    }
+
+    /// Peeks at up to `max` bytes of the receive queue into the view;
+    /// `true` when the stream has ended (the peer closed, nothing queued).
+    fn peek_queue(&self, max: usize) -> io::Result<bool> {
+        let mut view = self.peeked.borrow_mut();
+        view.resize(max, 0);
+        let result = receive_from_socket(
+            &self.socket,
+            &mut view,
+            ReceiveMode::default(),
+            libc::MSG_PEEK,
+        );
+        match result {
+            Ok((n, _)) => {
+                view.truncate(n);
+                Ok(n == 0 && max > 0)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                view.clear();
+                Ok(false)
+            }
+            Err(e) => {
+                view.clear();
+                Err(e)
+            }
+        }
+    }
+
+    /// Takes `count` bytes off the queue, returning them from the view.
+    fn take_peeked(&self, count: usize) -> io::Result<Vec<u8>> {
+        let mut view = self.peeked.borrow_mut();
+        debug_assert!(count <= view.len(), "only bytes already seen are taken");
+        let mut taken = vec![0u8; count];
+        let mut got = 0;
+        while got < count {
+            let (n, _) =
+                receive_from_socket(&self.socket, &mut taken[got..], ReceiveMode::default(), 0)?;
+            if n == 0 {
+                return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
+            }
+            got += n;
+        }
+        // The kernel gave the bytes the view showed; keep the rest of the view.
+        view.drain(..count);
+        Ok(taken)
+    }
+
+    /// Closes the socket and removes the Unix socket file it bound, if that
+    /// file is still the one it bound: another program may have replaced it.
+    pub fn close(self) -> Option<PathBuf> {
+        drop(self.socket);
+        let bound = self.bound_path?;
+        if !bound.is_still_there() {
+            return None;
+        }
+        std::fs::remove_file(&bound.path).ok().map(|_| bound.path)
+    }
+}
+
+impl Io for SocketIo {
+    fn what(&self) -> &'static str {
+        "a socket"
+    }
+
+    fn as_socket(&self) -> Option<&SocketIo> {
+        Some(self)
+    }
+
+    fn as_socket_mut(&mut self) -> Option<&mut SocketIo> {
+        Some(self)
+    }
+
+    fn poll_fd(&self, _events: i16) -> BorrowedFd<'_> {
+        self.socket.as_fd()
+    }
+
+    fn keeps_boundaries(&self) -> bool {
+        self.kind.keeps_boundaries()
+    }
+
+    fn has_end_of_stream(&self) -> bool {
+        self.kind.has_end_of_stream()
+    }
+
+    fn receive(
+        &self,
+        buffer: &mut [u8],
+        mode: ReceiveMode,
+    ) -> io::Result<(usize, Option<SockAddr>)> {
+        self.peeked.borrow_mut().clear();
+        let received = receive_from_socket(&self.socket, buffer, mode, 0)?;
+        if let (true, Some(from)) = (mode.datagram, &received.1) {
+            *self.last_from.borrow_mut() = Some(from.clone());
+        }
+        Ok(received)
+    }
+
+    fn look(&self, max: usize, fresh: bool) -> io::Result<View<'_>> {
+        let asked = fresh || self.peeked.borrow().is_empty();
+        let ended = asked && self.peek_queue(max)?;
+        Ok(View {
+            bytes: std::cell::Ref::map(self.peeked.borrow(), |v| &v[..v.len().min(max)]),
+            fresh: asked,
+            ended,
+        })
+    }
+
+    fn take(&self, count: usize) -> io::Result<Vec<u8>> {
+        self.take_peeked(count)
+    }
+
+    fn send(&self, bytes: &[u8]) -> io::Result<usize> {
+        self.socket.send(bytes)
+    }
+
+    fn close(self: Box<Self>) -> Option<PathBuf> {
+        SocketIo::close(*self)
+    }
+}
+
+/// One recv(2) or recvfrom(2) with extra `flags`.
+fn receive_from_socket(
+    socket: &Socket,
+    buffer: &mut [u8],
+    mode: ReceiveMode,
+    flags: libc::c_int,
+) -> io::Result<(usize, Option<SockAddr>)> {
+    let flags = flags | if mode.datagram { libc::MSG_TRUNC } else { 0 };
+    let buffer = as_uninit(buffer);
+    if mode.want_from {
+        let (n, from) = socket.recv_from_with_flags(buffer, flags)?;
+        Ok((n, Some(from)))
+    } else {
+        Ok((socket.recv_with_flags(buffer, flags)?, None))
+    }
+}
+
+fn as_uninit(buffer: &mut [u8]) -> &mut [MaybeUninit<u8>] {
+    // SAFETY: initialised bytes are valid MaybeUninit<u8>, and the kernel
+    // only ever writes initialised bytes into the slice.
+    unsafe { &mut *(buffer as *mut [u8] as *mut [MaybeUninit<u8>]) }
+}
+
+/// The socket file a `bind` created, and which file it was (device and
+/// inode), so that closing never removes somebody else's socket.
+#[derive(Debug, Clone)]
+pub struct BoundFile {
+    pub path: PathBuf,
+    identity: (u64, u64),
+}
+
+impl BoundFile {
+    /// Remembers the file just created at `path`.
+    pub fn new(path: PathBuf) -> Option<Self> {
+        let meta = std::fs::symlink_metadata(&path).ok()?;
+        Some(BoundFile {
+            path,
+            identity: (meta.dev(), meta.ino()),
+        })
+    }
+
+    fn is_still_there(&self) -> bool {
+        std::fs::symlink_metadata(&self.path)
+            .is_ok_and(|meta| (meta.dev(), meta.ino()) == self.identity)
+    }
+}
