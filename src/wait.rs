@@ -8,9 +8,9 @@
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
-use nix::poll::{PollFd, PollFlags, PollTimeout};
+use nix::poll::PollTimeout;
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -139,30 +139,36 @@ pub fn poll_many(
     deadline: Deadline,
     what: &str,
 ) -> Result<Vec<i16>, Failure> {
-    let mut pollfds: Vec<PollFd> = fds
+    // libc's pollfd, not nix's PollFd: nix drops the bits it has no name
+    // for (POLLRDHUP), in the events asked for and in the revents.
+    let pollfd = |fd: RawFd, events: i16| libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    };
+    let mut pollfds: Vec<libc::pollfd> = fds
         .iter()
-        .map(|&(fd, events)| PollFd::new(fd, PollFlags::from_bits_truncate(events)))
+        .map(|&(fd, events)| pollfd(fd.as_raw_fd(), events))
         .collect();
     if let Some(interrupt) = interrupt_pipe() {
-        pollfds.push(PollFd::new(interrupt, PollFlags::POLLIN));
+        pollfds.push(pollfd(interrupt.as_raw_fd(), libc::POLLIN));
     }
-    let revents = |pollfds: &[PollFd]| -> Vec<i16> {
-        pollfds[..fds.len()]
-            .iter()
-            .map(|p| p.revents().map_or(0, |r| r.bits()))
-            .collect()
-    };
     loop {
         if INTERRUPTED.load(Ordering::SeqCst) {
             take_interrupt();
             return Err(Failure::Interrupted);
         }
-        let ready = match nix::poll::poll(&mut pollfds, deadline.poll_timeout()) {
-            Ok(ready) => ready,
-            Err(Errno::EINTR) => continue,
-            Err(errno) => return Err(Failure::sys(errno)),
-        };
-        let states = revents(&pollfds);
+        let timeout = i32::from(deadline.poll_timeout());
+        // SAFETY: a valid array of pollfds, of this length.
+        let ready =
+            unsafe { libc::poll(pollfds.as_mut_ptr(), pollfds.len() as libc::nfds_t, timeout) };
+        if ready < 0 {
+            match Errno::last() {
+                Errno::EINTR => continue,
+                errno => return Err(Failure::sys(errno)),
+            }
+        }
+        let states: Vec<i16> = pollfds[..fds.len()].iter().map(|p| p.revents).collect();
         if states.iter().any(|&r| r != 0) {
             return Ok(states);
         }
