@@ -348,6 +348,10 @@ impl SocketIo {
             // Readable, but perhaps only for what was seen: look again soon.
             let pause = Duration::from_millis(2);
             crate::wait::sleep(deadline.remaining().map_or(pause, |left| left.min(pause)))?;
+            // poll returns at once here, so the deadline is checked here.
+            if deadline.expired() {
+                return Err(deadline.timeout(what));
+            }
         }
         Ok(true)
     }
