@@ -208,7 +208,10 @@ impl Framed {
         let arrived = describe_arrived(&stopped.arrived);
         match stopped.stop {
             Stop::Timeout(Failure::Timeout { after, .. }) => Failure::Timeout {
-                what: format!("no {what}"),
+                what: match what.starts_with("all ") {
+                    true => format!("not {what}"),
+                    false => format!("no {what}"),
+                },
                 after,
                 detail: Some(arrived),
             },
