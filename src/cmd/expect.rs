@@ -189,15 +189,15 @@ impl Expect {
             let datagram = receive_datagram(session, handle, deadline)?;
             if !pattern.matches_whole(&datagram) {
                 return Err(Failure::Assertion(format!(
-                    "the datagram does not match {:?}: {}",
-                    pattern.source,
+                    "the datagram does not match {}: {}",
+                    as_written(&pattern.source),
                     shown_arrived(&datagram, hex)
                 )));
             }
             session.note_datagram_sender(&self.name);
             datagram
         } else {
-            let what = format!("bytes matching {:?}", pattern.source);
+            let what = format!("bytes matching {}", as_written(&pattern.source));
             framing::receive_frame(session, handle, max, deadline, &what, |seen, ended| {
                 pattern.search(seen, ended)
             })
@@ -218,21 +218,32 @@ impl Expect {
 /// Why no match was taken, with the pattern and all that arrived.
 fn pattern_failure(pattern: &Pattern, max: usize, hex: bool, stopped: Stopped) -> Failure {
     let arrived = shown_arrived(&stopped.arrived, hex);
-    let source = &pattern.source;
+    let source = as_written(&pattern.source);
     match stopped.stop {
         Stop::Timeout(Failure::Timeout { what, after, .. }) => Failure::Timeout {
-            what,
+            what: format!("no {what}"),
             after,
             detail: Some(arrived),
         },
         Stop::Timeout(other) | Stop::Failed(other) => other.with_progress(arrived),
         Stop::Ended => Failure::Assertion(format!(
-            "the stream ended with no match for {source:?}: {arrived}"
+            "the stream ended with no match for {source}: {arrived}"
         )),
         Stop::Overrun => Failure::Assertion(format!(
-            "no match for {source:?} in the first {max} bytes (--max): {arrived}"
+            "no match for {source} in the first {max} bytes (--max {max}): {arrived}"
         )),
     }
+}
+
+/// A pattern as the script wrote it, in quotes: '\+OK\r\n', not the
+/// doubled backslashes of Rust's Debug.
+fn as_written(source: &str) -> String {
+    if source.contains('\'') {
+        let mut quoted = String::new();
+        crate::lexer::push_quoted(&mut quoted, source);
+        return quoted;
+    }
+    format!("'{source}'")
 }
 
 /// All that arrived, as a failure shows it: a bytes literal (up to 1 KiB,
