@@ -11,7 +11,7 @@ use crate::framing::{self, Stop, Stopped, DEFAULT_MAX, SHOWN_ARRIVED};
 use crate::handle::{Handle, ReceiveMode};
 use crate::outcome::Outcome;
 use crate::parser::{Args, DataArg, SyntaxError};
-use crate::pattern::Pattern;
+use crate::pattern::{as_written, Pattern};
 use crate::session::Session;
 use crate::wait::Deadline;
 
@@ -233,17 +233,6 @@ fn pattern_failure(pattern: &Pattern, max: usize, hex: bool, stopped: Stopped) -
             "no match for {source} in the first {max} bytes (--max {max}): {arrived}"
         )),
     }
-}
-
-/// A pattern as the script wrote it, in quotes: '\+OK\r\n', not the
-/// doubled backslashes of Rust's Debug.
-fn as_written(source: &str) -> String {
-    if source.contains('\'') {
-        let mut quoted = String::new();
-        crate::lexer::push_quoted(&mut quoted, source);
-        return quoted;
-    }
-    format!("'{source}'")
 }
 
 /// All that arrived, as a failure shows it: a bytes literal (up to 1 KiB,
