@@ -120,8 +120,9 @@ pub fn receive_frame(
         };
         match handle.wait_for_more(count, wait_until, what) {
             Ok(more) => ended = !more,
-            Err(Failure::Timeout { .. }) if settling && !deadline.expired() => {
-                // Nothing more came while settling: the match stands.
+            Err(Failure::Timeout { .. }) if settling => {
+                // Nothing more came while settling, even if the settling
+                // ran to the deadline: the match stands.
                 candidate_since = Some(count);
             }
             Err(Failure::Timeout { .. }) => {
