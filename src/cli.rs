@@ -31,7 +31,7 @@ struct Cli {
     #[arg(long, global = true)]
     stable: bool,
     /// Set a variable before the first line: ${NAME} in the script (repeatable).
-    #[arg(long = "set", global = true, value_name = "NAME=VALUE", value_parser = parse_set)]
+    #[arg(long, global = true, value_name = "NAME=VALUE", value_parser = parse_set)]
     set: Vec<(String, String)>,
     /// Let scripts start programs (spawn).
     #[arg(long, global = true)]

@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use crate::errors::Failure;
-use crate::handle::{Handle, View};
+use crate::handle::{Handle, More, View};
 use crate::session::Session;
 use crate::wait::Deadline;
 
@@ -61,10 +61,11 @@ pub struct Stopped {
 /// ends, then takes exactly those bytes. `find` gets the bytes of the
 /// frame so far and whether the peer has closed (nothing more will come).
 ///
-/// Before it waits for more, it takes what it has looked at: with no end
-/// among them, those bytes belong to the frame whatever comes next, and
-/// a kernel whose receive window they fill would send nothing more until
-/// they are read. Bytes after the frame's end are never taken.
+/// Nothing is taken until the frame is complete, so a failure leaves every
+/// byte for the next command, with one exception: when the kernel will
+/// send nothing more until what it holds is read (a TCP receive window
+/// the frame so far has filled), those bytes are taken (they belong to the
+/// frame whatever comes next). Bytes after the frame's end are never taken.
 pub fn receive_frame(
     session: &Session,
     handle: &Handle,
@@ -78,12 +79,14 @@ pub fn receive_frame(
     let mut taken = 0;
     let mut fresh = false;
     let mut settled_at: Option<usize> = None;
+    // The peer closed: what is queued is all there will be.
+    let mut peer_done = false;
     loop {
         let view = match look(handle, limit - taken, fresh) {
             Ok(view) => view,
             Err(failure) => return Err(stopped(Stop::Failed(failure), seen)),
         };
-        let ended = view.ended;
+        let ended = view.ended || peer_done;
         fresh = view.fresh;
         seen.truncate(taken);
         seen.extend_from_slice(&view.bytes);
@@ -110,6 +113,7 @@ pub fn receive_frame(
             continue;
         }
         if count >= limit {
+            seen.extend(unread_beyond(handle, count - taken));
             return Err(stopped(Stop::Overrun, seen));
         }
         if ended {
@@ -119,19 +123,23 @@ pub fn receive_frame(
             let would_block = Failure::sys(nix::errno::Errno::EAGAIN);
             return Err(stopped(Stop::Failed(would_block), seen));
         }
-        if let Err(e) = handle.take(count - taken) {
-            return Err(stopped(Stop::Failed(e.into()), seen));
-        }
-        taken = count;
         session.out.flush();
         let (wait_until, settling) = match search {
             Search::Candidate(_) => (deadline.earlier(SETTLE), true),
             _ => (deadline, false),
         };
-        match handle.wait_readable(wait_until, what) {
-            Ok(()) => {}
-            Err(Failure::Timeout { .. }) if settling && !deadline.expired() => {
-                // Nothing more came while settling: the match stands.
+        match handle.wait_for_more(count - taken, wait_until, what) {
+            Ok(More::Arrived) => {}
+            Ok(More::Ended) => peer_done = true,
+            Ok(More::Stalled) => {
+                if let Err(e) = handle.take(count - taken) {
+                    return Err(stopped(Stop::Failed(e.into()), seen));
+                }
+                taken = count;
+            }
+            Err(Failure::Timeout { .. }) if settling => {
+                // Nothing more came while settling, even if the settling
+                // ran to the deadline: the match stands.
                 settled_at = Some(count);
             }
             Err(Failure::Timeout { .. }) => {
@@ -139,6 +147,16 @@ pub fn receive_frame(
             }
             Err(other) => return Err(stopped(Stop::Failed(other), seen)),
         }
+    }
+}
+
+/// Up to [`SHOWN_ARRIVED`] more bytes queued after the first `queued`,
+/// without taking them: a failure shows all that arrived, not only what
+/// the look was allowed to see.
+fn unread_beyond(handle: &Handle, queued: usize) -> Vec<u8> {
+    match handle.look(queued + SHOWN_ARRIVED + 1, true) {
+        Ok(view) if view.bytes.len() > queued => view.bytes[queued..].to_vec(),
+        _ => Vec::new(),
     }
 }
 

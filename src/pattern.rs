@@ -16,6 +16,17 @@ use regex_automata::{Anchored, Input};
 
 use crate::framing::Search;
 
+/// A pattern as the script wrote it, in quotes: '\+OK\r\n', not the
+/// doubled backslashes of Rust's Debug.
+pub fn as_written(source: &str) -> String {
+    if source.contains('\'') {
+        let mut quoted = String::new();
+        crate::lexer::push_quoted(&mut quoted, source);
+        return quoted;
+    }
+    format!("'{source}'")
+}
+
 /// The most a compiled pattern may take (the regex crate's size limit).
 const SIZE_LIMIT: usize = 16 << 20;
 
@@ -50,7 +61,8 @@ impl Pattern {
                 .size_limit(SIZE_LIMIT)
                 .build()
         };
-        let error = |e: regex::Error| format!("bad pattern {source:?}: {}", one_line(&e));
+        let error =
+            |e: regex::Error| format!("bad pattern {}: {}", as_written(source), one_line(&e));
         let prefix = build(format!(r"\A(?:{source})")).map_err(error)?;
         let whole = build(format!(r"\A(?:{source})\z")).map_err(error)?;
         let dfa = DFA::builder()
@@ -60,7 +72,7 @@ impl Pattern {
                     .utf8(false),
             )
             .build(source)
-            .map_err(|e| format!("bad pattern {source:?}: {e}"))?;
+            .map_err(|e| format!("bad pattern {}: {e}", as_written(source)))?;
         let syntax = regex_automata::util::syntax::Config::new()
             .unicode(false)
             .utf8(false);

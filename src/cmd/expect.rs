@@ -11,7 +11,7 @@ use crate::framing::{self, Stop, Stopped, DEFAULT_MAX, SHOWN_ARRIVED};
 use crate::handle::{Handle, ReceiveMode};
 use crate::outcome::Outcome;
 use crate::parser::{Args, DataArg, SyntaxError};
-use crate::pattern::Pattern;
+use crate::pattern::{as_written, Pattern};
 use crate::session::Session;
 use crate::wait::Deadline;
 
@@ -189,15 +189,15 @@ impl Expect {
             let datagram = receive_datagram(session, handle, deadline)?;
             if !pattern.matches_whole(&datagram) {
                 return Err(Failure::Assertion(format!(
-                    "the datagram does not match {:?}: {}",
-                    pattern.source,
+                    "the datagram does not match {}: {}",
+                    as_written(&pattern.source),
                     shown_arrived(&datagram, hex)
                 )));
             }
             session.note_datagram_sender(&self.name);
             datagram
         } else {
-            let what = format!("bytes matching {:?}", pattern.source);
+            let what = format!("bytes matching {}", as_written(&pattern.source));
             framing::receive_frame(session, handle, max, deadline, &what, |seen, ended| {
                 pattern.search(seen, ended)
             })
@@ -218,19 +218,19 @@ impl Expect {
 /// Why no match was taken, with the pattern and all that arrived.
 fn pattern_failure(pattern: &Pattern, max: usize, hex: bool, stopped: Stopped) -> Failure {
     let arrived = shown_arrived(&stopped.arrived, hex);
-    let source = &pattern.source;
+    let source = as_written(&pattern.source);
     match stopped.stop {
         Stop::Timeout(Failure::Timeout { what, after, .. }) => Failure::Timeout {
-            what,
+            what: format!("no {what}"),
             after,
             detail: Some(arrived),
         },
         Stop::Timeout(other) | Stop::Failed(other) => other.with_progress(arrived),
         Stop::Ended => Failure::Assertion(format!(
-            "the stream ended with no match for {source:?}: {arrived}"
+            "the stream ended with no match for {source}: {arrived}"
         )),
         Stop::Overrun => Failure::Assertion(format!(
-            "no match for {source:?} in the first {max} bytes (--max): {arrived}"
+            "no match for {source} in the first {max} bytes (--max {max}): {arrived}"
         )),
     }
 }
@@ -238,13 +238,18 @@ fn pattern_failure(pattern: &Pattern, max: usize, hex: bool, stopped: Stopped) -
 /// All that arrived, as a failure shows it: a bytes literal (up to 1 KiB,
 /// then a count of the rest), or with `--hex` a hexdump.
 fn shown_arrived(arrived: &[u8], hex: bool) -> String {
+    shown_arrived_of(arrived, arrived.len(), hex)
+}
+
+/// The same, when `arrived` is the start of `total` bytes.
+fn shown_arrived_of(arrived: &[u8], total: usize, hex: bool) -> String {
     if !hex || arrived.is_empty() {
         return framing::describe_arrived(arrived);
     }
     let shown = &arrived[..arrived.len().min(SHOWN_ARRIVED)];
-    let mut text = format!("{} bytes had arrived:\n{}", arrived.len(), hexdump(shown));
-    if arrived.len() > shown.len() {
-        text.push_str(&format!("\n(and {} more bytes)", arrived.len() - shown.len()));
+    let mut text = format!("{total} bytes had arrived:\n{}", hexdump(shown));
+    if total > shown.len() {
+        text.push_str(&format!("\n(and {} more bytes)", total - shown.len()));
     }
     text
 }
@@ -280,18 +285,19 @@ impl Whole<'_> {
 
     /// A mismatch of DATA: expected against all that arrived, from the
     /// first byte of the DATA.
-    fn mismatch(&self, expected: &[u8], arrived: &[u8], at: usize) -> String {
+    /// `total`: how many bytes had arrived in all, `arrived` their start.
+    fn mismatch(&self, expected: &[u8], arrived: &[u8], total: usize, at: usize) -> String {
         if self.hex {
             return format!(
-                "the bytes differ at byte {at}: expected\n{}\ngot {}",
+                "the bytes differ at byte {at}: expected\n{}\n{}",
                 hexdump(expected),
-                shown_arrived(arrived, true)
+                shown_arrived_of(arrived, total, true)
             );
         }
         let shown = &arrived[..arrived.len().min(SHOWN_ARRIVED)];
         let mut got = bytes_literal(shown);
-        if arrived.len() > shown.len() {
-            got.push_str(&format!(" and {} more bytes", arrived.len() - shown.len()));
+        if total > shown.len() {
+            got.push_str(&format!(" and {} more bytes", total - shown.len()));
         }
         format!(
             "expected {}, got {got} (first difference at byte {at})",
@@ -301,12 +307,19 @@ impl Whole<'_> {
 }
 
 /// The unread bytes just after a failure, without taking them, so the
-/// message shows all that arrived.
-fn unread(handle: &Handle) -> Vec<u8> {
-    handle
+/// message shows all that arrived: as many as it quotes, and how many are
+/// unread in all (FIONREAD).
+fn unread(handle: &Handle) -> (Vec<u8>, usize) {
+    let bytes = handle
         .look(SHOWN_ARRIVED + 1, true)
         .map(|view| view.bytes.to_vec())
-        .unwrap_or_default()
+        .unwrap_or_default();
+    let mut queued: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int.
+    let asked = unsafe { libc::ioctl(handle.fd(), libc::FIONREAD, &mut queued) } == 0;
+    let queued = usize::try_from(queued).unwrap_or(0);
+    let seen = bytes.len();
+    (bytes, if asked { queued.max(seen) } else { seen })
 }
 
 /// Receives exactly `expected` (one chunk of `whole`), failing at the
@@ -374,8 +387,10 @@ fn expect_stream(
             let at = whole.offset + local as u64;
             return Err(Failure::Assertion(match whole.file {
                 None => {
-                    actual.extend(unread(handle));
-                    whole.mismatch(expected, &actual, at as usize)
+                    let (more, queued) = unread(handle);
+                    let total = actual.len() + queued;
+                    actual.extend(more);
+                    whole.mismatch(expected, &actual, total, at as usize)
                 }
                 Some(path) => format!(
                     "the stream differs from {} at byte {at}: expected {}, got {}",
@@ -443,7 +458,7 @@ fn expect_datagram(
     if actual != expected {
         let message = match hex {
             true => format!(
-                "expected the datagram\n{}\ngot {}",
+                "expected the datagram\n{}\n{}",
                 hexdump(expected),
                 shown_arrived(&actual, true)
             ),

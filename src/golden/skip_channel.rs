@@ -106,7 +106,7 @@ mod tests {
 
     #[test]
     fn what_the_child_sends_the_runner_receives() {
-        let (runner, child) = UnixStream::pair().expect("socketpair");
+        let (runner, child) = UnixStream::pair().expect("a Unix socket pair");
         claim(child.as_raw_fd()).expect("a socket");
         send(child.as_raw_fd(), "raw sockets need root");
         drop(child);
@@ -115,7 +115,7 @@ mod tests {
 
     #[test]
     fn silence_is_no_skip() {
-        let (runner, child) = UnixStream::pair().expect("socketpair");
+        let (runner, child) = UnixStream::pair().expect("a Unix socket pair");
         drop(child);
         assert_eq!(receive(runner), None);
     }

@@ -110,6 +110,14 @@ pub trait Io {
     /// One send.
     fn send(&self, bytes: &[u8]) -> io::Result<usize>;
 
+    /// Waits until more than the `queued` unread bytes a framed receive
+    /// has looked at are there, or the end; `Stalled` when nothing more
+    /// will come until those are read.
+    fn wait_for_more(&self, _queued: usize, deadline: Deadline, what: &str) -> Result<More, Failure> {
+        // A buffered kind's look sees its end itself.
+        self.wait_readable(deadline, what).map(|()| More::Arrived)
+    }
+
     /// Waits until there is something to read (bytes, or the end).
     fn wait_readable(&self, deadline: Deadline, what: &str) -> Result<(), Failure> {
         if self.readable_now() {
@@ -126,6 +134,17 @@ pub trait Io {
     /// Closes it; a socket also removes the Unix socket file its bind
     /// made, returning that path.
     fn close(self: Box<Self>) -> Option<PathBuf>;
+}
+
+/// What [`Io::wait_for_more`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum More {
+    /// More bytes: look again.
+    Arrived,
+    /// The peer closed: what was looked at is all there will be.
+    Ended,
+    /// The kernel sends nothing more until the bytes looked at are read.
+    Stalled,
 }
 
 /// What [`Io::look`] saw.
@@ -235,6 +254,10 @@ impl Handle {
 
     pub fn wait_readable(&self, deadline: Deadline, what: &str) -> Result<(), Failure> {
         self.io.wait_readable(deadline, what)
+    }
+
+    pub fn wait_for_more(&self, queued: usize, deadline: Deadline, what: &str) -> Result<More, Failure> {
+        self.io.wait_for_more(queued, deadline, what)
     }
 
     pub fn close(self) -> Option<PathBuf> {

@@ -7,11 +7,18 @@ use std::cell::RefCell;
 use std::io;
 use std::mem::MaybeUninit;
 use std::ops::Deref;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
-use super::{Io, ReceiveMode, View};
+use nix::sys::socket::setsockopt;
+use nix::{getsockopt_impl, setsockopt_impl, sockopt_impl};
+use std::time::Duration;
+
+use super::{Io, More, ReceiveMode, View};
+use crate::errors::Failure;
+use crate::netstat::inq;
+use crate::wait::Deadline;
 use crate::kind::Kind;
 
 /// A kernel socket and what its commands left behind on it.
@@ -88,6 +95,10 @@ impl SocketIo {
                 Err(e)
             }
         }
+    }
+
+    fn is_tcp(&self) -> bool {
+        self.kind.is_stream() && self.kind.family != crate::kind::Family::Unix
     }
 
     /// Takes `count` bytes off the queue, returning them from the view.
@@ -177,10 +188,57 @@ impl Io for SocketIo {
         self.socket.send(bytes)
     }
 
+    /// TCP: poll wakes only once more than `queued` bytes are there
+    /// (SO_RCVLOWAT), or when the kernel will send nothing more until
+    /// they are read (then it says readable with no more queued). Other
+    /// streams are readable while anything is queued, so they are looked
+    /// at again after short pauses until more came or the deadline passed.
+    fn wait_for_more(&self, queued: usize, deadline: Deadline, what: &str) -> Result<More, Failure> {
+        let events = libc::POLLIN | libc::POLLRDHUP;
+        let fd = self.socket.as_fd();
+        let ended = |revents: i16| revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0;
+        let grew = || inq(fd.as_raw_fd()) > queued as u64;
+        if self.is_tcp() {
+            let lowat = i32::try_from(queued + 1).unwrap_or(i32::MAX);
+            let _ = setsockopt(&self.socket, RcvLowat, &lowat);
+            let ready = crate::wait::poll_many(&[(fd, events)], deadline, what);
+            let _ = setsockopt(&self.socket, RcvLowat, &1);
+            let revents = ready?[0];
+            return Ok(match (grew(), ended(revents)) {
+                (true, _) => More::Arrived,
+                (false, true) => More::Ended,
+                (false, false) => More::Stalled,
+            });
+        }
+        loop {
+            let revents = crate::wait::poll_many(&[(fd, events)], deadline, what)?[0];
+            if grew() {
+                return Ok(More::Arrived);
+            }
+            if ended(revents) {
+                return Ok(More::Ended);
+            }
+            if deadline.expired() {
+                return Err(deadline.timeout(what));
+            }
+            let pause = Duration::from_millis(2);
+            crate::wait::sleep(deadline.remaining().map_or(pause, |left| left.min(pause)))?;
+        }
+    }
+
     fn close(self: Box<Self>) -> Option<PathBuf> {
         SocketIo::close(*self)
     }
 }
+
+sockopt_impl!(
+    /// SO_RCVLOWAT: how many bytes must be queued before poll says readable.
+    RcvLowat,
+    Both,
+    libc::SOL_SOCKET,
+    libc::SO_RCVLOWAT,
+    i32
+);
 
 /// One recv(2) or recvfrom(2) with extra `flags`.
 fn receive_from_socket(

@@ -67,8 +67,12 @@ impl Session {
         match arg {
             Arg::Ready(value) => Ok(Cow::Borrowed(value)),
             Arg::Later(word, parse) => {
-                let (text, _) = self.expand(word)?;
-                parse(&text).map(Cow::Owned).map_err(Failure::Usage)
+                let (text, shown) = self.expand(word)?;
+                // The message quotes the word: quote it as the transcript
+                // shows it (`<NAME>` for a captured value under --stable).
+                parse(&text).map(Cow::Owned).map_err(|message| {
+                    Failure::Usage(message.replace(&format!("'{text}'"), &format!("'{shown}'")))
+                })
             }
         }
     }
@@ -103,13 +107,19 @@ impl Session {
                 }
                 Piece::Var(var) => {
                     let filled = self.expand_var(var, Show::Echo)?;
-                    let text = String::from_utf8(filled.value).map_err(|e| {
-                        Failure::usage(format!(
-                            "{} holds {}, which is not text: use it as DATA",
-                            var.source(),
-                            bytes_literal(e.as_bytes())
-                        ))
-                    })?;
+                    let text = match String::from_utf8(filled.value) {
+                        Ok(text) => text,
+                        Err(e) => {
+                            let held = match filled.captured && self.stable {
+                                true => filled.shown,
+                                false => bytes_literal(e.as_bytes()),
+                            };
+                            return Err(Failure::usage(format!(
+                                "{} holds {held}, which is not text: use it as DATA",
+                                var.source()
+                            )));
+                        }
+                    };
                     value.push_str(&text);
                     shown.push_str(&filled.shown);
                 }
