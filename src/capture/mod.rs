@@ -202,7 +202,7 @@ impl Capture {
             PollTimeout::try_from(millis).unwrap_or(PollTimeout::MAX),
         ) {
             Ok(_) | Err(nix::errno::Errno::EINTR) => Ok(()),
-            Err(errno) => Err(CaptureError::from_call("poll", errno.into())),
+            Err(errno) => Err(CaptureError::from_call("poll(2)", errno.into())),
         }
     }
 }

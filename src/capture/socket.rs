@@ -167,7 +167,7 @@ impl LoopbackSocket {
                 std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
             )
         };
-        check(rc, "bind")
+        check(rc, "bind(AF_PACKET)")
     }
 }
 

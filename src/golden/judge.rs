@@ -73,7 +73,7 @@ impl FailureKind {
         match self {
             Self::Mismatch => "mismatch",
             Self::Unsuccessful => "unsuccessful",
-            Self::Timeout => "timeout",
+            Self::Timeout => "script-timeout",
             Self::Crash => "crash",
             Self::NotBlessed => "not-blessed",
             Self::Refused => "refused",

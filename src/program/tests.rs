@@ -76,7 +76,7 @@ fn exit_codes_are_reported() {
 
 #[test]
 fn a_signal_that_ends_the_program_is_named() {
-    let mut program = spawn("sleep", &["30"]);
+    let mut program = spawn("/bin/sleep", &["30"]);
     program.signal(Signal::SIGTERM).unwrap();
     let status = program.wait(soon(), None).unwrap();
     assert!(status.matches(ExpectedExit::Signal(Signal::SIGTERM)));
@@ -94,7 +94,7 @@ fn output_written_before_exit_is_still_there_after_it() {
 
 #[test]
 fn waiting_for_a_program_that_never_exits_stops_at_the_deadline() {
-    let mut program = spawn("sleep", &["30"]);
+    let mut program = spawn("/bin/sleep", &["30"]);
     let started = Instant::now();
     let deadline = Some(started + Duration::from_millis(100));
     assert_eq!(program.wait(deadline, None), Err(ProgramError::Timeout));
@@ -105,7 +105,7 @@ fn waiting_for_a_program_that_never_exits_stops_at_the_deadline() {
 
 #[test]
 fn an_interrupt_descriptor_cuts_a_wait_short() {
-    let mut program = spawn("sleep", &["30"]);
+    let mut program = spawn("/bin/sleep", &["30"]);
     let (read, write) = nix::unistd::pipe().unwrap();
     nix::unistd::write(&write, b"!").unwrap();
     assert_eq!(
@@ -124,7 +124,7 @@ fn without_a_pidfd_waiting_and_ending_still_work() {
     program.write_all(b"go\n", soon(), None).unwrap();
     assert_eq!(program.wait(soon(), None), Ok(ExitStatus::Exited(4)));
 
-    let mut sleeper = spawn("sleep", &["30"]);
+    let mut sleeper = spawn("/bin/sleep", &["30"]);
     sleeper.reaper.forget_pidfd();
     let started = Instant::now();
     let status = sleeper.terminate(DEFAULT_GRACE).unwrap();
@@ -154,7 +154,7 @@ fn terminate_escalates_to_sigkill_for_a_program_that_ignores_sigterm() {
 
 #[test]
 fn terminate_is_quick_for_a_program_that_obeys_sigterm() {
-    let mut program = spawn("sleep", &["30"]);
+    let mut program = spawn("/bin/sleep", &["30"]);
     let started = Instant::now();
     let status = program.terminate(DEFAULT_GRACE).unwrap();
     assert!(status.matches(ExpectedExit::Signal(Signal::SIGTERM)));
@@ -194,7 +194,7 @@ fn many_spawn_and_terminate_cycles_leave_no_zombie() {
     let me = std::process::id() as i32;
     let mut pids = Vec::new();
     for _ in 0..50 {
-        let mut program = spawn("sleep", &["30"]);
+        let mut program = spawn("/bin/sleep", &["30"]);
         pids.push(program.pid() as i32);
         program.terminate(DEFAULT_GRACE).unwrap();
     }
@@ -213,7 +213,7 @@ fn the_program_inherits_only_its_three_standard_descriptors() {
     let _socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     // A descriptor opened without O_CLOEXEC, as careless library code might.
     let leaky = nix::unistd::dup(std::io::stdin()).unwrap();
-    let mut program = spawn("sleep", &["30"]);
+    let mut program = spawn("/bin/sleep", &["30"]);
     let fd_dir = format!("/proc/{}/fd", program.pid());
     let mut fds: Vec<String> = fs::read_dir(&fd_dir)
         .unwrap()
@@ -230,12 +230,13 @@ fn the_program_inherits_only_its_three_standard_descriptors() {
 
 #[test]
 fn the_program_runs_in_a_process_group_of_its_own_under_the_name_given() {
-    let program = spawn("sleep", &["30"]);
+    // `cat` with no input waits, found on PATH and named as written.
+    let program = spawn("cat", &["-"]);
     let stat = proc_stat(program.pid() as i32).unwrap();
     assert_eq!(stat.pgrp, program.pid() as i32);
     assert_ne!(stat.pgrp, nix::unistd::getpgrp().as_raw());
     let argv = fs::read(format!("/proc/{}/cmdline", program.pid())).unwrap();
-    assert_eq!(argv, b"sleep\x0030\x00");
+    assert_eq!(argv, b"cat\x00-\x00");
     assert!(program.path().is_absolute());
 }
 
@@ -243,7 +244,7 @@ fn the_program_runs_in_a_process_group_of_its_own_under_the_name_given() {
 fn a_program_spawned_by_a_thread_that_ends_is_killed_with_it() {
     // PR_SET_PDEATHSIG fires when the spawning *thread* exits: this is why
     // the session must spawn from a thread that lives as long as it does.
-    let mut program = std::thread::spawn(|| spawn("sleep", &["30"]))
+    let mut program = std::thread::spawn(|| spawn("/bin/sleep", &["30"]))
         .join()
         .unwrap();
     let status = program.wait(soon(), None).unwrap();
@@ -455,7 +456,7 @@ fn the_registry_kills_every_group_from_a_signal_handler_path() {
         for pgid in registry::running_groups() {
             registry::unregister(pgid); // the parent's, not ours
         }
-        let mut program = spawn("sleep", &["30"]);
+        let mut program = spawn("/bin/sleep", &["30"]);
         registry::kill_all_now();
         let status = program.wait(soon(), None).map_err(|e| e.to_string())?;
         Ok(status.to_string())
