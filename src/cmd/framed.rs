@@ -14,7 +14,7 @@ use crate::errors::Failure;
 use crate::framing::{self, describe_arrived, find_delimiter, Search, Stop, Stopped};
 use crate::handle::ReceiveMode;
 use crate::outcome::{Outcome, ReceiveKind, Received};
-use crate::parser::{Args, DataArg, SyntaxError};
+use crate::parser::{Arg, Args, DataArg, SyntaxError};
 use crate::session::Session;
 
 pub const SPECS: &[Spec] = &[RECVLINE, RECVUNTIL, RECVN];
@@ -77,8 +77,9 @@ pub enum Frame {
 enum End {
     /// After this delimiter (`\n` for a line).
     Delimiter(DataArg),
-    /// After this many bytes.
-    Count(usize),
+    /// After this many bytes (`${length}` waits for run time, as a
+    /// captured `Content-Length` or Redis `$N` does).
+    Count(Arg<usize>),
 }
 
 #[derive(Debug, Clone)]
@@ -108,7 +109,7 @@ impl Framed {
         let end = match frame {
             Frame::Line => End::Delimiter(DataArg::Ready(Data::Bytes(b"\n".to_vec()))),
             Frame::Until => End::Delimiter(args.data(None)?),
-            Frame::Count => End::Count(parse_count(args.literal("N")?)?),
+            Frame::Count => End::Count(args.arg("N", parse_count)?),
         };
         if let End::Delimiter(DataArg::Ready(Data::Bytes(delimiter))) = &end {
             if delimiter.is_empty() {
@@ -125,12 +126,12 @@ impl Framed {
     }
 }
 
-fn parse_count(word: &str) -> Result<usize, SyntaxError> {
+fn parse_count(word: &str) -> Result<usize, String> {
     match word.parse::<usize>() {
         Ok(n) if (1..=LARGEST_COUNT).contains(&n) => Ok(n),
-        _ => Err(SyntaxError::new(format!(
+        _ => Err(format!(
             "bad N '{word}': a number of bytes from 1 to {LARGEST_COUNT}"
-        ))),
+        )),
     }
 }
 
@@ -146,6 +147,10 @@ impl Run for Framed {
             },
             End::Count(_) => None,
         };
+        let count = match &self.end {
+            End::Count(count) => *session.resolve(count)?,
+            End::Delimiter(_) => 0,
+        };
         let handle = session.handle(&self.name)?;
         if handle.keeps_boundaries() {
             return Err(Failure::usage(format!(
@@ -155,14 +160,14 @@ impl Run for Framed {
         }
         let deadline = session.deadline(handle);
         let bytes = match (&self.end, &delimiter) {
-            (End::Count(count), _) if *count > LOOK_COUNT => {
-                receive_count(session, &self.name, *count)?
+            (End::Count(_), _) if count > LOOK_COUNT => {
+                receive_count(session, &self.name, count)?
             }
-            (End::Count(count), _) => {
+            (End::Count(_), _) => {
                 let what = format!("all {count} bytes");
-                framing::receive_frame(session, handle, *count, deadline, &what, |seen, _| {
-                    if seen.len() >= *count {
-                        Search::Found(*count)
+                framing::receive_frame(session, handle, count, deadline, &what, |seen, _| {
+                    if seen.len() >= count {
+                        Search::Found(count)
                     } else {
                         Search::More
                     }
