@@ -338,18 +338,51 @@ impl SocketIo {
             let _ = nix::sys::socket::setsockopt(&self.socket, RcvLowat, &lowat);
             let ready = crate::wait::poll_many(&[(self.as_fd(), events)], deadline, what);
             let _ = nix::sys::socket::setsockopt(&self.socket, RcvLowat, &1);
-            return Ok(ready?[0] & (libc::POLLRDHUP | libc::POLLHUP) == 0);
+            return Ok(ready?[0] & (libc::POLLRDHUP | libc::POLLHUP) == 0 && !self.peer_shut_down());
         }
-        let ready = crate::wait::poll_many(&[(self.as_fd(), events)], deadline, what)?;
-        if ready[0] & (libc::POLLRDHUP | libc::POLLHUP) != 0 {
-            return Ok(false);
-        }
-        if seen > 0 {
-            // Readable, but perhaps only for what was seen: look again soon.
+        // A Unix stream ignores SO_RCVLOWAT in poll: it is readable while
+        // the bytes already seen are queued. Wait until the queue holds
+        // more than them, looking every few milliseconds, within `deadline`.
+        loop {
+            let ready = crate::wait::poll_many(&[(self.as_fd(), events)], deadline, what)?;
+            if ready[0] & (libc::POLLRDHUP | libc::POLLHUP) != 0 || self.peer_shut_down() {
+                return Ok(false);
+            }
+            if seen == 0 || self.queued().is_none_or(|queued| queued > seen) {
+                return Ok(true);
+            }
             let pause = Duration::from_millis(2);
             crate::wait::sleep(deadline.remaining().map_or(pause, |left| left.min(pause)))?;
+            if deadline.expired() {
+                return Err(deadline.timeout(what));
+            }
         }
-        Ok(true)
+    }
+
+    /// How many bytes wait in the receive queue (FIONREAD), when the
+    /// kernel says.
+    fn queued(&self) -> Option<usize> {
+        let mut queued: libc::c_int = 0;
+        // SAFETY: FIONREAD writes one int through the pointer given.
+        let result = unsafe { libc::ioctl(self.socket.as_raw_fd(), libc::FIONREAD, &mut queued) };
+        (result == 0).then(|| usize::try_from(queued).unwrap_or(0))
+    }
+
+    /// Whether the peer has shut down its sending side, so that nothing
+    /// more will arrive after what is queued: POLLRDHUP, asked by a poll of
+    /// its own. `poll_many` goes through nix's `PollFlags`, which has no
+    /// POLLRDHUP and drops it, so a peer that sent a partial frame and then
+    /// closed (FIN, or `shutdown write`) looked readable for ever: a framed
+    /// receive spun past its timeout instead of failing at the end of stream.
+    fn peer_shut_down(&self) -> bool {
+        let mut probe = libc::pollfd {
+            fd: self.socket.as_raw_fd(),
+            events: libc::POLLRDHUP,
+            revents: 0,
+        };
+        // SAFETY: one pollfd for the descriptor this handle owns, no wait.
+        let ready = unsafe { libc::poll(&mut probe, 1, 0) };
+        ready > 0 && probe.revents & (libc::POLLRDHUP | libc::POLLHUP) != 0
     }
 
     /// Closes the socket and removes the Unix socket file it bound, if that
