@@ -6,7 +6,11 @@
 
 mod common;
 
-use common::Sock;
+use common::{Sock, GUARD};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::Duration;
 
 #[test]
@@ -105,7 +109,8 @@ fn a_pattern_that_more_bytes_could_lengthen_settles_on_a_unix_stream() {
     // '\d+' matches b'123' but a '4' could still come: the match waits a
     // moment, then stands. On a Unix stream it used to wait for ever.
     for timeout in ["3s", "none"] {
-        let script = "socketpair a b\nsendall a 123\nexpect b --re '\\d+'\nsendall a ' apples'\nrecv b\n";
+        let script =
+            "socketpair a b\nsendall a 123\nexpect b --re '\\d+'\nsendall a ' apples'\nrecv b\n";
         let run = Sock::script(script)
             .timeout(timeout)
             .guard(Duration::from_secs(10))
@@ -119,4 +124,193 @@ fn a_pattern_that_more_bytes_could_lengthen_settles_on_a_unix_stream() {
             run.elapsed
         );
     }
+}
+
+// ---------------------------------------------------------------------
+// Peers the tests start: Python programs on loopback, port 0, killed when
+// dropped.
+// ---------------------------------------------------------------------
+
+/// A path in the repository.
+fn repo(path: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(path)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// A Python program the test started; killed (and reaped) when dropped.
+struct Peer {
+    child: Child,
+    /// The first line it printed (its address).
+    first_line: String,
+}
+
+impl Peer {
+    /// Starts `python3 ARGS` in `dir` and waits (at most [`GUARD`]) for
+    /// its first stdout line; the rest of its output is drained.
+    fn start(args: &[&str], dir: &Path) -> Peer {
+        let mut child = Command::new("python3")
+            .args(args)
+            .current_dir(dir)
+            .env("PYTHONUNBUFFERED", "1") // its first line must not wait in a buffer
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 is needed for these tests (see README.md)");
+        let stdout = child.stdout.take().expect("stdout");
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let first = lines.next().and_then(Result::ok).unwrap_or_default();
+            let _ = sender.send(first);
+            lines.for_each(drop); // keep draining: a full pipe must never block it
+        });
+        let first_line = match receiver.recv_timeout(GUARD) {
+            Ok(line) => line,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("python3 {args:?} printed nothing within {GUARD:?}");
+            }
+        };
+        Peer { child, first_line }
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `python3 -m http.server 0 --bind 127.0.0.1`, serving `dir`; its
+/// address from "Serving HTTP on 127.0.0.1 port N (http://...) ...".
+fn python_http_server(dir: &Path) -> (Peer, String) {
+    let server = Peer::start(&["-m", "http.server", "0", "--bind", "127.0.0.1"], dir);
+    let port = server
+        .first_line
+        .strip_prefix("Serving HTTP on 127.0.0.1 port ")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|port| port.parse::<u16>().ok())
+        .unwrap_or_else(|| panic!("http.server said {:?}", server.first_line));
+    (server, format!("127.0.0.1:{port}"))
+}
+
+// ---------------------------------------------------------------------
+// HTTP: scripts/http-get.sock against Python's own web server
+// ---------------------------------------------------------------------
+
+/// The transcript `--stable run scripts/http-get.sock ADDR` must print
+/// against any `python3 -m http.server` at ADDR: nothing in it depends
+/// on the date, the Python version or the files served.
+fn http_get_transcript(addr: &str) -> String {
+    let head = "expect web --re '(?i)(?P<before>(?:[^\\r\\n]+\\r\\n)*?)content-length: *(?P<length>\\d+)\\r\\n(?P<after>(?:[^\\r\\n]+\\r\\n)*)\\r\\n'";
+    let parsed = "ok: matched <N> bytes; before = <before>; length = <length>; after = <after>";
+    [
+        "> socket web tcp",
+        "created web: AF_INET SOCK_STREAM, fd <web.fd>",
+        &format!("> connect web {addr}"),
+        &format!("connected 127.0.0.1:<web.port> -> {addr}"),
+        "> newline crlf",
+        "sendline now ends lines with b'\\r\\n'",
+        "> sendline web 'GET / HTTP/1.0'",
+        "sent 16 bytes",
+        &format!("> sendline web 'Host: {addr}'"),
+        &format!("sent {} bytes", "Host: ".len() + addr.len() + 2),
+        "> sendline web 'User-Agent: sockrepl'",
+        "sent 22 bytes",
+        "> sendline web ''",
+        "sent 2 bytes",
+        "> expect web --re 'HTTP/1\\.[01] 200 OK\\r\\n'",
+        "ok: matched 17 bytes",
+        &format!("> {head}"),
+        parsed,
+        "> recvn web <length> --as page",
+        "<page>",
+        "> print page: <page.len> bytes, Content-Length: <length>",
+        "page: <page.len> bytes, Content-Length: <length>",
+        "> expect_eof web",
+        "ok: end of stream",
+        "> close web",
+        "closed",
+        "> socket web tcp",
+        "created web: AF_INET SOCK_STREAM, fd <web.fd>",
+        &format!("> connect web {addr}"),
+        &format!("connected 127.0.0.1:<web.port> -> {addr}"),
+        "> sendline web 'GET /no-such-file HTTP/1.0'",
+        "sent 28 bytes",
+        "> sendline web ''",
+        "sent 2 bytes",
+        "> expect web --re 'HTTP/1\\.[01] 404 [^\\r\\n]*\\r\\n'",
+        "ok: matched <N> bytes",
+        &format!("> {head}"),
+        parsed,
+        "> recvn web <length> --as error_page",
+        "<error_page>",
+        "> expect_eof web",
+        "ok: end of stream",
+        "> close web",
+        "closed",
+    ]
+    .map(|line| format!("{line}\n"))
+    .concat()
+}
+
+#[test]
+fn the_http_example_reads_python_http_server_with_a_stable_transcript() {
+    let www = tempfile::tempdir().expect("tempdir");
+    std::fs::write(www.path().join("hello.txt"), "Hello from http.server\n").unwrap();
+    let (_server, addr) = python_http_server(www.path());
+    let expected = http_get_transcript(&addr);
+    let run = Sock::cli(["run", &repo("scripts/http-get.sock"), &addr])
+        .stable()
+        .run();
+    run.assert_status(0);
+    assert_eq!(run.stdout, expected, "{}", run.show());
+
+    // Another file makes the listing longer, and a second later the Date
+    // header differs: the --stable transcript does not change.
+    std::fs::write(www.path().join("another-file.txt"), "more\n").unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    let again = Sock::cli(["run", &repo("scripts/http-get.sock"), &addr])
+        .stable()
+        .run();
+    again.assert_status(0);
+    assert_eq!(again.stdout, expected, "{}", again.show());
+}
+
+#[test]
+fn the_http_example_shows_the_real_page_without_stable() {
+    let www = tempfile::tempdir().expect("tempdir");
+    std::fs::write(www.path().join("hello.txt"), "Hello from http.server\n").unwrap();
+    let (_server, addr) = python_http_server(www.path());
+    let run = Sock::cli(["run", &repo("scripts/http-get.sock"), &addr]).run();
+    run.assert_status(0);
+    // The head held the Date and Server headers that --stable hides, and
+    // a Content-Length (its value depends on the Python version's HTML).
+    let head = run.stdout.lines().find(|l| l.contains("; length = b'"));
+    let head = head.unwrap_or_else(|| panic!("no head with a length\n{}", run.show()));
+    assert!(
+        head.contains("Server: SimpleHTTP/") && head.contains("Date: "),
+        "{head}"
+    );
+    let length: usize = head
+        .split("; length = b'")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .and_then(|digits| digits.parse().ok())
+        .unwrap_or_else(|| panic!("no number in {head:?}"));
+    // The page is the directory listing, read by that length, and it
+    // names the file; the script's own count of its bytes agrees.
+    let page = run.outcome_of(&format!("recvn web {length} --as page"));
+    assert!(
+        page.starts_with("b'<!DOCTYPE HTML>") && page.contains("hello.txt"),
+        "{}",
+        run.show()
+    );
+    run.assert_line(&format!("page: {length} bytes, Content-Length: {length}"));
+    run.assert_stdout_contains("<p>Error code: 404</p>");
 }
