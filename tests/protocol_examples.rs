@@ -6,12 +6,12 @@
 
 mod common;
 
-use common::{Sock, GUARD};
+use common::{Running, Sock, GUARD};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[test]
 fn recvn_takes_its_count_from_a_captured_length() {
@@ -313,4 +313,94 @@ fn the_http_example_shows_the_real_page_without_stable() {
     );
     run.assert_line(&format!("page: {length} bytes, Content-Length: {length}"));
     run.assert_stdout_contains("<p>Error code: 404</p>");
+}
+
+// ---------------------------------------------------------------------
+// UDP: scripts/udp-echo-server.sock and the lecture-style Python client
+// ---------------------------------------------------------------------
+
+/// Runs a Python program to its end (within [`GUARD`]): status and stdout.
+fn python(args: &[&str]) -> (Option<i32>, String) {
+    let mut child = Command::new("python3")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 is needed for these tests (see README.md)");
+    let deadline = Instant::now() + GUARD;
+    while child.try_wait().expect("try_wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("python3 {args:?} ran longer than {GUARD:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let output = child.wait_with_output().expect("python output");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    (output.status.code(), format!("{stdout}{stderr}"))
+}
+
+/// A sockrepl server script started with `run SCRIPT 127.0.0.1:0`; returns
+/// it running and the port it printed with `print ${H.port}` (the line
+/// after the echo `> print PORT`).
+fn sockrepl_server(script: &str) -> (Running, u16) {
+    let running = Sock::cli(["run", &repo(script), "127.0.0.1:0"])
+        .guard(Duration::from_secs(20))
+        .spawn();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let so_far = running.stdout_so_far();
+        let mut lines = so_far.lines().skip_while(|l| !l.starts_with("> print "));
+        if let (Some(_), Some(port)) = (lines.next(), lines.next()) {
+            let port = port
+                .parse()
+                .unwrap_or_else(|_| panic!("{script} printed {port:?}, not a port"));
+            return (running, port);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{script} printed no port:\n{so_far}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn the_udp_echo_server_answers_each_python_client_with_its_own_bytes() {
+    let (server, port) = sockrepl_server("scripts/udp-echo-server.sock");
+    let addr = format!("127.0.0.1:{port}");
+    // Three clients, one after the other, each from a port of its own.
+    let messages = ["Hello, UDP", "halo dari klien kedua", "tiga (3), the last"];
+    for message in messages {
+        let (status, output) =
+            python(&[&repo("scripts/python/udp-echo-client.py"), &addr, message]);
+        assert_eq!(status, Some(0), "client sending {message:?}:\n{output}");
+        assert_eq!(output, format!("Received b'{message}'\n"));
+    }
+    let run = server.finish();
+    run.assert_status(0).assert_last_line("closed");
+    // Each datagram went back to the address it came from.
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let received: Vec<usize> = (0..lines.len())
+        .filter(|&i| lines[i] == "> recvfrom u --as q")
+        .collect();
+    assert_eq!(received.len(), 3, "{}", run.show());
+    for (at, message) in received.into_iter().zip(messages) {
+        let literal = format!("b'{message}'");
+        let (shown, from) = lines[at + 1]
+            .split_once(" from ")
+            .unwrap_or_else(|| panic!("{:?}", lines[at + 1]));
+        assert_eq!(shown, literal);
+        assert!(
+            lines[at + 2].starts_with(&format!("> sendto u {from} ")),
+            "answered elsewhere: {:?} after a datagram from {from}",
+            lines[at + 2]
+        );
+        assert_eq!(
+            lines[at + 3],
+            format!("sent {} bytes to {from}", message.len())
+        );
+    }
 }
