@@ -404,3 +404,71 @@ fn the_udp_echo_server_answers_each_python_client_with_its_own_bytes() {
         );
     }
 }
+
+// ---------------------------------------------------------------------
+// DNS: scripts/dns-server.sock and a Python client that builds its query
+// ---------------------------------------------------------------------
+
+/// `key=value` lines into pairs.
+fn fields(output: &str) -> Vec<(&str, &str)> {
+    output.lines().filter_map(|l| l.split_once('=')).collect()
+}
+
+fn field<'a>(output: &'a str, key: &str) -> &'a str {
+    fields(output)
+        .into_iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| panic!("no {key}= in:\n{output}"))
+}
+
+#[test]
+fn the_dns_server_copies_each_query_id_and_answers_127_0_0_1() {
+    let (server, port) = sockrepl_server("scripts/dns-server.sock");
+    let addr = format!("127.0.0.1:{port}");
+    for name in [
+        "example.com",
+        "www.lecture.test",
+        "a.b.c.d.sockrepl.example",
+    ] {
+        let (status, output) = python(&[&repo("tests/peers/dns_query.py"), &addr, name]);
+        assert_eq!(status, Some(0), "{name}:\n{output}");
+        assert_eq!(
+            field(&output, "reply_id"),
+            field(&output, "query_id"),
+            "{output}"
+        );
+        assert_eq!(field(&output, "rcode"), "0", "{output}");
+        assert_eq!(field(&output, "questions"), "1", "{output}");
+        assert_eq!(field(&output, "question"), name, "{output}");
+        assert_eq!(field(&output, "answers"), "1", "{output}");
+        assert_eq!(field(&output, "answer"), format!("{name} A 60 127.0.0.1"));
+    }
+    server.finish().assert_status(0).assert_last_line("closed");
+}
+
+#[test]
+fn the_dns_server_stops_at_a_query_it_does_not_answer() {
+    // An AAAA query (type 28) does not match the server's pattern: the
+    // client gets no answer, and the server fails with the datagram shown.
+    let (server, port) = sockrepl_server("scripts/dns-server.sock");
+    let addr = format!("127.0.0.1:{port}");
+    let (status, output) = python(&[
+        &repo("tests/peers/dns_query.py"),
+        &addr,
+        "example.com",
+        "28",
+    ]);
+    assert_eq!(status, Some(1), "{output}");
+    assert!(output.ends_with("no reply\n"), "{output}");
+    let run = server.finish();
+    run.assert_status(1);
+    let last = run.last_line();
+    assert!(
+        last.contains(": expect: the datagram does not match")
+            && last.contains("\\x07example\\x03com\\x00\\x00\\x1c\\x00\\x01'")
+            && last.ends_with("(in iteration 0 of the repeat on line 45)"),
+        "{}",
+        run.show()
+    );
+}
