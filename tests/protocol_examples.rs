@@ -472,3 +472,90 @@ fn the_dns_server_stops_at_a_query_it_does_not_answer() {
         run.show()
     );
 }
+
+// ---------------------------------------------------------------------
+// Redis: scripts/redis.sock against tests/peers/resp_server.py
+// ---------------------------------------------------------------------
+
+impl Peer {
+    /// The address from a first line "listening on 127.0.0.1:PORT".
+    fn listening_on(&self) -> &str {
+        self.first_line
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("the peer said {:?}", self.first_line))
+    }
+}
+
+fn resp_server() -> Peer {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    Peer::start(&[&repo("tests/peers/resp_server.py"), "2"], root)
+}
+
+#[test]
+fn the_redis_example_speaks_resp_to_the_python_server() {
+    let server = resp_server();
+    let addr = server.listening_on().to_string();
+    let run = Sock::cli(["run", &repo("scripts/redis.sock"), &addr])
+        .stable()
+        .run();
+    run.assert_status(0)
+        // PING, and the request the brief gives: *2 $4 ECHO $5 hello.
+        .assert_outcome("sendall r '*1\\r\\n$4\\r\\nPING\\r\\n'", "sent 14 bytes")
+        .assert_outcome("expect r '+PONG\\r\\n'", "ok: 7 bytes as expected")
+        .assert_outcome("sendline r '$5'", "sent 4 bytes")
+        .assert_outcome("expect r '$5\\r\\nhello\\r\\n'", "ok: 11 bytes as expected")
+        // ${value.len} computed the $12 of 'Halo, dunia!'.
+        .assert_outcome("sendline r '$12'", "sent 5 bytes")
+        .assert_outcome("expect r '+OK\\r\\n'", "ok: 5 bytes as expected")
+        // What GET and INCR returned is captured: placeholders.
+        .assert_outcome(
+            "expect r --re '\\$(?P<n>\\d+)\\r\\n'",
+            "ok: matched <N> bytes; n = <n>",
+        )
+        .assert_outcome("recvn r <n> --as got", "<got>")
+        .assert_outcome(
+            "expect r --re ':(?P<visits>\\d+)\\r\\n'",
+            "ok: matched <N> bytes; visits = <visits>",
+        )
+        .assert_outcome("expect_eof r", "ok: end of stream");
+    // -ERR replies are shown whole, as Redis words them.
+    let errors: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("b'-ERR"))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            "b'-ERR unknown command \\x27FLY\\x27, with args beginning with: \\r\\n'",
+            "b'-ERR wrong number of arguments for \\x27get\\x27 command\\r\\n'",
+        ],
+        "{}",
+        run.show()
+    );
+}
+
+#[test]
+fn the_redis_example_reads_the_values_by_their_length() {
+    // Without --stable the captures show what the server sent: the bulk
+    // string's length, the value, and INCR's count on a fresh server.
+    let server = resp_server();
+    let addr = server.listening_on().to_string();
+    let run = Sock::cli(["run", &repo("scripts/redis.sock"), &addr]).run();
+    run.assert_status(0)
+        .assert_outcome(
+            "expect r --re '\\$(?P<n>\\d+)\\r\\n'",
+            "ok: matched 5 bytes; n = b'12'",
+        )
+        .assert_outcome("recvn r 12 --as got", "b'Halo, dunia!'")
+        .assert_outcome(
+            "expect r --re ':(?P<visits>\\d+)\\r\\n'",
+            "ok: matched 4 bytes; visits = b'1'",
+        );
+    // The same server counts on: a second run sees visits 2.
+    let again = Sock::cli(["run", &repo("scripts/redis.sock"), &addr]).run();
+    again.assert_status(0).assert_outcome(
+        "expect r --re ':(?P<visits>\\d+)\\r\\n'",
+        "ok: matched 4 bytes; visits = b'2'",
+    );
+}
