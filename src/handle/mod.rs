@@ -113,7 +113,12 @@ pub trait Io {
     /// Waits until more than the `queued` unread bytes a framed receive
     /// has looked at are there, or the end; `Stalled` when nothing more
     /// will come until those are read.
-    fn wait_for_more(&self, _queued: usize, deadline: Deadline, what: &str) -> Result<More, Failure> {
+    fn wait_for_more(
+        &self,
+        _queued: usize,
+        deadline: Deadline,
+        what: &str,
+    ) -> Result<More, Failure> {
         // A buffered kind's look sees its end itself.
         self.wait_readable(deadline, what).map(|()| More::Arrived)
     }
@@ -256,7 +261,12 @@ impl Handle {
         self.io.wait_readable(deadline, what)
     }
 
-    pub fn wait_for_more(&self, queued: usize, deadline: Deadline, what: &str) -> Result<More, Failure> {
+    pub fn wait_for_more(
+        &self,
+        queued: usize,
+        deadline: Deadline,
+        what: &str,
+    ) -> Result<More, Failure> {
         self.io.wait_for_more(queued, deadline, what)
     }
 

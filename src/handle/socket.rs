@@ -17,9 +17,9 @@ use std::time::Duration;
 
 use super::{Io, More, ReceiveMode, View};
 use crate::errors::Failure;
+use crate::kind::Kind;
 use crate::netstat::inq;
 use crate::wait::Deadline;
-use crate::kind::Kind;
 
 /// A kernel socket and what its commands left behind on it.
 pub struct SocketIo {
@@ -193,7 +193,12 @@ impl Io for SocketIo {
     /// they are read (then it says readable with no more queued). Other
     /// streams are readable while anything is queued, so they are looked
     /// at again after short pauses until more came or the deadline passed.
-    fn wait_for_more(&self, queued: usize, deadline: Deadline, what: &str) -> Result<More, Failure> {
+    fn wait_for_more(
+        &self,
+        queued: usize,
+        deadline: Deadline,
+        what: &str,
+    ) -> Result<More, Failure> {
         let events = libc::POLLIN | libc::POLLRDHUP;
         let fd = self.socket.as_fd();
         let ended = |revents: i16| revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0;
