@@ -265,7 +265,10 @@ fn check_files(files: &[PathBuf]) -> i32 {
                     .for_check()
                     .parse(&text, &name, path.as_deref())
                 {
-                    Ok(script) => println!("{name}: ok ({} commands)", script.lines.len()),
+                    Ok(script) => match script.lines.len() {
+                        1 => println!("{name}: ok (1 command)"),
+                        count => println!("{name}: ok ({count} commands)"),
+                    },
                     Err(errors) => {
                         for error in errors {
                             println!("{error}");

@@ -80,6 +80,30 @@ impl Failure {
         }
     }
 
+    /// The failure with `from` replaced by `to` in its text (a value that
+    /// must not be shown as it is).
+    pub fn replace_text(self, from: &str, to: &str) -> Self {
+        let swap = |text: String| text.replace(from, to);
+        match self {
+            Failure::Assertion(text) => Failure::Assertion(swap(text)),
+            Failure::Usage(text) => Failure::Usage(swap(text)),
+            Failure::Timeout {
+                what,
+                after,
+                detail,
+            } => Failure::Timeout {
+                what: swap(what),
+                after,
+                detail: detail.map(swap),
+            },
+            Failure::Sys { errno, hint } => Failure::Sys {
+                errno,
+                hint: hint.map(swap),
+            },
+            other => other,
+        }
+    }
+
     /// Whether `fails NAME` accepts this failure.
     pub fn matches(&self, expected: &ErrorName) -> bool {
         match (self, expected) {

@@ -2,6 +2,7 @@
 //! parsed lines, echoes each (after expansion), applies it to the session
 //! and renders the outcome, stopping at the first failure.
 
+use std::rc::Rc;
 use std::sync::Arc;
 
 use crate::cmd::repeat::Repeat;
@@ -54,8 +55,8 @@ pub struct Interpreter {
     scratch: String,
     /// How many `source`s are running inside each other.
     source_depth: usize,
-    /// The `repeat` blocks running: the line of each and its turn.
-    turns: Vec<(usize, u64)>,
+    /// The `repeat` blocks running: the file and line of each, and its turn.
+    turns: Vec<(Rc<str>, usize, u64)>,
 }
 
 impl Interpreter {
@@ -135,7 +136,11 @@ impl Interpreter {
                 .turns
                 .iter()
                 .rev()
-                .map(|(at, turn)| format!("iteration {turn} of the repeat on line {at}"))
+                .map(|(file, at, turn)| match **file == *script.name {
+                    true => format!("iteration {turn} of the repeat on line {at}"),
+                    // The repeat is in the file that sourced this one.
+                    false => format!("iteration {turn} of the repeat at {file}:{at}"),
+                })
                 .collect();
             text.push_str(&format!(" (in {})", turns.join(", ")));
         }
@@ -161,13 +166,14 @@ impl Interpreter {
                 return End::Failed;
             }
         };
+        let file: Rc<str> = script.name.as_str().into();
         for turn in 0..count {
             if let Some(counter) = &repeat.counter {
                 self.session
                     .vars
                     .set(counter, turn.to_string().into_bytes());
             }
-            self.turns.push((line.number, turn));
+            self.turns.push((Rc::clone(&file), line.number, turn));
             let end = self.run_lines(script, &repeat.body);
             self.turns.pop();
             if end != End::Completed {

@@ -211,6 +211,9 @@ impl Loader {
                 None => Ok(()),
             });
             if let Err((command, error)) = parsed {
+                if opens_a_block(raw) {
+                    blocks.open_broken();
+                }
                 errors.push(at(number, command, error));
             }
             if errors.len() >= MAX_ERRORS {
@@ -263,8 +266,20 @@ impl Loader {
         }
         let command_name = words[0].literal().map(str::to_string);
         let fail = |e| (command_name.clone(), e);
-        let mut command = Command::parse_in(&words, self.scope).map_err(fail)?;
-        self.check_variables(&words).map_err(fail)?;
+        let mut command = match Command::parse_in(&words, self.scope) {
+            Ok(command) => command,
+            Err(error) => {
+                // Later lines are checked as if this one had parsed, so one
+                // mistake gives one error, not one per line that follows.
+                self.known.extend(names_set_by(&words));
+                return Err(fail(error));
+            }
+        };
+        if let Err(error) = self.check_variables(&words) {
+            // What it sets counts as set, so its mistake is reported once.
+            self.known.extend(command.sets());
+            return Err(fail(error));
+        }
         self.load_source(&mut command, name, dir).map_err(fail)?;
         self.known.extend(command.sets());
         Ok(Some(Line {
@@ -358,13 +373,39 @@ fn open_name() -> String {
     crate::cmd::repeat::REPEAT.name.to_string()
 }
 
+/// Whether a line that did not parse opens a block all the same, so its
+/// `end` is not reported again.
+fn opens_a_block(raw: &[u8]) -> bool {
+    let first = raw
+        .split(|b| b.is_ascii_whitespace())
+        .find(|word| !word.is_empty());
+    first == Some(crate::cmd::repeat::REPEAT.name.as_bytes())
+}
+
+/// The variables a line that did not parse meant to set (`let NAME`,
+/// `--as NAME`), so later lines that use them are not errors too.
+fn names_set_by(words: &[Word]) -> Vec<String> {
+    let literal = |at: usize| words.get(at).and_then(Word::literal);
+    let mut names = Vec::new();
+    if literal(0) == Some(crate::cmd::let_::LET.name) {
+        names.extend(literal(1).map(str::to_string));
+    }
+    for (at, word) in words.iter().enumerate() {
+        if word.literal() == Some("--as") {
+            names.extend(literal(at + 1).map(str::to_string));
+        }
+    }
+    names
+}
+
 /// The lines of a script as they are parsed, gathered into `repeat`
 /// blocks: each block's lines go into its `repeat` line, up to the `end`.
 struct Blocks {
     /// The lines of the outermost level, or of the open block.
     current: Vec<Line>,
-    /// Each open `repeat` line and the lines of the level around it.
-    open: Vec<(Line, Vec<Line>)>,
+    /// Each open `repeat` line and the lines of the level around it;
+    /// `None` for a `repeat` line that did not parse.
+    open: Vec<Option<(Line, Vec<Line>)>>,
 }
 
 impl Blocks {
@@ -379,12 +420,16 @@ impl Blocks {
         match &line.command {
             Command::Repeat(_) => {
                 let around = std::mem::take(&mut self.current);
-                self.open.push((line, around));
+                self.open.push(Some((line, around)));
             }
             Command::BlockEnd(_) => {
-                let Some((mut opening, around)) = self.open.pop() else {
+                let Some(open) = self.open.pop() else {
                     let name = line.command_name().to_string();
                     return Err((Some(name), SyntaxError::new("end without its repeat")));
+                };
+                // The script fails anyway: a broken block's lines stay put.
+                let Some((mut opening, around)) = open else {
+                    return Ok(());
                 };
                 let body = std::mem::replace(&mut self.current, around);
                 if let Command::Repeat(repeat) = &mut opening.command {
@@ -398,9 +443,18 @@ impl Blocks {
         Ok(())
     }
 
+    /// A `repeat` line that did not parse still opens a block.
+    fn open_broken(&mut self) {
+        self.open.push(None);
+    }
+
     /// The line numbers of the blocks never closed.
     fn unclosed(&self) -> Vec<usize> {
-        self.open.iter().map(|(line, _)| line.number).collect()
+        self.open
+            .iter()
+            .flatten()
+            .map(|(line, _)| line.number)
+            .collect()
     }
 
     fn finish(self) -> Vec<Line> {

@@ -3,7 +3,7 @@
 use super::{Command, Run, Scope, Slot, Spec};
 use crate::errors::Failure;
 use crate::outcome::Outcome;
-use crate::parser::{Args, SyntaxError};
+use crate::parser::{Arg, Args, SyntaxError};
 use crate::session::Session;
 
 pub const SPECS: &[Spec] = &[EXIT, QUIT];
@@ -31,33 +31,38 @@ pub const QUIT: Spec = Spec {
     repeats: false,
     flags: &[],
     scope: Scope::Language,
-    parse: |_| Ok(Command::from(Exit { status: 0 })),
+    parse: |_| {
+        Ok(Command::from(Exit {
+            status: Arg::Ready(0),
+        }))
+    },
 };
 
 #[derive(Debug, Clone)]
 pub struct Exit {
-    pub status: i32,
+    pub status: Arg<i32>,
 }
 
 impl Exit {
     pub fn parse(args: &mut Args) -> Result<Self, SyntaxError> {
-        let status = match args.optional_literal() {
-            None => 0,
-            Some(word) => match word.parse::<i32>() {
-                Ok(n) if (0..=255).contains(&n) => n,
-                _ => {
-                    return Err(
-                        args.usage_error(&format!("bad status '{word}': a number from 0 to 255"))
-                    )
-                }
-            },
+        let status = match args.optional_arg(parse_status) {
+            Ok(status) => status.unwrap_or(Arg::Ready(0)),
+            // The usage shows how exit is written.
+            Err(error) => return Err(args.usage_error(&error.message)),
         };
         Ok(Exit { status })
     }
 }
 
+fn parse_status(word: &str) -> Result<i32, String> {
+    match word.parse::<i32>() {
+        Ok(n) if (0..=255).contains(&n) => Ok(n),
+        _ => Err(format!("bad status '{word}': a number from 0 to 255")),
+    }
+}
+
 impl Run for Exit {
-    fn apply(&self, _: &mut Session) -> Result<Outcome, Failure> {
-        Ok(Outcome::Exit(self.status))
+    fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
+        Ok(Outcome::Exit(*session.resolve(&self.status)?))
     }
 }

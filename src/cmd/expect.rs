@@ -10,8 +10,9 @@ use crate::errors::Failure;
 use crate::framing::{self, Stop, Stopped, DEFAULT_MAX, SHOWN_ARRIVED};
 use crate::handle::{Handle, ReceiveMode};
 use crate::outcome::Outcome;
-use crate::parser::{Args, DataArg, SyntaxError};
+use crate::parser::{Arg, Args, DataArg, SyntaxError};
 use crate::pattern::{as_written, Pattern};
+use crate::session::expand::Show;
 use crate::session::Session;
 use crate::wait::Deadline;
 
@@ -71,7 +72,7 @@ enum Expected {
     /// Bytes that match a pattern from their start.
     Pattern {
         pattern: Pattern,
-        max: usize,
+        max: Arg<usize>,
         hex: bool,
     },
 }
@@ -107,19 +108,20 @@ impl Expect {
     }
 }
 
-/// `--max N`: how many bytes a framed receive looks at.
-pub fn parse_max(args: &mut Args) -> Result<usize, SyntaxError> {
-    let Some(word) = args.option("--max")? else {
-        return Ok(DEFAULT_MAX);
-    };
-    let text = word
-        .literal()
-        .ok_or_else(|| args.usage_error("--max cannot use ${...}"))?;
+/// `--max N`: how many bytes a framed receive looks at (N may be
+/// `${NAME}`, read when the command runs).
+pub fn parse_max(args: &mut Args) -> Result<Arg<usize>, SyntaxError> {
+    Ok(args
+        .option_arg("--max", max_value)?
+        .unwrap_or(Arg::Ready(DEFAULT_MAX)))
+}
+
+fn max_value(text: &str) -> Result<usize, String> {
     match text.parse::<usize>() {
         Ok(n) if (1..=MAX_MAX).contains(&n) => Ok(n),
-        _ => Err(args.usage_error(&format!(
+        _ => Err(format!(
             "bad --max '{text}': a number of bytes from 1 to {MAX_MAX}"
-        ))),
+        )),
     }
 }
 
@@ -131,7 +133,8 @@ impl Run for Expect {
         match &self.expected {
             Expected::Data { data, hex } => self.expect_data(session, data, *hex),
             Expected::Pattern { pattern, max, hex } => {
-                self.expect_pattern(session, pattern, *max, *hex)
+                let max = *session.resolve(max)?;
+                self.expect_pattern(session, pattern, max, *hex)
             }
         }
     }
@@ -155,10 +158,9 @@ impl Expect {
         let (data, captured) = (resolved.data, resolved.captured);
         let handle = session.handle(&self.name)?;
         let deadline = session.deadline(handle);
-        let count = if handle.keeps_boundaries() {
-            let count = expect_datagram(session, handle, &datagram_bytes(&data)?, hex, deadline)?;
-            session.note_datagram_sender(&self.name);
-            count
+        let result = if handle.keeps_boundaries() {
+            let bytes = datagram_bytes(&data)?;
+            expect_datagram(session, handle, &bytes, hex, deadline)
         } else {
             match &*data {
                 Data::Bytes(bytes) => {
@@ -168,10 +170,26 @@ impl Expect {
                         file: None,
                         hex,
                     };
-                    expect_stream(session, handle, bytes, &whole, deadline)?
+                    expect_stream(session, handle, bytes, &whole, deadline)
                 }
-                Data::File(path) => expect_file(session, handle, path, deadline)?,
+                Data::File(path) => expect_file(session, handle, path, deadline),
             }
+        };
+        if handle.keeps_boundaries() && result.is_ok() {
+            session.note_datagram_sender(&self.name);
+        }
+        let count = match (result, &*data) {
+            (Ok(count), _) => count,
+            // A captured value differs from run to run: under --stable the
+            // failure shows the expected bytes as the script wrote them.
+            (Err(failure), Data::Bytes(bytes)) if captured && session.stable => {
+                let written = match data_arg_word(self) {
+                    Some(word) => session.show_word(word, Show::Echo)?,
+                    None => return Err(failure),
+                };
+                return Err(failure.replace_text(&preview(bytes), &format!("'{written}'")));
+            }
+            (Err(failure), _) => return Err(failure),
         };
         Ok(Outcome::Expected { count, captured })
     }
@@ -212,6 +230,17 @@ impl Expect {
             fixed_length: pattern.fixed_length(),
             groups: groups.into_iter().map(|(name, _)| name).collect(),
         })
+    }
+}
+
+/// The DATA word of an `expect`, when it waited for run time.
+fn data_arg_word(expect: &Expect) -> Option<&crate::lexer::Word> {
+    match &expect.expected {
+        Expected::Data {
+            data: DataArg::Word(word),
+            ..
+        } => Some(word),
+        _ => None,
     }
 }
 

@@ -85,7 +85,7 @@ enum End {
 pub struct Framed {
     name: String,
     end: End,
-    max: usize,
+    max: Arg<usize>,
     hex: bool,
     capture: Option<String>,
 }
@@ -99,7 +99,7 @@ const LOOK_COUNT: usize = 1 << 20;
 impl Framed {
     pub fn parse(frame: Frame, args: &mut Args) -> Result<Self, SyntaxError> {
         let max = match frame {
-            Frame::Count => 0,
+            Frame::Count => Arg::Ready(0),
             _ => parse_max(args)?,
         };
         let hex = args.flag("--hex");
@@ -150,6 +150,7 @@ impl Run for Framed {
             End::Count(arg) => *session.resolve(arg)?,
             End::Delimiter(_) => 0,
         };
+        let max = *session.resolve(&self.max)?;
         let handle = session.handle(&self.name)?;
         if handle.keeps_boundaries() {
             return Err(Failure::usage(format!(
@@ -169,17 +170,17 @@ impl Run for Framed {
                         Search::More
                     }
                 })
-                .map_err(|stopped| self.failure(stopped, &what))?
+                .map_err(|stopped| self.failure(stopped, &what, count))?
             }
             (End::Delimiter(_), Some(delimiter)) => {
                 let what = match delimiter.as_slice() {
                     b"\n" => "end of line".to_string(),
                     other => bytes_literal(other),
                 };
-                framing::receive_frame(session, handle, self.max, deadline, &what, |seen, _| {
+                framing::receive_frame(session, handle, max, deadline, &what, |seen, _| {
                     find_delimiter(seen, delimiter)
                 })
-                .map_err(|stopped| self.failure(stopped, &what))?
+                .map_err(|stopped| self.failure(stopped, &what, max))?
             }
             (End::Delimiter(_), None) => unreachable!("a delimiter was resolved"),
         };
@@ -204,7 +205,7 @@ impl Run for Framed {
 
 impl Framed {
     /// Why the frame was not taken, with everything that arrived.
-    fn failure(&self, stopped: Stopped, what: &str) -> Failure {
+    fn failure(&self, stopped: Stopped, what: &str, max: usize) -> Failure {
         let arrived = describe_arrived(&stopped.arrived);
         match stopped.stop {
             Stop::Timeout(Failure::Timeout { after, .. }) => Failure::Timeout {
@@ -221,8 +222,7 @@ impl Framed {
                 what.trim_start_matches("all ").replace("end of line", "the end of a line")
             )),
             Stop::Overrun => Failure::Assertion(format!(
-                "no {what} in the first {} bytes (--max {0}): {arrived}",
-                self.max
+                "no {what} in the first {max} bytes (--max {max}): {arrived}"
             )),
         }
     }

@@ -95,7 +95,7 @@ pub enum Mode {
 pub struct Recv {
     mode: Mode,
     name: String,
-    max: usize,
+    max: Arg<usize>,
     hex: bool,
     into: Option<Arg<PathBuf>>,
     /// `--as NAME`.
@@ -122,11 +122,10 @@ impl Recv {
         }
         let name = args.handle()?;
         let max = match mode {
-            Mode::All => DEFAULT_MAX,
-            _ => match args.optional_literal() {
-                Some(word) => parse_max(word)?,
-                None => DEFAULT_MAX,
-            },
+            Mode::All => Arg::Ready(DEFAULT_MAX),
+            _ => args
+                .optional_arg(parse_max)?
+                .unwrap_or(Arg::Ready(DEFAULT_MAX)),
         };
         Ok(Recv {
             mode,
@@ -145,10 +144,11 @@ impl Run for Recv {
         if self.mode == Mode::All {
             return self.receive_all(session);
         }
+        let max = *session.resolve(&self.max)?;
         let handle = session.handle(&self.name)?;
         let kind = handle.kind();
         let deadline = session.deadline(handle);
-        let mut buffer = vec![0u8; self.max];
+        let mut buffer = vec![0u8; max];
         let datagram = handle.keeps_boundaries();
         let mode = ReceiveMode {
             datagram,
@@ -163,10 +163,10 @@ impl Run for Recv {
             0 if handle.has_end_of_stream() => ReceiveKind::EndOfStream,
             0 => ReceiveKind::EmptyDatagram,
             _ => {
-                buffer.truncate(size.min(self.max));
+                buffer.truncate(size.min(max));
                 ReceiveKind::Bytes {
                     bytes: buffer,
-                    truncated_from: (size > self.max).then_some(size),
+                    truncated_from: (size > max).then_some(size),
                 }
             }
         };
@@ -241,12 +241,12 @@ impl Recv {
     }
 }
 
-fn parse_max(word: &str) -> Result<usize, SyntaxError> {
+fn parse_max(word: &str) -> Result<usize, String> {
     match word.parse::<usize>() {
         Ok(n) if (1..=LARGEST_MAX).contains(&n) => Ok(n),
-        _ => Err(SyntaxError::new(format!(
+        _ => Err(format!(
             "bad MAX '{word}': a number of bytes from 1 to {LARGEST_MAX}"
-        ))),
+        )),
     }
 }
 

@@ -210,7 +210,13 @@ impl Session {
             }
             Var::Handle { handle, field } => {
                 let (value, shown) = self.handle_field(handle, *field)?;
-                Ok(Filled::text(value, shown))
+                // A port the kernel chose differs from run to run, like a
+                // captured value: under --stable, what is made of it too.
+                let varies = self.stable && value != shown;
+                Ok(Filled {
+                    captured: varies,
+                    ..Filled::text(value, shown)
+                })
             }
         }
     }
