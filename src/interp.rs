@@ -8,13 +8,15 @@ use std::sync::Arc;
 use crate::cmd::repeat::Repeat;
 use crate::cmd::source::Source;
 use crate::cmd::{Command, Run};
+use crate::data::Data;
 use crate::errors::Failure;
 use crate::lexer::push_quoted;
 use crate::outcome::Outcome;
+use crate::parser::DataArg;
 use crate::render::render;
 use crate::script::{display_beside, source_text, Echo, Line, Loader, Script, MAX_SOURCE_DEPTH};
 use crate::session::expand::Show;
-use crate::session::Session;
+use crate::session::{Session, SourceArg};
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,14 +218,21 @@ impl Interpreter {
             return End::Failed;
         }
         let loaded = match &source.loaded {
-            Some(loaded) => Ok(Arc::clone(loaded)),
+            Some(loaded) => Ok((Arc::clone(loaded), Vec::new())),
             None => self.load_source_now(script, source),
         };
         match loaded {
-            Ok(sourced) => {
+            Ok((sourced, args)) => {
+                let given = !args.is_empty();
+                if given {
+                    self.session.source_args.push(args);
+                }
                 self.source_depth += 1;
                 let end = self.run_script(&sourced);
                 self.source_depth -= 1;
+                if given {
+                    self.session.source_args.pop();
+                }
                 end
             }
             Err(failure) => {
@@ -233,25 +242,78 @@ impl Interpreter {
         }
     }
 
+    /// The ARGs of a `source` line with a `${...}`, filled in now: plain
+    /// text is written into the file as it loads (it may name a handle);
+    /// other bytes (a captured reply) stay `${N}` and pass on exactly.
+    fn source_args(
+        &mut self,
+        source: &Source,
+    ) -> Result<(Vec<String>, u64, Vec<SourceArg>), Failure> {
+        let mut text = Vec::with_capacity(source.args.len());
+        let mut later = 0u64;
+        let mut args = Vec::with_capacity(source.args.len());
+        for (index, arg) in source.args.iter().enumerate() {
+            // A written-out ARG is filled in as written, as when every ARG is.
+            if let Some(written) = source.words[index].literal() {
+                text.push(written.to_string());
+                args.push(SourceArg {
+                    bytes: Vec::new(),
+                    shown: String::new(),
+                    captured: false,
+                });
+                continue;
+            }
+            let resolved = self.session.resolve_data(arg)?;
+            let (Data::Bytes(bytes), captured) = (resolved.data.into_owned(), resolved.captured)
+            else {
+                return Err(Failure::usage("a source ARG is DATA, not a --file"));
+            };
+            let shown = match arg {
+                DataArg::Word(word) => self.session.show_word(word, Show::Echo)?,
+                _ => String::new(),
+            };
+            let plain = std::str::from_utf8(&bytes).ok().filter(|t| {
+                !captured && !t.contains(['\\', '$']) && !t.chars().any(char::is_control)
+            });
+            match plain {
+                Some(plain) => text.push(plain.to_string()),
+                None if index + 1 < 64 => {
+                    text.push(String::new());
+                    later |= 1 << (index + 1);
+                }
+                None => {
+                    return Err(Failure::usage(
+                        "only ARGs up to ${63} may hold bytes that are not text",
+                    ))
+                }
+            }
+            args.push(SourceArg {
+                bytes,
+                shown,
+                captured,
+            });
+        }
+        Ok((text, later, args))
+    }
+
     /// Loads a source whose path or arguments were known only now.
     fn load_source_now(
         &mut self,
         script: &Script,
         source: &Source,
-    ) -> Result<Arc<Script>, Failure> {
+    ) -> Result<(Arc<Script>, Vec<SourceArg>), Failure> {
         let path = self.session.resolve(&source.path)?.into_owned();
-        let mut args = Vec::with_capacity(source.args.len());
-        for arg in &source.args {
-            args.push(self.session.resolve(arg)?.into_owned());
-        }
-        if source.args.is_empty() {
-            args = self.args.clone();
-        }
         let display = display_beside(&script.name, &path);
-        Loader::new(&args)
-            .knowing(self.session.vars.names())
+        let mut loader = Loader::new(&self.args).knowing(self.session.vars.names());
+        let mut args = Vec::new();
+        if !source.args.is_empty() {
+            let (text, later, values) = self.source_args(source)?;
+            loader = loader.sourced_with(text, later);
+            args = values;
+        }
+        let loaded = loader
             .load_file(&script.dir.join(&path), &display)
-            .map(Arc::new)
-            .map_err(|e| Failure::usage(e.message))
+            .map_err(|e| Failure::usage(e.message))?;
+        Ok((Arc::new(loaded), args))
     }
 }

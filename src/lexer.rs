@@ -42,6 +42,9 @@ pub enum Var {
     /// `${N}` or `${env.NAME}` that only the command line can give, kept
     /// unfilled by `check` (which runs nothing).
     Outside(String),
+    /// `${N}` inside a file run by `source FILE ARG...`: the Nth ARG, whose
+    /// bytes (perhaps captured) are known only when the source line runs.
+    Argument(usize),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +79,7 @@ impl Var {
             Var::Tmp => "${tmp}".to_string(),
             Var::TlsCert => "${tls.cert}".to_string(),
             Var::Outside(name) => format!("${{{name}}}"),
+            Var::Argument(index) => format!("${{{index}}}"),
         }
     }
 }
@@ -130,16 +134,27 @@ impl Word {
 
 /// Splits one line into words, filling in static expansions.
 pub fn split_line(line: &str, context: &Context) -> Result<Vec<Word>, LexError> {
-    split_line_with(line, context, false)
+    split_line_with(line, context, Unfilled::default())
 }
 
-/// [`split_line`], where `outside_unknown` keeps a missing argument or
-/// environment variable unfilled instead of failing (`check` cannot know
-/// what the command line will give).
+/// Expansions that [`split_line_with`] leaves for later instead of
+/// filling them in from the [`Context`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Unfilled {
+    /// A missing argument or environment variable is not an error
+    /// (`check` cannot know what the command line will give).
+    pub outside: bool,
+    /// In a file run by `source FILE ARG...`: how many ARGs, and which of
+    /// them hold a `${...}` and so are filled in when the source line runs
+    /// (bit N for `${N}`); the others are in the [`Context`]'s arguments.
+    pub source_args: Option<(usize, u64)>,
+}
+
+/// [`split_line`], leaving the expansions `unfilled` says for later.
 pub fn split_line_with(
     line: &str,
     context: &Context,
-    outside_unknown: bool,
+    unfilled: Unfilled,
 ) -> Result<Vec<Word>, LexError> {
     if let Some(position) = line.chars().position(is_placeholder) {
         return Err(LexError {
@@ -163,7 +178,7 @@ pub fn split_line_with(
     }
     raw_words
         .into_iter()
-        .map(|word| build_word(word, &names, context, outside_unknown))
+        .map(|word| build_word(word, &names, context, unfilled))
         .collect()
 }
 
@@ -210,7 +225,7 @@ fn build_word(
     raw: String,
     names: &[String],
     context: &Context,
-    outside_unknown: bool,
+    unfilled: Unfilled,
 ) -> Result<Word, LexError> {
     if !raw.chars().any(is_placeholder) {
         return Ok(Word::text(raw));
@@ -223,11 +238,12 @@ fn build_word(
             continue;
         }
         let name = &names[(u32::from(c) - PLACEHOLDER_BASE) as usize];
-        let found = match expansion(name, context) {
-            Err(_) if outside_unknown && from_outside(name) => {
+        let found = match (source_argument(name, unfilled)?, expansion(name, context)) {
+            (Some(index), _) => Expansion::Later(Var::Argument(index)),
+            (None, Err(_)) if unfilled.outside && from_outside(name) => {
                 Expansion::Later(Var::Outside(name.to_string()))
             }
-            found => found?,
+            (None, found) => found?,
         };
         match found {
             Expansion::Static(value) => literal.push_str(&value),
@@ -311,6 +327,27 @@ fn expansion(name: &str, context: &Context) -> Result<Expansion, LexError> {
         handle: owner.to_string(),
         field,
     }))
+}
+
+/// `${N}` in a file sourced with ARGs: which ARG, or an error past the
+/// last one given.
+fn source_argument(name: &str, unfilled: Unfilled) -> Result<Option<usize>, LexError> {
+    let (Some((given, later)), Ok(index)) = (unfilled.source_args, name.parse::<usize>()) else {
+        return Ok(None);
+    };
+    if index < 64 && later & (1 << index) != 0 {
+        return Ok(Some(index));
+    }
+    if (1..=given).contains(&index) {
+        return Ok(None);
+    }
+    Err(LexError {
+        message: format!(
+            "${{{name}}}: the source line gave {given} argument{} (source FILE ARG...)",
+            if given == 1 { "" } else { "s" }
+        ),
+        column: None,
+    })
 }
 
 /// Whether only the command line can give `${name}`: an argument or an

@@ -130,6 +130,11 @@ impl<'w> Args<'w> {
         Ok(Some(value))
     }
 
+    /// The next word, left in place.
+    pub fn peek(&self) -> Option<&'w Word> {
+        self.words.first().copied()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.words.is_empty()
     }

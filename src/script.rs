@@ -12,7 +12,7 @@ use rustc_hash::FxHashSet;
 
 use crate::cmd::{Command, Run, Scope};
 use crate::errors::file_error;
-use crate::lexer::{push_quoted, split_line_with, Context, Piece, Var, Word};
+use crate::lexer::{push_quoted, split_line_with, Context, Piece, Unfilled, Var, Word};
 use crate::parser::{Arg, SyntaxError};
 
 /// A parsed script.
@@ -115,6 +115,9 @@ pub struct Loader {
     lenient: bool,
     /// `check`: arguments and the environment are unknown too.
     check_only: bool,
+    /// Loading a file sourced with ARGs: how many, and which wait for run
+    /// time (bit N for `${N}`).
+    source_args: Option<(usize, u64)>,
 }
 
 impl Loader {
@@ -126,7 +129,17 @@ impl Loader {
             known: FxHashSet::default(),
             lenient: false,
             check_only: false,
+            source_args: None,
         }
+    }
+
+    /// A loader for a file run by `source FILE ARG...`, its ARGs known
+    /// now: `text` for those filled in as it loads, and which (bit N for
+    /// `${N}`) stay for run time because their bytes are not plain text.
+    pub fn sourced_with(mut self, text: Vec<String>, later: u64) -> Self {
+        self.source_args = Some((text.len(), later));
+        self.args = text;
+        self
     }
 
     /// A loader for lines typed at the shell's prompt, where `record` and
@@ -259,7 +272,11 @@ impl Loader {
         if text.contains('\0') {
             return Err((None, SyntaxError::new("a NUL byte in the line")));
         }
-        let words = split_line_with(text, &Context { args: &self.args }, self.check_only)
+        let unfilled = Unfilled {
+            outside: self.check_only,
+            source_args: self.source_args,
+        };
+        let words = split_line_with(text, &Context { args: &self.args }, unfilled)
             .map_err(|e| (known_command_name(text), e.into()))?;
         if words.is_empty() {
             return Ok(None);
@@ -324,15 +341,24 @@ impl Loader {
         let Command::Source(source) = command else {
             return Ok(());
         };
-        let (Arg::Ready(path), Some(args)) = (&source.path, source.ready_args()) else {
+        let written = source.words.iter().all(|word| word.literal().is_some());
+        let (Arg::Ready(path), true) = (&source.path, written) else {
             // Loaded when it runs: what it sets cannot be known now.
             self.lenient = true;
             return Ok(());
         };
         let display = display_beside(name, path);
-        let outer = std::mem::replace(&mut self.args, args);
+        let (written, later) = source.written_args();
+        let outer_later = std::mem::replace(&mut self.source_args, later);
+        let outer_args = match later {
+            Some(_) => Some(std::mem::replace(&mut self.args, written)),
+            None => None,
+        };
         let loaded = self.load_file(&dir.join(path), &display);
-        self.args = outer;
+        self.source_args = outer_later;
+        if let Some(outer) = outer_args {
+            self.args = outer;
+        }
         source.loaded = Some(Arc::new(loaded?));
         Ok(())
     }

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use super::{Command, Run, Scope, Slot, Spec};
 use crate::errors::Failure;
 use crate::outcome::Outcome;
-use crate::parser::{Arg, Args, SyntaxError};
+use crate::lexer::Word;
+use crate::parser::{Arg, Args, DataArg, SyntaxError};
 use crate::script::Script;
 use crate::session::Session;
 
@@ -33,36 +34,45 @@ pub const SOURCE: Spec = Spec {
 #[derive(Debug, Clone)]
 pub struct Source {
     pub path: Arg<PathBuf>,
-    /// `${1}`... inside FILE.
-    pub args: Vec<Arg<String>>,
+    /// `${1}`... inside FILE: DATA words, so a captured value passes on as
+    /// exactly its bytes.
+    pub args: Vec<DataArg>,
+    /// The ARGs as written.
+    pub words: Vec<Word>,
     /// The script, when it could be loaded before the run.
     pub loaded: Option<Arc<Script>>,
 }
 
 impl Source {
+    /// The ARGs as FILE's loader needs them when every one is written
+    /// out: their text, filled in as the file loads (so `${1}` may name a
+    /// handle). `None` without ARGs: FILE then sees the script's own.
+    pub fn written_args(&self) -> (Vec<String>, Option<(usize, u64)>) {
+        if self.words.is_empty() {
+            return (Vec::new(), None);
+        }
+        let written = self
+            .words
+            .iter()
+            .map(|word| word.literal().unwrap_or_default().to_string())
+            .collect();
+        (written, Some((self.words.len(), 0)))
+    }
+
     pub fn parse(args: &mut Args) -> Result<Self, SyntaxError> {
         let path = args.arg("FILE", |p| Ok(PathBuf::from(p)))?;
         let mut arguments = Vec::new();
-        while !args.is_empty() {
-            arguments.push(args.arg("ARG", |a| Ok(a.to_string()))?);
+        let mut words = Vec::new();
+        while let Some(word) = args.peek() {
+            words.push(word.clone());
+            arguments.push(args.data(None)?);
         }
         Ok(Source {
             path,
             args: arguments,
+            words,
             loaded: None,
         })
-    }
-
-    /// The ARGs, when every one is written out (so FILE can be loaded
-    /// before the run).
-    pub fn ready_args(&self) -> Option<Vec<String>> {
-        self.args
-            .iter()
-            .map(|arg| match arg {
-                Arg::Ready(value) => Some(value.clone()),
-                Arg::Later(..) => None,
-            })
-            .collect()
     }
 }
 

@@ -186,6 +186,7 @@ impl Session {
                 };
                 Ok(Filled::text(dir, shown))
             }
+            Var::Argument(index) => self.source_argument(*index),
             Var::Outside(name) => Err(Failure::usage(format!(
                 "${{{name}}} was not given (pass it on the command line)"
             ))),
@@ -219,6 +220,20 @@ impl Session {
                 })
             }
         }
+    }
+
+    /// The `index`th ARG of the `source` line running.
+    fn source_argument(&self, index: usize) -> Result<Filled, Failure> {
+        let argument = self
+            .source_args
+            .last()
+            .and_then(|args| args.get(index - 1))
+            .ok_or_else(|| Failure::usage(format!("${{{index}}}: no source line gave it")))?;
+        Ok(Filled {
+            value: argument.bytes.clone(),
+            shown: argument.shown.clone(),
+            captured: argument.captured,
+        })
     }
 
     /// A variable's bytes, shown as `show` says, or as `<NAME>` when

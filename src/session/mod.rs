@@ -28,6 +28,14 @@ use variables::{LineEnding, Variables};
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// One ARG of a `source` line: its bytes and how the transcript shows it.
+#[derive(Debug, Clone)]
+pub struct SourceArg {
+    pub bytes: Vec<u8>,
+    pub shown: String,
+    pub captured: bool,
+}
+
 /// How long `retry` pauses when a socket keeps saying "ready" but its call
 /// keeps saying "would block".
 const RETRY_PAUSE: Duration = Duration::from_millis(1);
@@ -49,6 +57,8 @@ pub struct Session {
     pub vars: Variables,
     /// What `sendline` ends a line with.
     pub line_ending: LineEnding,
+    /// The ARGs of each `source FILE ARG...` running, innermost last.
+    pub source_args: Vec<Vec<SourceArg>>,
     pub out: Transcript,
 }
 
@@ -65,6 +75,7 @@ impl Session {
             tmp_dir: None,
             vars: Variables::default(),
             line_ending: LineEnding::default(),
+            source_args: Vec::new(),
             out,
         }
     }
