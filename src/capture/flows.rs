@@ -3,7 +3,8 @@
 //! numbers relative to the connection's start, and its window scaled as the
 //! SYNs agreed, by Wireshark's rules, so the trace matches what students
 //! see there; they mark the ACK that completes a
-//! handshake (the one pure ACK `--stable` shows); and they tell whether an
+//! handshake and the ACK that first acknowledges a FIN (the pure ACKs
+//! `--stable` shows); and they tell whether an
 //! exchange the last command started is still under way, so the caller can
 //! wait for its answer before printing.
 
@@ -236,6 +237,10 @@ impl Flow {
         if let Some(fin_end) = other.fin_end {
             if !other.fin_acked && sequence_reached(segment.ack, fin_end) {
                 other.fin_acked = true;
+                segment.acknowledges_fin = !segment
+                    .flags
+                    .intersects(TcpFlags::FIN | TcpFlags::SYN | TcpFlags::RST)
+                    && segment.payload_len == 0;
             }
         }
     }
@@ -512,6 +517,55 @@ mod tests {
             b"",
         );
         assert!(!flows.exchange_in_progress());
+    }
+
+    #[test]
+    fn only_the_first_pure_ack_of_a_fin_is_marked() {
+        let mut flows = Flows::new();
+        let (c, s) = handshake(&mut flows);
+        let fin = segment(&mut flows, true, c, Some(s), TcpFlags::FIN, b"");
+        assert!(!fin.acknowledges_fin);
+        let early = segment(&mut flows, false, s, Some(c), TcpFlags::default(), b"");
+        assert!(
+            !early.acknowledges_fin,
+            "acknowledges what came before the FIN"
+        );
+        let ack = segment(
+            &mut flows,
+            false,
+            s,
+            Some(c.wrapping_add(1)),
+            TcpFlags::default(),
+            b"",
+        );
+        assert!(ack.acknowledges_fin);
+        let again = segment(
+            &mut flows,
+            false,
+            s,
+            Some(c.wrapping_add(1)),
+            TcpFlags::default(),
+            b"",
+        );
+        assert!(!again.acknowledges_fin, "a duplicate is not marked");
+        let answer = segment(
+            &mut flows,
+            false,
+            s,
+            Some(c.wrapping_add(1)),
+            TcpFlags::FIN,
+            b"",
+        );
+        assert!(!answer.acknowledges_fin, "a FIN is shown for itself");
+        let last = segment(
+            &mut flows,
+            true,
+            c.wrapping_add(1),
+            Some(s + 1),
+            TcpFlags::default(),
+            b"",
+        );
+        assert!(last.acknowledges_fin);
     }
 
     #[test]

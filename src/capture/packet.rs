@@ -65,6 +65,9 @@ pub struct TcpSegment {
     pub scaled_window: u32,
     /// The pure ACK that ends a three-way handshake (set by `Flows`).
     pub completes_handshake: bool,
+    /// The pure ACK that first acknowledges the other side's FIN (set by
+    /// `Flows`): the close a command made is answered by it.
+    pub acknowledges_fin: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,9 +167,12 @@ impl Packet {
 
     /// Whether the script decided this packet, so `--stable` shows it: TCP
     /// segments that carry SYN, FIN, RST or data, the ACK that completes a
-    /// handshake, and every UDP and ICMP packet. Other pure ACKs are left
-    /// out: loopback timing decides whether they are sent alone, delayed, or
-    /// folded into the next segment.
+    /// handshake, the ACK that first acknowledges a FIN, and every UDP and
+    /// ICMP packet. Other pure ACKs are left out: loopback timing decides
+    /// whether they are sent alone, delayed, or folded into the next
+    /// segment. A FIN's ACK is not: the peer's program cannot answer within
+    /// the command that closed, so the kernel acknowledges it alone, and
+    /// `settle` waits for it.
     pub fn shown_when_stable(&self) -> bool {
         match &self.transport {
             Transport::Tcp(segment) => {
@@ -174,6 +180,7 @@ impl Packet {
                 segment.flags.intersects(control)
                     || segment.payload_len > 0
                     || segment.completes_handshake
+                    || segment.acknowledges_fin
             }
             Transport::Udp(_) | Transport::Icmp(_) => true,
         }
@@ -294,6 +301,7 @@ fn tcp(slice: &[u8], ip_payload_len: usize) -> Option<(u16, u16, Transport)> {
         relative_ack: None,
         scaled_window: u32::from(header.window_size()),
         completes_handshake: false,
+        acknowledges_fin: false,
     };
     Some((
         header.source_port(),
@@ -557,5 +565,10 @@ pub(crate) mod tests {
         assert!(parsed(TcpFlags::RST, b"").shown_when_stable());
         assert!(parsed(TcpFlags::PSH, b"data").shown_when_stable());
         assert!(!parsed(TcpFlags::default(), b"").shown_when_stable());
+        let mut fin_ack = parsed(TcpFlags::default(), b"");
+        if let Transport::Tcp(segment) = &mut fin_ack.transport {
+            segment.acknowledges_fin = true;
+        }
+        assert!(fin_ack.shown_when_stable());
     }
 }
