@@ -17,6 +17,7 @@ pub const ALL: &[&str] = &[
     "--as",
     "--re",
     "--max",
+    "--all",
 ];
 
 /// Whether `word` is one of the language's flags.

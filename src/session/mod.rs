@@ -6,6 +6,7 @@
 //! place). Run-time `${...}` expansion lives in [`expand`].
 
 pub mod expand;
+pub mod history;
 pub mod placeholders;
 pub mod variables;
 
@@ -23,6 +24,7 @@ use crate::kind::{Kind, SockType};
 use crate::outcome::Endpoint;
 use crate::transcript::Transcript;
 use crate::wait::{wait_for, Deadline};
+use history::History;
 use placeholders::Placeholders;
 use variables::{LineEnding, Variables};
 
@@ -49,6 +51,8 @@ pub struct Session {
     pub vars: Variables,
     /// What `sendline` ends a line with.
     pub line_ending: LineEnding,
+    /// The sockets closed so far, whose connections the kernel may still hold.
+    pub history: History,
     pub out: Transcript,
 }
 
@@ -65,6 +69,7 @@ impl Session {
             tmp_dir: None,
             vars: Variables::default(),
             line_ending: LineEnding::default(),
+            history: History::default(),
             out,
         }
     }
@@ -121,9 +126,12 @@ impl Session {
     }
 
     pub fn remove(&mut self, name: &str) -> Result<Handle, Failure> {
-        self.handles
+        let handle = self
+            .handles
             .remove(name)
-            .ok_or_else(|| self.no_such_handle(name))
+            .ok_or_else(|| self.no_such_handle(name))?;
+        self.history.note_closed(&handle);
+        Ok(handle)
     }
 
     /// The live handles in the order they were made.
