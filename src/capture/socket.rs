@@ -189,7 +189,7 @@ fn create() -> Result<OwnedFd, CaptureError> {
     let fd = unsafe { libc::socket(libc::AF_PACKET, kind, 0) };
     if fd < 0 {
         return Err(CaptureError::from_call(
-            "socket",
+            "socket(AF_PACKET)",
             io::Error::last_os_error(),
         ));
     }

@@ -52,14 +52,19 @@ impl History {
         if local.port() == 0 {
             return;
         }
-        if self.closed.len() == KEPT {
-            self.closed.pop_front();
-        }
-        self.closed.push_back(Closed {
+        self.remember(Closed {
             stream: kind.socktype == SockType::Stream,
             local: unmapped(local),
             peer: handle.peer_addr().and_then(|a| a.as_socket()).map(unmapped),
         });
+    }
+
+    /// Adds a closed socket, forgetting the oldest past [`KEPT`].
+    pub fn remember(&mut self, closed: Closed) {
+        if self.closed.len() == KEPT {
+            self.closed.pop_front();
+        }
+        self.closed.push_back(closed);
     }
 
     /// The closed sockets, newest first.

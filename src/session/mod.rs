@@ -53,6 +53,9 @@ pub struct Session {
     pub line_ending: LineEnding,
     /// The sockets closed so far, whose connections the kernel may still hold.
     pub history: History,
+    /// `trace on`: the capture of the session's packets (boxed: the
+    /// interpreter only asks whether it is there).
+    pub trace: Option<Box<crate::trace::Tracer>>,
     pub out: Transcript,
 }
 
@@ -70,6 +73,7 @@ impl Session {
             vars: Variables::default(),
             line_ending: LineEnding::default(),
             history: History::default(),
+            trace: None,
             out,
         }
     }
@@ -132,6 +136,14 @@ impl Session {
             .ok_or_else(|| self.no_such_handle(name))?;
         self.history.note_closed(&handle);
         Ok(handle)
+    }
+
+    /// Tells the trace, when it is on, that a command is about to reach
+    /// `target`: packets to a port no handle holds are captured from now on.
+    pub fn reaching(&mut self, target: &SockAddr) {
+        if let (Some(trace), Some(inet)) = (&mut self.trace, target.as_socket()) {
+            trace.reaching(inet.port());
+        }
     }
 
     /// The live handles in the order they were made.
