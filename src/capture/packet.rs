@@ -68,6 +68,12 @@ pub struct TcpSegment {
     /// The pure ACK that first acknowledges the other side's FIN (set by
     /// `Flows`): the close a command made is answered by it.
     pub acknowledges_fin: bool,
+    /// A bare RST answering a pure ACK that `--stable` hides (set by
+    /// `Flows`): an ACK the kernel's timing sent, reaching a socket gone.
+    pub answers_hidden_ack: bool,
+    /// Carries nothing its sender had not sent before (set by `Flows`): a
+    /// retransmission, which the kernel's timers decide.
+    pub retransmitted: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,9 +178,12 @@ impl Packet {
     /// whether they are sent alone, delayed, or folded into the next
     /// segment. A FIN's ACK is not: the peer's program cannot answer within
     /// the command that closed, so the kernel acknowledges it alone, and
-    /// `settle` waits for it.
+    /// `settle` waits for it. A reset that answers a hidden ACK is hidden
+    /// with it, and so is a retransmission: timers sent it, on a loaded
+    /// machine only.
     pub fn shown_when_stable(&self) -> bool {
         match &self.transport {
+            Transport::Tcp(segment) if segment.answers_hidden_ack || segment.retransmitted => false,
             Transport::Tcp(segment) => {
                 let control = TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST;
                 segment.flags.intersects(control)
@@ -302,6 +311,8 @@ fn tcp(slice: &[u8], ip_payload_len: usize) -> Option<(u16, u16, Transport)> {
         scaled_window: u32::from(header.window_size()),
         completes_handshake: false,
         acknowledges_fin: false,
+        answers_hidden_ack: false,
+        retransmitted: false,
     };
     Some((
         header.source_port(),
