@@ -4,7 +4,6 @@
 //! accepted), read as `ss` reads them. Where a row is not what netstat
 //! would show, a note under the table says so and why.
 
-use socket2::SockAddr;
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -60,7 +59,7 @@ impl Run for Sockets {
             None
         };
         let mut rows = handle_rows(session);
-        mark_time_waits(&mut rows, kernel.as_deref());
+        mark_time_waits(session, &mut rows, kernel.as_deref());
         if let Some(kernel) = kernel {
             rows.extend(unheld_rows(session, kernel));
         }
@@ -89,16 +88,48 @@ fn is_tcp(handle: &Handle) -> bool {
         .is_some_and(|kind| kind.is_stream() && kind.family != Family::Unix)
 }
 
+/// A live TCP handle as the kernel's rows are matched against it.
+struct Live {
+    name: String,
+    local: SocketAddr,
+    /// The peer it connected to or accepted, even after the connection ended.
+    peer: Option<SocketAddr>,
+    listening: bool,
+}
+
+fn live_tcp(session: &Session) -> Vec<Live> {
+    session
+        .handles()
+        .into_iter()
+        .filter(|h| is_tcp(h))
+        .filter_map(|h| {
+            Some(Live {
+                name: h.name.clone(),
+                local: unmapped(h.local_addr()?.as_socket()?),
+                peer: session.history.peer_of(h.serial),
+                listening: h.is_listening(),
+            })
+        })
+        .collect()
+}
+
+impl Live {
+    /// Whether a kernel socket from `local` to `remote` is this handle's
+    /// connection (its own, or what it left in TIME_WAIT).
+    fn connection(&self, local: SocketAddr, remote: SocketAddr) -> bool {
+        self.local == unmapped(local) && self.peer == Some(unmapped(remote))
+    }
+}
+
 /// A handle in CLOSE whose connection waits in TIME_WAIT apart from it
 /// (it closed first, and the peer closed too) gets its own note. The
 /// kernel's rows are read for it only when such a row is there.
-fn mark_time_waits(rows: &mut [SocketRow], kernel: Option<&[TcpRow]>) {
-    let closed: Vec<SocketAddr> = rows
+fn mark_time_waits(session: &Session, rows: &mut [SocketRow], kernel: Option<&[TcpRow]>) {
+    let live = live_tcp(session);
+    let closed: Vec<&Live> = rows
         .iter()
         .filter(|row| row.note == Some(Note::NotListed))
-        .filter_map(|row| row.local.as_ref()?.as_socket())
-        .filter(|local| local.port() != 0)
-        .map(unmapped)
+        .filter_map(|row| live.iter().find(|l| l.name == row.name && l.peer.is_some()))
         .collect();
     if closed.is_empty() {
         return;
@@ -107,19 +138,16 @@ fn mark_time_waits(rows: &mut [SocketRow], kernel: Option<&[TcpRow]>) {
     let kernel = match kernel {
         Some(kernel) => kernel,
         None => {
-            let ports: Vec<u16> = closed.iter().map(SocketAddr::port).collect();
+            let ports: Vec<u16> = closed.iter().map(|l| l.local.port()).collect();
             read = tcp_sockets(&ports).unwrap_or_default();
             &read
         }
     };
-    let waiting: HashSet<SocketAddr> = kernel
-        .iter()
-        .filter(|row| row.state == "TIME_WAIT")
-        .map(|row| unmapped(row.local))
-        .collect();
-    for row in rows.iter_mut().filter(|r| r.note == Some(Note::NotListed)) {
-        let local = row.local.as_ref().and_then(SockAddr::as_socket);
-        if local.is_some_and(|local| waiting.contains(&unmapped(local))) {
+    for handle in closed {
+        let waiting = kernel
+            .iter()
+            .any(|row| row.state == "TIME_WAIT" && handle.connection(row.local, row.remote));
+        if let (true, Some(row)) = (waiting, rows.iter_mut().find(|r| r.name == handle.name)) {
             row.note = Some(Note::TimeWaitApart);
         }
     }
@@ -173,35 +201,34 @@ fn settled_kernel_rows(session: &Session) -> Result<Vec<TcpRow>, Failure> {
     }
 }
 
-/// The kernel's sockets that no handle holds: on a port a handle holds (a
-/// connection not yet accepted), or left behind by a socket the script
-/// closed (TIME_WAIT); each with the note that says why it is there.
+/// The kernel's sockets that no handle holds but the session made: a
+/// connection not yet accepted from a listener of it, or what a handle
+/// left behind (TIME_WAIT; a close still under way), whether the handle
+/// is closed or still open. Other programs' sockets on a port the session
+/// once used are left out. Each row has the note that says why it is there.
 fn unheld_rows(session: &Session, kernel: Vec<TcpRow>) -> Vec<SocketRow> {
     let handles = session.handles();
     let held: HashSet<u64> = handles
         .iter()
         .filter_map(|h| socket_inode(h.as_fd()).ok())
         .collect();
-    let live: Vec<(SocketAddr, bool)> = handles
-        .iter()
-        .filter(|h| is_tcp(h))
-        .filter_map(|h| Some((unmapped(h.local_addr()?.as_socket()?), h.is_listening())))
-        .collect();
-    let on_live_port = |local: SocketAddr| {
-        live.iter()
-            .find(|(bound, _)| bound.port() == local.port() && covers(*bound, local))
-    };
+    let live = live_tcp(session);
     let mut rows: Vec<(String, SocketRow)> = kernel
         .into_iter()
         .filter(|row| row.inode == 0 || !held.contains(&row.inode))
         .filter_map(|row| {
             let local = unmapped(row.local);
-            let listener = on_live_port(local).map(|(_, listening)| *listening);
-            let left = session.history.left_behind(row.local, row.remote);
-            if listener.is_none() && !left {
+            let not_accepted = row.inode == 0
+                && row.state != "TIME_WAIT"
+                && live
+                    .iter()
+                    .any(|l| l.listening && l.local.port() == local.port() && covers(l.local, local));
+            let left = session.history.left_behind(row.local, row.remote)
+                || live.iter().any(|l| l.connection(row.local, row.remote));
+            if !not_accepted && !left {
                 return None;
             }
-            let note = note_for(&row, listener == Some(true));
+            let note = note_for(&row, not_accepted);
             let kind = Kind::from_short(if row.local.is_ipv4() { "tcp" } else { "tcp6" })
                 .expect("a kind sockrepl knows");
             let key = format!(

@@ -207,9 +207,18 @@ impl Session {
     /// Remembers a port or autobound name the kernel chose for `handle`, so
     /// that `--stable` can show it as `<handle.port>`.
     pub fn note_kernel_choice(&mut self, name: &str) {
-        let Some(Ok(socket)) = self.handles.get(name).map(Handle::socket) else {
+        let Some(handle) = self.handles.get(name) else {
             return;
         };
+        let Ok(socket) = handle.socket() else {
+            return;
+        };
+        // A connection's peer, which the kernel forgets once it has ended.
+        if socket.kind.is_stream() {
+            if let Ok(peer) = socket.peer_addr() {
+                self.history.note_peer(handle.serial, &peer);
+            }
+        }
         // A raw socket's "port" is its protocol number, not a kernel choice.
         if socket.port_chosen || socket.kind.socktype == SockType::Raw {
             return;
@@ -224,12 +233,18 @@ impl Session {
     /// chose it (the peer is another program, whose kernel picked it), so
     /// `--stable` hides it too: `<conn.peer.port>`.
     pub fn note_peer_port(&mut self, name: &str) {
-        let Some(Ok(socket)) = self.handles.get(name).map(Handle::socket) else {
+        let Some(handle) = self.handles.get(name) else {
+            return;
+        };
+        let Ok(socket) = handle.socket() else {
             return;
         };
         if let Ok(peer) = socket.peer_addr() {
             let kind = socket.kind;
             self.placeholders.note_peer(name, kind, &peer);
+            if kind.is_stream() {
+                self.history.note_peer(handle.serial, &peer);
+            }
         }
     }
 
