@@ -543,6 +543,13 @@ def _protocol_rows():
     }
 
 
+def _trace_rows():
+    # Imported here: trace_rows imports this module's helpers.
+    import trace_rows
+
+    return trace_rows.ROWS
+
+
 ROWS = {
     "startup": startup,
     "roundtrip": roundtrip,
@@ -551,4 +558,5 @@ ROWS = {
     "golden": golden,
     "scale": scale,
     **_protocol_rows(),
+    **_trace_rows(),
 }

@@ -92,6 +92,9 @@ impl Interpreter {
 
     /// Runs one line: echo, apply, render; a failure writes its one line.
     pub fn run_line(&mut self, script: &Script, line: &Line) -> End {
+        if self.session.trace.is_some() {
+            crate::trace::before_line(&mut self.session);
+        }
         self.echo_line(line);
         let result = match &line.command {
             Command::Source(source) => return self.run_source(script, line, source),
@@ -99,8 +102,18 @@ impl Interpreter {
             command => command.apply(&mut self.session),
         };
         match result {
-            Ok(outcome) => self.show_outcome(&outcome),
+            Ok(outcome) => {
+                let end = self.show_outcome(&outcome);
+                if self.session.trace.is_some() {
+                    crate::trace::after_command(&mut self.session, Some(&outcome));
+                }
+                end
+            }
             Err(failure) => {
+                // The packets first: a failure line ends the transcript.
+                if self.session.trace.is_some() {
+                    crate::trace::after_command(&mut self.session, None);
+                }
                 self.report(script, line, &failure);
                 if failure == Failure::Interrupted {
                     End::Interrupted

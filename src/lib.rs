@@ -26,7 +26,8 @@
 //! [`address`], socket kinds in [`kind`], errno names and hints in
 //! [`errors`], "did you mean" in [`suggest`], the `sockets` table's kernel
 //! queries in [`netstat`]. Programs under test (`spawn`) run through
-//! [`program`]; `--netns` isolation is [`netns`]. `docs/architecture.md` is the map, with the
+//! [`program`]; `--netns` isolation is [`netns`]; `trace`, the packets
+//! under each command, is [`trace`] over [`capture`]. `docs/architecture.md` is the map, with the
 //! checklist for adding a command.
 
 pub mod address;
@@ -57,5 +58,6 @@ pub mod script;
 pub mod session;
 pub mod suggest;
 pub mod tls;
+pub mod trace;
 pub mod transcript;
 pub mod wait;

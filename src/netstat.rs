@@ -1,6 +1,7 @@
 //! What the kernel says about a socket, for the `sockets` table: its TCP
 //! state from TCP_INFO and its queues from FIONREAD/SIOCOUTQ, read the way
-//! `netstat` and `ss` read them.
+//! `netstat` and `ss` read them; and, as [`Note`]s under the table, where
+//! a row is not what `netstat` would show, and why.
 
 use socket2::SockAddr;
 use std::collections::HashMap;
@@ -19,6 +20,59 @@ pub struct SocketRow {
     pub local: Option<SockAddr>,
     pub foreign: Option<SockAddr>,
     pub state: &'static str,
+    /// Why netstat would show this row otherwise, or not at all.
+    pub note: Option<Note>,
+}
+
+/// Where the table and netstat part ways, told in a note under the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Note {
+    /// A TCP socket in CLOSE: neither listening nor connected.
+    NotListed,
+    /// In CLOSE after a connection that waits in TIME_WAIT without it.
+    TimeWaitApart,
+    /// A datagram socket's Recv-Q: the size of the next datagram.
+    NextDatagram,
+    /// `sockets --all`: a TIME_WAIT no handle holds.
+    TimeWait,
+    /// `sockets --all`: completed by the kernel, not yet accepted.
+    NotAccepted,
+    /// `sockets --all`: closed by the script, still being ended.
+    Closing,
+    /// `sockets --all`: on a port of the session, held by no handle of it.
+    Elsewhere,
+}
+
+impl Note {
+    /// The note's sentence.
+    pub fn text(self) -> &'static str {
+        match self {
+            Note::NotListed => {
+                "netstat and ss do not list a TCP socket that neither listens nor is connected"
+            }
+            Note::TimeWaitApart => {
+                "netstat and ss do not list this socket: its connection waits in TIME_WAIT \
+                 apart from it (sockets --all shows it)"
+            }
+            Note::NextDatagram => {
+                "Recv-Q is the size of the next datagram; netstat shows the kernel memory \
+                 the queue takes"
+            }
+            Note::TimeWait => {
+                "no handle holds it: the side that closed first keeps the connection in \
+                 TIME_WAIT for 60 s (netstat shows it without a program)"
+            }
+            Note::NotAccepted => {
+                "no handle holds it yet: the kernel completed the handshake, and accept \
+                 will return it"
+            }
+            Note::Closing => {
+                "no handle holds it: the script closed it, and the kernel is still ending \
+                 the connection"
+            }
+            Note::Elsewhere => "no handle of this session holds it",
+        }
+    }
 }
 
 /// The receive and send queues of this network namespace's TCP sockets, as
@@ -104,6 +158,12 @@ pub fn socket_row(handle: &Handle, socket: &SocketIo, proc_tcp: &ProcTcp) -> Soc
         // (netstat shows the kernel memory the queue takes instead).
         None => (other_state(handle, kind), inq(fd), outq(fd)),
     };
+    let inet = kind.family != Family::Unix;
+    let note = match state {
+        "CLOSE" if tcp => Some(Note::NotListed),
+        _ if inet && !kind.is_stream() && recv_q > 0 => Some(Note::NextDatagram),
+        _ => None,
+    };
     SocketRow {
         name: handle.name.clone(),
         kind,
@@ -112,6 +172,7 @@ pub fn socket_row(handle: &Handle, socket: &SocketIo, proc_tcp: &ProcTcp) -> Soc
         local: handle.local_addr(),
         foreign: handle.peer_addr(),
         state,
+        note,
     }
 }
 

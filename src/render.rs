@@ -9,7 +9,7 @@ use std::fmt::{self, Write as _};
 use crate::data::{bytes_literal, hexdump};
 use crate::errors::describe_errno;
 use crate::kind::Kind;
-use crate::netstat::SocketRow;
+use crate::netstat::{Note, SocketRow};
 use crate::outcome::{Endpoint, Outcome, ReceiveKind, Received};
 use crate::session::Session;
 
@@ -267,6 +267,7 @@ fn render_table(rows: &[SocketRow], session: &Session) -> String {
         "Foreign Address",
         "State",
     ];
+    let mut notes: Vec<Note> = Vec::new();
     let cells: Vec<[String; 7]> = rows
         .iter()
         .map(|row| {
@@ -277,7 +278,7 @@ fn render_table(rows: &[SocketRow], session: &Session) -> String {
                 row.send_q.to_string(),
                 table_addr(row.local.as_ref(), None, row.kind, session),
                 table_addr(row.foreign.as_ref(), row.local.as_ref(), row.kind, session),
-                row.state.to_string(),
+                state_cell(row, &mut notes),
             ]
         })
         .collect();
@@ -307,7 +308,30 @@ fn render_table(rows: &[SocketRow], session: &Session) -> String {
     if rows.is_empty() {
         lines.push("(no handles)".to_string());
     }
+    for (index, note) in notes.iter().enumerate() {
+        lines.push(format!("({}) {}", index + 1, note.text()));
+    }
     lines.join("\n")
+}
+
+/// The state, and the number of the note under the table that explains
+/// how the row differs from netstat's (`CLOSE (1)`). Notes are numbered
+/// in the order they first appear.
+fn state_cell(row: &SocketRow, notes: &mut Vec<Note>) -> String {
+    let Some(note) = row.note else {
+        return row.state.to_string();
+    };
+    let number = match notes.iter().position(|n| *n == note) {
+        Some(index) => index + 1,
+        None => {
+            notes.push(note);
+            notes.len()
+        }
+    };
+    match row.state {
+        "" => format!("({number})"),
+        state => format!("{state} ({number})"),
+    }
 }
 
 /// netstat's `*` for "any port" and, for a socket with no peer, its

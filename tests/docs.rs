@@ -245,7 +245,8 @@ fn every_lesson_runs_to_the_end() {
         .filter(|path| path.extension().is_some_and(|e| e == "sock"))
         .collect();
     lessons.sort();
-    assert_eq!(lessons.len(), 16, "{lessons:?}");
+    // Every lesson runs (one per lecture topic, numbered in order).
+    assert!(lessons.len() >= 19, "{lessons:?}");
     for lesson in &lessons {
         let path = lesson.to_string_lossy();
         assert_ran(&sockrepl(&["--stable", "run", &path]), &path);

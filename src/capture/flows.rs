@@ -3,7 +3,8 @@
 //! numbers relative to the connection's start, and its window scaled as the
 //! SYNs agreed, by Wireshark's rules, so the trace matches what students
 //! see there; they mark the ACK that completes a
-//! handshake (the one pure ACK `--stable` shows); and they tell whether an
+//! handshake and the ACK that first acknowledges a FIN (the pure ACKs
+//! `--stable` shows); and they tell whether an
 //! exchange the last command started is still under way, so the caller can
 //! wait for its answer before printing.
 
@@ -47,6 +48,12 @@ struct Side {
     /// The sequence number just past this side's FIN.
     fin_end: Option<u32>,
     fin_acked: bool,
+    /// What this side's last segment acknowledged, if it was a pure ACK
+    /// that `--stable` hides (a reset answering it is hidden too).
+    hidden_ack: Option<u32>,
+    /// Just past the last sequence number this side has sent (its SYN and
+    /// FIN count one each): a segment that ends before is a retransmission.
+    sent_end: Option<u32>,
     /// Whether this side's SYN was seen, and its window scale option.
     syn_seen: bool,
     window_scale: Option<u8>,
@@ -195,13 +202,25 @@ impl Flow {
     fn follow(&mut self, side: usize, segment: &mut TcpSegment, command: u64) {
         let flags = segment.flags;
         if flags.contains(TcpFlags::RST) {
+            // A bare RST answers a segment that carried an ACK, with that
+            // ACK as its sequence number.
+            segment.answers_hidden_ack = !flags.contains(TcpFlags::ACK)
+                && self.sides[1 - side].hidden_ack == Some(segment.seq);
             self.reset = true;
             self.awaiting = Awaiting::Nothing;
             return;
         }
+        self.mark_retransmission(side, segment);
         if flags.contains(TcpFlags::ACK) {
             self.take_ack(side, segment);
         }
+        let control = TcpFlags::SYN | TcpFlags::FIN;
+        let pure = flags.contains(TcpFlags::ACK)
+            && !flags.intersects(control)
+            && segment.payload_len == 0
+            && !segment.completes_handshake
+            && !segment.acknowledges_fin;
+        self.sides[side].hidden_ack = pure.then_some(segment.ack);
         if flags.contains(TcpFlags::SYN) {
             self.awaiting = if flags.contains(TcpFlags::ACK) {
                 Awaiting::HandshakeAckFrom(1 - side, segment.seq.wrapping_add(1))
@@ -210,7 +229,8 @@ impl Flow {
             };
             self.waiting_since = command;
         }
-        if flags.contains(TcpFlags::FIN) {
+        // A FIN sent again was answered, or will be, as the first one.
+        if flags.contains(TcpFlags::FIN) && !segment.retransmitted {
             let this = &mut self.sides[side];
             this.fin_end = Some(
                 segment
@@ -220,6 +240,24 @@ impl Flow {
             );
             this.fin_acked = false;
             self.waiting_since = command;
+        }
+    }
+
+    /// A segment that carries nothing this side had not sent before is a
+    /// retransmission: the kernel's timers sent it, not the script.
+    fn mark_retransmission(&mut self, side: usize, segment: &mut TcpSegment) {
+        let flags = segment.flags;
+        let occupies = segment.payload_len
+            + u32::from(flags.contains(TcpFlags::SYN))
+            + u32::from(flags.contains(TcpFlags::FIN));
+        if occupies == 0 {
+            return;
+        }
+        let end = segment.seq.wrapping_add(occupies);
+        let this = &mut self.sides[side];
+        match this.sent_end {
+            Some(sent) if sequence_reached(sent, end) => segment.retransmitted = true,
+            _ => this.sent_end = Some(end),
         }
     }
 
@@ -236,6 +274,10 @@ impl Flow {
         if let Some(fin_end) = other.fin_end {
             if !other.fin_acked && sequence_reached(segment.ack, fin_end) {
                 other.fin_acked = true;
+                segment.acknowledges_fin = !segment
+                    .flags
+                    .intersects(TcpFlags::FIN | TcpFlags::SYN | TcpFlags::RST)
+                    && segment.payload_len == 0;
             }
         }
     }
@@ -512,6 +554,129 @@ mod tests {
             b"",
         );
         assert!(!flows.exchange_in_progress());
+    }
+
+    #[test]
+    fn only_the_first_pure_ack_of_a_fin_is_marked() {
+        let mut flows = Flows::new();
+        let (c, s) = handshake(&mut flows);
+        let fin = segment(&mut flows, true, c, Some(s), TcpFlags::FIN, b"");
+        assert!(!fin.acknowledges_fin);
+        let early = segment(&mut flows, false, s, Some(c), TcpFlags::default(), b"");
+        assert!(
+            !early.acknowledges_fin,
+            "acknowledges what came before the FIN"
+        );
+        let ack = segment(
+            &mut flows,
+            false,
+            s,
+            Some(c.wrapping_add(1)),
+            TcpFlags::default(),
+            b"",
+        );
+        assert!(ack.acknowledges_fin);
+        let again = segment(
+            &mut flows,
+            false,
+            s,
+            Some(c.wrapping_add(1)),
+            TcpFlags::default(),
+            b"",
+        );
+        assert!(!again.acknowledges_fin, "a duplicate is not marked");
+        let answer = segment(
+            &mut flows,
+            false,
+            s,
+            Some(c.wrapping_add(1)),
+            TcpFlags::FIN,
+            b"",
+        );
+        assert!(!answer.acknowledges_fin, "a FIN is shown for itself");
+        let last = segment(
+            &mut flows,
+            true,
+            c.wrapping_add(1),
+            Some(s + 1),
+            TcpFlags::default(),
+            b"",
+        );
+        assert!(last.acknowledges_fin);
+    }
+
+    #[test]
+    fn a_segment_sent_again_is_a_retransmission() {
+        let mut flows = Flows::new();
+        let first = segment(&mut flows, true, CLIENT_ISN, None, TcpFlags::SYN, b"");
+        let again = segment(&mut flows, true, CLIENT_ISN, None, TcpFlags::SYN, b"");
+        assert!(!first.retransmitted && again.retransmitted);
+        let mut flows = Flows::new();
+        let (c, s) = handshake(&mut flows);
+        let data = segment(&mut flows, true, c, Some(s), TcpFlags::PSH, b"abc");
+        let resent = segment(&mut flows, true, c, Some(s), TcpFlags::PSH, b"abc");
+        let more = segment(
+            &mut flows,
+            true,
+            c.wrapping_add(3),
+            Some(s),
+            TcpFlags::FIN,
+            b"d",
+        );
+        let fin_again = segment(
+            &mut flows,
+            true,
+            c.wrapping_add(3),
+            Some(s),
+            TcpFlags::FIN,
+            b"d",
+        );
+        assert!(!data.retransmitted && resent.retransmitted);
+        assert!(!more.retransmitted && fin_again.retransmitted);
+        let ack = segment(
+            &mut flows,
+            false,
+            s,
+            Some(c.wrapping_add(5)),
+            TcpFlags::default(),
+            b"",
+        );
+        assert!(ack.acknowledges_fin);
+        let fin_once_more = segment(
+            &mut flows,
+            true,
+            c.wrapping_add(3),
+            Some(s),
+            TcpFlags::FIN,
+            b"d",
+        );
+        let ack_again = segment(
+            &mut flows,
+            false,
+            s,
+            Some(c.wrapping_add(5)),
+            TcpFlags::default(),
+            b"",
+        );
+        assert!(fin_once_more.retransmitted && !ack_again.acknowledges_fin);
+        assert!(!flows.exchange_in_progress());
+    }
+
+    #[test]
+    fn a_reset_answering_a_hidden_ack_is_marked() {
+        let mut flows = Flows::new();
+        let (c, s) = handshake(&mut flows);
+        // A duplicate ACK reaches a port whose socket has gone: the reset
+        // answering it is the kernel's timing, like the ACK itself.
+        segment(&mut flows, true, c, Some(s), TcpFlags::default(), b"");
+        let reset = segment(&mut flows, false, s, None, TcpFlags::RST, b"");
+        assert!(reset.answers_hidden_ack);
+        // Data is the script's: the reset answering it is shown.
+        let mut flows = Flows::new();
+        let (c, s) = handshake(&mut flows);
+        segment(&mut flows, true, c, Some(s), TcpFlags::PSH, b"late");
+        let reset = segment(&mut flows, false, s, None, TcpFlags::RST, b"");
+        assert!(!reset.answers_hidden_ack);
     }
 
     #[test]

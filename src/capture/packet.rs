@@ -65,6 +65,15 @@ pub struct TcpSegment {
     pub scaled_window: u32,
     /// The pure ACK that ends a three-way handshake (set by `Flows`).
     pub completes_handshake: bool,
+    /// The pure ACK that first acknowledges the other side's FIN (set by
+    /// `Flows`): the close a command made is answered by it.
+    pub acknowledges_fin: bool,
+    /// A bare RST answering a pure ACK that `--stable` hides (set by
+    /// `Flows`): an ACK the kernel's timing sent, reaching a socket gone.
+    pub answers_hidden_ack: bool,
+    /// Carries nothing its sender had not sent before (set by `Flows`): a
+    /// retransmission, which the kernel's timers decide.
+    pub retransmitted: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,16 +173,23 @@ impl Packet {
 
     /// Whether the script decided this packet, so `--stable` shows it: TCP
     /// segments that carry SYN, FIN, RST or data, the ACK that completes a
-    /// handshake, and every UDP and ICMP packet. Other pure ACKs are left
-    /// out: loopback timing decides whether they are sent alone, delayed, or
-    /// folded into the next segment.
+    /// handshake, the ACK that first acknowledges a FIN, and every UDP and
+    /// ICMP packet. Other pure ACKs are left out: loopback timing decides
+    /// whether they are sent alone, delayed, or folded into the next
+    /// segment. A FIN's ACK is not: the peer's program cannot answer within
+    /// the command that closed, so the kernel acknowledges it alone, and
+    /// `settle` waits for it. A reset that answers a hidden ACK is hidden
+    /// with it, and so is a retransmission: timers sent it, on a loaded
+    /// machine only.
     pub fn shown_when_stable(&self) -> bool {
         match &self.transport {
+            Transport::Tcp(segment) if segment.answers_hidden_ack || segment.retransmitted => false,
             Transport::Tcp(segment) => {
                 let control = TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST;
                 segment.flags.intersects(control)
                     || segment.payload_len > 0
                     || segment.completes_handshake
+                    || segment.acknowledges_fin
             }
             Transport::Udp(_) | Transport::Icmp(_) => true,
         }
@@ -294,6 +310,9 @@ fn tcp(slice: &[u8], ip_payload_len: usize) -> Option<(u16, u16, Transport)> {
         relative_ack: None,
         scaled_window: u32::from(header.window_size()),
         completes_handshake: false,
+        acknowledges_fin: false,
+        answers_hidden_ack: false,
+        retransmitted: false,
     };
     Some((
         header.source_port(),
@@ -557,5 +576,10 @@ pub(crate) mod tests {
         assert!(parsed(TcpFlags::RST, b"").shown_when_stable());
         assert!(parsed(TcpFlags::PSH, b"data").shown_when_stable());
         assert!(!parsed(TcpFlags::default(), b"").shown_when_stable());
+        let mut fin_ack = parsed(TcpFlags::default(), b"");
+        if let Transport::Tcp(segment) = &mut fin_ack.transport {
+            segment.acknowledges_fin = true;
+        }
+        assert!(fin_ack.shown_when_stable());
     }
 }

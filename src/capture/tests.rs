@@ -92,14 +92,16 @@ fn exchange(capture: &mut Capture, host: IpAddr) -> (Ends, Vec<Vec<Packet>>) {
     (ends, steps)
 }
 
-const EXCHANGE_WHEN_STABLE: [&str; 7] = [
+const EXCHANGE_WHEN_STABLE: [&str; 9] = [
     "cli > srv  SYN seq=0",
     "srv > cli  SYN-ACK seq=0 ack=1",
     "cli > srv  ACK seq=1 ack=1",
     "cli > srv  PSH-ACK seq=1 ack=1 len=5",
     "srv > cli  PSH-ACK seq=1 ack=6 len=6",
     "cli > srv  FIN-ACK seq=6 ack=7",
+    "srv > cli  ACK seq=7 ack=7",
     "srv > cli  FIN-ACK seq=7 ack=7",
+    "cli > srv  ACK seq=7 ack=8",
 ];
 
 #[test]
@@ -164,8 +166,8 @@ fn each_command_s_packets_are_there_when_it_returns() {
         &EXCHANGE_WHEN_STABLE[3..4],
         &EXCHANGE_WHEN_STABLE[4..5],
         &[],
-        &EXCHANGE_WHEN_STABLE[5..6],
-        &EXCHANGE_WHEN_STABLE[6..7],
+        &EXCHANGE_WHEN_STABLE[5..7],
+        &EXCHANGE_WHEN_STABLE[7..9],
     ];
     assert_eq!(per_step, expected);
 }

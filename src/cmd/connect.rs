@@ -65,6 +65,7 @@ impl Run for Connect {
         let addr = session.resolve(&self.addr)?.into_owned();
         let kind = session.handle(&self.name)?.socket()?.kind;
         let target = addr.resolve(kind)?;
+        session.reaching(&target);
         let shown = session.show_addr(kind, &target);
         let result = self.connect(session, &target, &shown);
         if result.is_ok() || matches!(result, Err(Failure::Sys { .. })) {

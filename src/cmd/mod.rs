@@ -91,6 +91,7 @@ commands! {
     names { Name }
     poll { Poll }
     sockets { Sockets }
+    trace { Trace }
     expect { Expect, ExpectEof }
     fails { Fails }
     require { Require }

@@ -13,12 +13,13 @@ pub const SPECS: &[Spec] = &[REQUIRE];
 
 pub const REQUIRE: Spec = Spec {
     name: "require",
-    synopsis: "require ipv6|raw|unix|icmp",
+    synopsis: "require ipv6|raw|unix|icmp|capture",
     summary: "Skip the rest of the script (status 0, counted as skipped by test) when the machine \
-              lacks IPv6, raw sockets (privilege), Unix sockets or ping sockets.",
+              lacks IPv6, raw sockets (privilege), Unix sockets, ping sockets or the right to \
+              capture packets (trace).",
     python: "pytest.skip(...)",
     example: "require raw",
-    args: &[Slot::Choice(&["ipv6", "raw", "unix", "icmp"])],
+    args: &[Slot::Choice(&["ipv6", "raw", "unix", "icmp", "capture"])],
     repeats: false,
     flags: &[],
     scope: Scope::Language,
@@ -31,6 +32,8 @@ pub enum Feature {
     Raw,
     Unix,
     Icmp,
+    /// The right to capture packets, which `trace` needs.
+    Capture,
 }
 
 #[derive(Debug, Clone)]
@@ -40,11 +43,12 @@ pub struct Require {
 
 impl Require {
     pub fn parse(args: &mut Args) -> Result<Self, SyntaxError> {
-        let feature = match args.literal("ipv6|raw|unix|icmp")? {
+        let feature = match args.literal("ipv6|raw|unix|icmp|capture")? {
             "ipv6" => Feature::Ipv6,
             "raw" => Feature::Raw,
             "unix" => Feature::Unix,
             "icmp" => Feature::Icmp,
+            "capture" => Feature::Capture,
             other => return Err(args.usage_error(&format!("cannot require '{other}'"))),
         };
         Ok(Require { feature })
@@ -56,7 +60,7 @@ impl Run for Require {
     fn apply(&self, _: &mut Session) -> Result<Outcome, Failure> {
         Ok(match missing(self.feature) {
             None => Outcome::Text(format!("{}: available", name(self.feature))),
-            Some(reason) => Outcome::Skip(reason.to_string()),
+            Some(reason) => Outcome::Skip(reason),
         })
     }
 }
@@ -67,12 +71,13 @@ fn name(feature: Feature) -> &'static str {
         Feature::Raw => "raw",
         Feature::Unix => "unix",
         Feature::Icmp => "icmp",
+        Feature::Capture => "capture",
     }
 }
 
 /// Why the feature is missing, or `None` when it works here.
-fn missing(feature: Feature) -> Option<&'static str> {
-    match feature {
+fn missing(feature: Feature) -> Option<String> {
+    let missing = match feature {
         Feature::Ipv6 => {
             let works = Socket::new(Domain::IPV6, Type::DGRAM, None)
                 .and_then(|s| s.bind(&SocketAddr::from((Ipv6Addr::LOCALHOST, 0)).into()))
@@ -90,5 +95,12 @@ fn missing(feature: Feature) -> Option<&'static str> {
             .then_some(
                 "ping sockets are not allowed for this group (sysctl net.ipv4.ping_group_range)",
             ),
-    }
+        // The same refusal `trace on` would meet, naming both ways around it.
+        Feature::Capture => {
+            return crate::capture::Capture::open(&[], None)
+                .err()
+                .map(|error| error.to_string())
+        }
+    };
+    missing.map(str::to_string)
 }

@@ -162,10 +162,11 @@ impl Send {
         let resolved = session.resolve_data(&self.data)?;
         let (data, captured) = (resolved.data, resolved.captured);
         let to = session.resolve(to)?.into_owned();
-        let handle = session.handle(&self.name)?;
-        let kind = handle.socket()?.kind;
-        let deadline = session.deadline(handle);
+        let kind = session.handle(&self.name)?.socket()?.kind;
         let target = to.resolve(kind)?;
+        session.reaching(&target);
+        let handle = session.handle(&self.name)?;
+        let deadline = session.deadline(handle);
         let bytes = datagram_bytes(&data)?;
         let socket = handle.socket()?;
         let sent = session.retry(handle, libc::POLLOUT, deadline, "no room to send", |_| {

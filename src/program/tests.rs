@@ -147,7 +147,11 @@ fn terminate_escalates_to_sigkill_for_a_program_that_ignores_sigterm() {
         status.matches(ExpectedExit::Signal(Signal::SIGKILL)),
         "{status}"
     );
-    assert!(took >= DEFAULT_GRACE && took < DEFAULT_GRACE + Duration::from_millis(500));
+    // Not before the grace period; well before the program's own 30 s
+    // (the upper bound leaves room for a loaded machine: it is not a
+    // measure of speed).
+    assert!(took >= DEFAULT_GRACE, "{took:?}");
+    assert!(took < DEFAULT_GRACE + Duration::from_secs(10), "{took:?}");
     assert_eq!(live_members(pgid), Vec::<Pid>::new());
     assert!(!registry::running_groups().contains(&pgid));
 }

@@ -6,6 +6,7 @@
 //! place). Run-time `${...}` expansion lives in [`expand`].
 
 pub mod expand;
+pub mod history;
 pub mod placeholders;
 pub mod variables;
 
@@ -23,6 +24,7 @@ use crate::kind::{Kind, SockType};
 use crate::outcome::Endpoint;
 use crate::transcript::Transcript;
 use crate::wait::{wait_for, Deadline};
+use history::History;
 use placeholders::Placeholders;
 use variables::{LineEnding, Variables};
 
@@ -59,6 +61,11 @@ pub struct Session {
     pub line_ending: LineEnding,
     /// The ARGs of each `source FILE ARG...` running, innermost last.
     pub source_args: Vec<Vec<SourceArg>>,
+    /// The sockets closed so far, whose connections the kernel may still hold.
+    pub history: History,
+    /// `trace on`: the capture of the session's packets (boxed: the
+    /// interpreter only asks whether it is there).
+    pub trace: Option<Box<crate::trace::Tracer>>,
     pub out: Transcript,
 }
 
@@ -76,6 +83,8 @@ impl Session {
             vars: Variables::default(),
             line_ending: LineEnding::default(),
             source_args: Vec::new(),
+            history: History::default(),
+            trace: None,
             out,
         }
     }
@@ -132,9 +141,20 @@ impl Session {
     }
 
     pub fn remove(&mut self, name: &str) -> Result<Handle, Failure> {
-        self.handles
+        let handle = self
+            .handles
             .remove(name)
-            .ok_or_else(|| self.no_such_handle(name))
+            .ok_or_else(|| self.no_such_handle(name))?;
+        self.history.note_closed(&handle);
+        Ok(handle)
+    }
+
+    /// Tells the trace, when it is on, that a command is about to reach
+    /// `target`: packets to a port no handle holds are captured from now on.
+    pub fn reaching(&mut self, target: &SockAddr) {
+        if let (Some(trace), Some(inet)) = (&mut self.trace, target.as_socket()) {
+            trace.reaching(inet.port());
+        }
     }
 
     /// The live handles in the order they were made.
@@ -198,9 +218,18 @@ impl Session {
     /// Remembers a port or autobound name the kernel chose for `handle`, so
     /// that `--stable` can show it as `<handle.port>`.
     pub fn note_kernel_choice(&mut self, name: &str) {
-        let Some(Ok(socket)) = self.handles.get(name).map(Handle::socket) else {
+        let Some(handle) = self.handles.get(name) else {
             return;
         };
+        let Ok(socket) = handle.socket() else {
+            return;
+        };
+        // A connection's peer, which the kernel forgets once it has ended.
+        if socket.kind.is_stream() {
+            if let Ok(peer) = socket.peer_addr() {
+                self.history.note_peer(handle.serial, &peer);
+            }
+        }
         // A raw socket's "port" is its protocol number, not a kernel choice.
         if socket.port_chosen || socket.kind.socktype == SockType::Raw {
             return;
@@ -215,12 +244,18 @@ impl Session {
     /// chose it (the peer is another program, whose kernel picked it), so
     /// `--stable` hides it too: `<conn.peer.port>`.
     pub fn note_peer_port(&mut self, name: &str) {
-        let Some(Ok(socket)) = self.handles.get(name).map(Handle::socket) else {
+        let Some(handle) = self.handles.get(name) else {
+            return;
+        };
+        let Ok(socket) = handle.socket() else {
             return;
         };
         if let Ok(peer) = socket.peer_addr() {
             let kind = socket.kind;
             self.placeholders.note_peer(name, kind, &peer);
+            if kind.is_stream() {
+                self.history.note_peer(handle.serial, &peer);
+            }
         }
     }
 
