@@ -430,3 +430,18 @@ fn nothing_typed_ends_the_shell_but_exit() {
     shell.send("exit 3\r");
     assert_eq!(shell.wait().code(), Some(3));
 }
+
+#[test]
+fn record_leaves_out_a_connect_that_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("twice.sock");
+    let (mut shell, port) = listening_shell(dir.path());
+    shell.line(&format!("record {}", script.display()));
+    shell.line("socket cli");
+    shell.line(&format!("connect cli 127.0.0.1:{port}"));
+    let again = shell.line(&format!("connect cli 127.0.0.1:{port}"));
+    assert!(again.contains("EISCONN"), "{again}");
+    shell.line("record stop");
+    let text = std::fs::read_to_string(&script).unwrap();
+    assert_eq!(text.matches("connect cli").count(), 1, "{text}");
+}

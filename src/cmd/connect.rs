@@ -115,10 +115,21 @@ impl Connect {
         session.out.flush();
         let what = format!("no answer from {shown}");
         wait_for(handle.as_fd(), libc::POLLOUT, session.deadline(handle), &what)?;
-        match socket.take_error()? {
-            Some(error) => Err(error.into()),
-            None => Ok(()),
+        if let Some(error) = socket.take_error()? {
+            return Err(error.into());
         }
+        finish_connect(socket, target)
+    }
+}
+
+/// Calls connect() once more after the handshake, as a blocking connect
+/// would have returned: until then Linux still counts the socket as
+/// connecting and would let the next `connect` "succeed" again, where
+/// Python's blocking socket fails with EISCONN.
+fn finish_connect(socket: &crate::handle::SocketIo, target: &SockAddr) -> Result<(), Failure> {
+    match socket.connect(target) {
+        Err(e) if e.raw_os_error() != Some(libc::EISCONN) => Err(e.into()),
+        _ => Ok(()),
     }
 }
 
@@ -129,7 +140,9 @@ fn connect_hint(errno: Errno, addr: &str) -> Option<String> {
         Errno::ETIMEDOUT => format!("{addr} never answered the handshake"),
         Errno::ENETUNREACH => "this machine has no route to that network".into(),
         Errno::EHOSTUNREACH => "no route to that host".into(),
-        Errno::EISCONN => "the socket is already connected".into(),
+        Errno::EISCONN => {
+            "the socket is already connected: a TCP socket connects once (make a new socket)".into()
+        }
         Errno::EADDRNOTAVAIL => "no local address or port left for this connection".into(),
         Errno::EINPROGRESS => {
             "a non-blocking connect returns at once: poll for POLLOUT, then check SO_ERROR".into()
