@@ -115,7 +115,7 @@ pub fn receive_frame(
         if ended {
             return Err(stopped(Stop::Ended, seen));
         }
-        if !handle.blocking {
+        if !handle.blocking() {
             let would_block = Failure::sys(nix::errno::Errno::EAGAIN);
             return Err(stopped(Stop::Failed(would_block), seen));
         }

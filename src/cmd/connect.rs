@@ -98,8 +98,8 @@ impl Connect {
         let socket = handle.socket()?;
         match socket.connect(target) {
             Ok(()) => return Ok(()),
-            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) && handle.blocking => {}
-            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) && handle.blocking => {
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) && handle.blocking() => {}
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) && handle.blocking() => {
                 // A Unix listener's queue is full: wait for room, then try again.
                 let deadline = session.deadline(handle);
                 return session.retry(

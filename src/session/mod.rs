@@ -164,7 +164,7 @@ impl Session {
             match call(handle) {
                 Ok(value) => return Ok(value),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock && handle.blocking => {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && handle.blocking() => {
                     if deadline.expired() {
                         return Err(deadline.timeout(what));
                     }
