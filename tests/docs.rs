@@ -394,3 +394,42 @@ fn the_shell_only_commands_have_their_help_text_in_the_docs() {
         }
     }
 }
+
+/// Every `*.sock` under `dir`, recursively.
+fn sock_files(dir: &Path, found: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            sock_files(&path, found);
+        } else if path.extension().is_some_and(|e| e == "sock") {
+            found.push(path);
+        }
+    }
+}
+
+#[test]
+fn no_script_uses_a_fixed_abstract_name() {
+    // Abstract names are machine-wide, like ports: a fixed one makes two
+    // runs at once (two students, two `cargo test`s) fail with EADDRINUSE.
+    // Autobind (`@`) or a name made from ${tmp} is unique to the run.
+    let mut files = Vec::new();
+    sock_files(&repo("scripts"), &mut files);
+    sock_files(&repo("tests/golden"), &mut files);
+    let mut fixed = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        for (number, line) in text.lines().enumerate() {
+            let code = line.split(" #").next().unwrap_or("");
+            if code.trim_start().starts_with('#') {
+                continue;
+            }
+            let named = code
+                .split_whitespace()
+                .filter(|w| w.len() > 1 && w.starts_with('@') && !w.contains("${"));
+            for word in named {
+                fixed.push(format!("{}:{}: {word}", file.display(), number + 1));
+            }
+        }
+    }
+    assert!(fixed.is_empty(), "fixed abstract names:\n{}", fixed.join("\n"));
+}
