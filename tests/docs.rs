@@ -431,5 +431,9 @@ fn no_script_uses_a_fixed_abstract_name() {
             }
         }
     }
-    assert!(fixed.is_empty(), "fixed abstract names:\n{}", fixed.join("\n"));
+    assert!(
+        fixed.is_empty(),
+        "fixed abstract names:\n{}",
+        fixed.join("\n")
+    );
 }

@@ -445,3 +445,30 @@ fn record_leaves_out_a_connect_that_failed() {
     let text = std::fs::read_to_string(&script).unwrap();
     assert_eq!(text.matches("connect cli").count(), 1, "{text}");
 }
+
+#[test]
+fn record_refuses_a_file_that_holds_a_script() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("old.sock");
+    std::fs::write(&old, "socket srv\nbind srv 127.0.0.1:0\n").unwrap();
+    let mut shell = Shell::start(dir.path(), &[]);
+    let out = shell.line(&format!("record {}", old.display()));
+    assert!(out.contains("already holds a script (2 lines)"), "{out}");
+    shell.line("socket s");
+    assert_eq!(
+        std::fs::read_to_string(&old).unwrap(),
+        "socket srv\nbind srv 127.0.0.1:0\n",
+        "the old script was changed"
+    );
+    let new = dir.path().join("new.sock");
+    let out = shell.line(&format!("record {}", new.display()));
+    assert!(out.contains("recording to"), "{out}");
+    shell.line("socket t");
+    shell.line("record stop");
+    let text = std::fs::read_to_string(&new).unwrap();
+    assert!(text.starts_with("# recorded by sockrepl"), "{text}");
+    assert!(
+        text.contains("socket t\n") && !text.contains("socket s\n"),
+        "{text}"
+    );
+}

@@ -332,7 +332,7 @@ impl Shell {
                     }
                     self.recorder = Some(recorder);
                 }
-                Err(error) => println!("error: record: cannot write {}: {error}", path.display()),
+                Err(message) => println!("error: record: {message}"),
             },
             Record::Stop => match self.recorder.take() {
                 Some(recorder) => println!("stopped recording to {}", recorder.path.display()),
