@@ -125,10 +125,12 @@ impl Interpreter {
     /// `repeat`, which turn of which block.
     fn report(&mut self, script: &Script, line: &Line, failure: &Failure) {
         let command = line.command_name();
-        let mut text = if self.echo {
-            format!("{}:{}: {command}: {failure}", script.name, line.number)
-        } else {
-            format!("error: {command}: {failure}")
+        let place = format!("{}:{}: {command}", script.name, line.number);
+        let mut text = match (self.echo, self.source_depth) {
+            (true, _) => format!("{place}: {failure}"),
+            // A line typed at the shell's prompt is where the user looks.
+            (false, 0) => format!("error: {command}: {failure}"),
+            (false, _) => format!("error: {place}: {failure}"),
         };
         if !self.turns.is_empty() {
             let turns: Vec<String> = self
@@ -144,9 +146,9 @@ impl Interpreter {
     }
 
     /// Echoes a line before it runs (`run` and `test`; the shell's user
-    /// typed it already).
+    /// typed it already, but not the lines of a file it sources).
     fn echo_line(&mut self, line: &Line) {
-        if self.echo {
+        if self.echo || self.source_depth > 0 {
             self.show_line(line);
             self.session.out.line(&self.scratch);
         }

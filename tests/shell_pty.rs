@@ -472,3 +472,25 @@ fn record_refuses_a_file_that_holds_a_script() {
         "{text}"
     );
 }
+
+#[test]
+fn source_at_the_prompt_shows_each_command_and_where_it_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let setup = dir.path().join("setup.sock");
+    std::fs::write(
+        &setup,
+        "socket a udp\nbind a 127.0.0.1:0\nbind a 127.0.0.1:0\n",
+    )
+    .unwrap();
+    let mut shell = Shell::start(dir.path(), &[]);
+    let out = shell.line(&format!("source {}", setup.display()));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "> socket a udp", "{out}");
+    assert!(
+        lines[1].starts_with("created a: AF_INET SOCK_DGRAM"),
+        "{out}"
+    );
+    assert_eq!(lines[2], "> bind a 127.0.0.1:0", "{out}");
+    let failure = format!("error: {}:3: bind: EINVAL", setup.display());
+    assert!(out.contains(&failure), "no {failure:?} in:\n{out}");
+}
