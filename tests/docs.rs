@@ -288,11 +288,22 @@ fn the_exercises_give_the_same_stable_transcript_every_time() {
     }
 }
 
+/// The lecture's server, which serves until it is stopped: killed when
+/// dropped, so a failed test leaves no server behind.
+struct PythonServer(Child);
+
+impl Drop for PythonServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The lecture's server, started on port 0; returns it and the address it printed.
-fn start_python_server(connections: &str) -> Option<(Child, String)> {
+fn start_python_server() -> Option<(PythonServer, String)> {
     let spawned = Command::new("python3")
         .arg(repo("scripts/python/echo-server.py"))
-        .args(["0", connections])
+        .arg("0")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -311,46 +322,92 @@ fn start_python_server(connections: &str) -> Option<(Child, String)> {
         .strip_prefix("listening on ")
         .unwrap_or_else(|| panic!("echo-server.py printed {first:?}"))
         .to_string();
-    Some((server, addr))
+    Some((PythonServer(server), addr))
+}
+
+/// Ends the server (it runs `while True`, as in the lecture) and returns
+/// what it printed.
+fn stop(mut server: PythonServer) -> String {
+    let _ = server.0.kill();
+    let _ = server.0.wait();
+    let mut printed = String::new();
+    if let Some(mut out) = server.0.stdout.take() {
+        let _ = std::io::Read::read_to_string(&mut out, &mut printed);
+    }
+    printed
 }
 
 #[test]
 fn the_echo_client_script_talks_to_the_lectures_python_server() {
-    let Some((server, addr)) = start_python_server("1") else {
+    let Some((server, addr)) = start_python_server() else {
         panic!("python3 is needed for this test (see README.md)");
     };
-    let run = sockrepl(&["run", "scripts/echo-client.sock", &addr]);
-    let stdout = assert_ran(&run, "echo-client.sock against echo-server.py");
-    assert!(stdout.contains("ok: 12 bytes as expected"), "{stdout}");
-    let server = finish(server, "echo-server.py");
-    assert!(server.status.success(), "echo-server.py: {}", server.status);
-    assert!(String::from_utf8_lossy(&server.stdout).contains("Connected by"));
+    let port = addr.rsplit(':').next().unwrap().to_string();
+    // HOST:PORT, and the port alone as the lecture's client takes it.
+    for given in [addr.as_str(), port.as_str()] {
+        let run = sockrepl(&["run", "scripts/echo-client.sock", given]);
+        let stdout = assert_ran(&run, &format!("echo-client.sock {given}"));
+        assert!(stdout.contains("ok: 12 bytes as expected"), "{stdout}");
+    }
+    let printed = stop(server);
+    assert_eq!(printed.matches("Connected by").count(), 2, "{printed}");
 }
 
 #[test]
 fn the_python_client_talks_to_the_python_server() {
-    let Some((server, addr)) = start_python_server("1") else {
+    let Some((server, addr)) = start_python_server() else {
         panic!("python3 is needed for this test (see README.md)");
     };
-    let client = Command::new("python3")
-        .arg(repo("scripts/python/echo-client.py"))
-        .arg(&addr)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let client = finish(client, "echo-client.py");
-    assert!(
-        client.status.success(),
-        "{}",
-        String::from_utf8_lossy(&client.stderr)
-    );
+    let port = addr.rsplit(':').next().unwrap().to_string();
+    for given in [addr.as_str(), port.as_str()] {
+        let client = Command::new("python3")
+            .arg(repo("scripts/python/echo-client.py"))
+            .arg(given)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let client = finish(client, "echo-client.py");
+        assert!(
+            client.status.success(),
+            "{}",
+            String::from_utf8_lossy(&client.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&client.stdout),
+            "Received b'Hello, world'\n"
+        );
+    }
+    stop(server);
+}
+
+#[test]
+fn the_python_server_is_the_lectures_loop() {
+    // The repository describes the lecture's server one way: one recv and
+    // one sendall per client, no close of its own. The file must be it.
+    let server = std::fs::read_to_string(repo("scripts/python/echo-server.py")).unwrap();
+    let code: Vec<&str> = server
+        .lines()
+        .map(str::trim)
+        .skip_while(|line| *line != "while True:")
+        .collect();
     assert_eq!(
-        String::from_utf8_lossy(&client.stdout),
-        "Received b'Hello, world'\n"
+        code,
+        [
+            "while True:",
+            "conn, addr = s.accept()",
+            "print('Connected by', addr, flush=True)",
+            "data = conn.recv(1024)",
+            "if not data:",
+            "continue",
+            "conn.sendall(data)",
+        ]
     );
-    finish(server, "echo-server.py");
+    assert!(
+        !server.contains("with conn"),
+        "the lecture never closes conn"
+    );
 }
 
 #[test]
