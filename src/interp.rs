@@ -14,6 +14,7 @@ use crate::render::render;
 use crate::script::{display_beside, source_text, Echo, Line, Loader, Script, MAX_SOURCE_DEPTH};
 use crate::session::expand::Show;
 use crate::session::Session;
+use crate::step::Answer;
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +51,12 @@ pub struct Interpreter {
     pub echo: bool,
     /// Script arguments, for sources loaded at run time.
     pub args: Vec<String>,
+    /// `run --comments`: sources loaded at run time keep their comments
+    /// too (those loaded with the script have them already).
+    pub comments: bool,
+    /// `run --step`: wait for Enter before each command; `Some(true)`
+    /// when the terminal echoes that Enter on the command's own line.
+    pub step: Option<bool>,
     /// One line of transcript being built, reused for every line.
     scratch: String,
     /// How many `source`s are running inside each other.
@@ -64,6 +71,8 @@ impl Interpreter {
             session,
             echo,
             args: Vec::new(),
+            comments: false,
+            step: None,
             scratch: String::new(),
             source_depth: 0,
             turns: Vec::new(),
@@ -72,7 +81,11 @@ impl Interpreter {
 
     /// Runs every line of a script, stopping at the first failure.
     pub fn run_script(&mut self, script: &Script) -> End {
-        self.run_lines(script, &script.lines)
+        let end = self.run_lines(script, &script.lines);
+        if end == End::Completed {
+            self.show_comments(&script.tail);
+        }
+        end
     }
 
     /// Runs lines of `script` (all of it, or a block's), stopping at the
@@ -89,7 +102,13 @@ impl Interpreter {
 
     /// Runs one line: echo, apply, render; a failure writes its one line.
     pub fn run_line(&mut self, script: &Script, line: &Line) -> End {
-        self.echo_line(line);
+        if self.step.is_some() {
+            if let Some(end) = self.step_line(script, line) {
+                return end;
+            }
+        } else {
+            self.echo_line(line);
+        }
         let result = match &line.command {
             Command::Source(source) => return self.run_source(script, line, source),
             Command::Repeat(repeat) => return self.run_repeat(script, line, repeat),
@@ -149,8 +168,47 @@ impl Interpreter {
     /// typed it already, but not the lines of a file it sources).
     fn echo_line(&mut self, line: &Line) {
         if self.echo || self.source_depth > 0 {
+            self.show_comments(&line.comments);
             self.show_line(line);
             self.session.out.line(&self.scratch);
+        }
+    }
+
+    /// `run --step`: shows the line, then waits for Enter; `Some(end)`
+    /// when Ctrl-C stopped the run there.
+    fn step_line(&mut self, script: &Script, line: &Line) -> Option<End> {
+        self.show_comments(&line.comments);
+        self.show_line(line);
+        let same_line = self.step == Some(true);
+        if same_line {
+            self.session.out.text(&self.scratch);
+        } else {
+            self.session.out.line(&self.scratch);
+        }
+        self.session.out.flush();
+        match crate::step::wait_for_enter() {
+            Answer::Run => None,
+            Answer::RunRest => {
+                self.step = None;
+                if same_line {
+                    self.session.out.line("");
+                }
+                None
+            }
+            Answer::Stop => {
+                if same_line {
+                    self.session.out.line("");
+                }
+                self.report(script, line, &Failure::Interrupted);
+                Some(End::Interrupted)
+            }
+        }
+    }
+
+    /// The comment lines kept before a line (`run --comments`), as written.
+    fn show_comments(&mut self, comments: &[String]) {
+        for comment in comments {
+            self.session.out.line(comment);
         }
     }
 
@@ -245,6 +303,7 @@ impl Interpreter {
         }
         let display = display_beside(&script.name, &path);
         Loader::new(&args)
+            .keeping_comments(self.comments)
             .knowing(self.session.vars.names())
             .load_file(&script.dir.join(&path), &display)
             .map(Arc::new)

@@ -26,6 +26,13 @@ struct Shell {
 
 impl Shell {
     fn start(state_dir: &Path, env: &[(&str, &str)]) -> Shell {
+        let mut shell = Shell::spawn(state_dir, env, &[]);
+        shell.expect("sockrepl> ");
+        shell
+    }
+
+    /// `sockrepl ARGS...` on the terminal, without waiting for anything.
+    fn spawn(state_dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Shell {
         let (master, slave_path) = open_pty();
         let slave = OpenOptions::new()
             .read(true)
@@ -35,6 +42,7 @@ impl Shell {
             .expect("open the pty slave");
         let mut command = Command::new(env!("CARGO_BIN_EXE_sockrepl"));
         command
+            .args(args)
             .stdin(Stdio::from(slave.try_clone().unwrap()))
             .stdout(Stdio::from(slave.try_clone().unwrap()))
             .stderr(Stdio::from(slave))
@@ -65,14 +73,12 @@ impl Shell {
                 sink.lock().unwrap().extend_from_slice(&buffer[..n]);
             }
         });
-        let mut shell = Shell {
+        Shell {
             master,
             child,
             output,
             seen: 0,
-        };
-        shell.expect("sockrepl> ");
-        shell
+        }
     }
 
     fn send(&mut self, keys: &str) {
@@ -493,4 +499,53 @@ fn source_at_the_prompt_shows_each_command_and_where_it_failed() {
     assert_eq!(lines[2], "> bind a 127.0.0.1:0", "{out}");
     let failure = format!("error: {}:3: bind: EINVAL", setup.display());
     assert!(out.contains(&failure), "no {failure:?} in:\n{out}");
+}
+
+/// Whether `text` shows in the output within `wait` (for what must not).
+fn appears_within(shell: &Shell, text: &str, wait: Duration) -> bool {
+    thread::sleep(wait);
+    strip(&shell.raw_output())[shell.seen..].contains(text)
+}
+
+#[test]
+fn run_step_waits_for_enter_before_each_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("steps.sock");
+    std::fs::write(
+        &script,
+        "# make it\nsocket s udp\nbind s 127.0.0.1:0\nprint done\n",
+    )
+    .unwrap();
+    let path = script.to_string_lossy().into_owned();
+    let mut run = Shell::spawn(dir.path(), &[], &["run", "--step", "--comments", &path]);
+    run.expect("Enter runs the command shown");
+    run.expect("# make it\n> socket s udp");
+    let wait = Duration::from_millis(400);
+    assert!(!appears_within(&run, "created", wait), "ran before Enter");
+    run.send("\r");
+    // The Enter ends the command's line; its outcome follows at once.
+    run.expect("\ncreated s: AF_INET SOCK_DGRAM");
+    run.expect("> bind s 127.0.0.1:0");
+    assert!(!appears_within(&run, "bound", wait), "ran before Enter");
+    run.send("\r");
+    run.expect("\nbound to 127.0.0.1:");
+    run.expect("> print done");
+    run.send("\x04"); // Ctrl-D: this command and the rest without stops
+    run.expect("\ndone\n");
+    assert_eq!(run.wait().code(), Some(0));
+}
+
+#[test]
+fn run_step_stops_at_ctrl_c() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("steps.sock");
+    std::fs::write(&script, "socket s udp\nprint never\n").unwrap();
+    let path = script.to_string_lossy().into_owned();
+    let mut run = Shell::spawn(dir.path(), &[], &["run", "--step", &path]);
+    run.expect("> socket s udp");
+    run.send("\r");
+    run.expect("> print never");
+    run.send("\x03");
+    run.expect("steps.sock:2: print: interrupted");
+    assert_eq!(run.wait().code(), Some(130));
 }
