@@ -81,6 +81,24 @@ impl Shell {
         }
     }
 
+    /// Makes the terminal `columns` wide, as a user resizing a window.
+    fn resize(&self, columns: u16) {
+        let size = libc::winsize {
+            ws_row: 40,
+            ws_col: columns,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads a winsize we own, on our pty master.
+        unsafe {
+            libc::ioctl(
+                std::os::fd::AsRawFd::as_raw_fd(&self.master),
+                libc::TIOCSWINSZ,
+                &size,
+            )
+        };
+    }
+
     fn send(&mut self, keys: &str) {
         self.master.write_all(keys.as_bytes()).unwrap();
     }
@@ -548,4 +566,22 @@ fn run_step_stops_at_ctrl_c() {
     run.send("\x03");
     run.expect("steps.sock:2: print: interrupted");
     assert_eq!(run.wait().code(), Some(130));
+}
+
+#[test]
+fn help_fits_an_80_column_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut shell = Shell::start(dir.path(), &[("NO_COLOR", "1")]);
+    shell.resize(80);
+    let overview = shell.line("help");
+    assert!(overview.contains("Server side"), "{overview}");
+    assert!(overview.lines().count() <= 20, "{overview}");
+    let one = shell.line("help expect");
+    for text in [&overview, &one] {
+        for line in text.lines().filter(|l| !l.starts_with("sockrepl> ")) {
+            assert!(line.chars().count() <= 80, "too wide: {line:?}");
+        }
+    }
+    // Wrapped at word boundaries: every word of the summary is whole.
+    assert!(one.contains("re.match;"), "{one}");
 }
