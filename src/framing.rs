@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::errors::Failure;
 use crate::handle::{Handle, View};
-use crate::session::Session;
+use crate::session::{wait_label, Session};
 use crate::wait::Deadline;
 
 /// The most bytes a framed receive looks at unless `--max` says otherwise.
@@ -128,6 +128,7 @@ pub fn receive_frame(
             Search::Candidate(_) => (deadline.earlier(SETTLE), true),
             _ => (deadline, false),
         };
+        let _label = crate::wait::waiting_for(|| wait_label(handle, libc::POLLIN));
         match handle.wait_readable(wait_until, what) {
             Ok(()) => {}
             Err(Failure::Timeout { .. }) if settling && !deadline.expired() => {

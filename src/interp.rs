@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::cmd::repeat::Repeat;
 use crate::cmd::source::Source;
-use crate::cmd::{Command, Run};
+use crate::cmd::{Command, Run, Slot};
 use crate::errors::Failure;
 use crate::lexer::push_quoted;
 use crate::outcome::Outcome;
@@ -151,6 +151,9 @@ impl Interpreter {
             (false, 0) => format!("error: {command}: {failure}"),
             (false, _) => format!("error: {place}: {failure}"),
         };
+        if !self.echo && matches!(failure, Failure::Timeout { .. }) {
+            text.push_str(&wait_longer_hint(line));
+        }
         if !self.turns.is_empty() {
             let turns: Vec<String> = self
                 .turns
@@ -308,5 +311,23 @@ impl Interpreter {
             .load_file(&script.dir.join(&path), &display)
             .map(Arc::new)
             .map_err(|e| Failure::usage(e.message))
+    }
+}
+
+/// At the shell, how to wait longer than a wait that just timed out: the
+/// handle's own timeout, `poll`'s flag, or the session's default.
+fn wait_longer_hint(line: &Line) -> String {
+    let spec = crate::cmd::spec(line.command_name());
+    if spec.is_some_and(|spec| spec.flag("--timeout").is_some()) {
+        return "; hint: give it --timeout 30s to wait longer".to_string();
+    }
+    let takes_handle = spec.is_some_and(|spec| matches!(spec.args.first(), Some(Slot::Handle(_))));
+    match line.word(1) {
+        Some(name) if takes_handle => format!(
+            "; hint: settimeout {name} none waits without a limit (Ctrl-C cancels), \
+             settimeout {name} 30s waits longer"
+        ),
+        _ => "; hint: timeout none makes every command wait without a limit (Ctrl-C cancels)"
+            .to_string(),
     }
 }

@@ -56,9 +56,15 @@ pub enum Echo {
 impl Line {
     /// The command's name, for failure lines.
     pub fn command_name(&self) -> &str {
+        self.word(0).unwrap_or("?")
+    }
+
+    /// The word at `index` as written, when it is plain (no `${...}`, no
+    /// quotes): a handle's name, for hints.
+    pub fn word(&self, index: usize) -> Option<&str> {
         match &self.echo {
-            Echo::Ready(text) => text.split(' ').next().unwrap_or("?"),
-            Echo::Expand(words) => words.first().and_then(Word::literal).unwrap_or("?"),
+            Echo::Ready(text) => text.split(' ').nth(index),
+            Echo::Expand(words) => words.get(index).and_then(Word::literal),
         }
     }
 }

@@ -585,3 +585,39 @@ fn help_fits_an_80_column_terminal() {
     // Wrapped at word boundaries: every word of the summary is whole.
     assert!(one.contains("re.match;"), "{one}");
 }
+
+#[test]
+fn a_long_wait_says_what_it_waits_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut shell, _) = listening_shell(dir.path());
+    shell.send("accept srv\r");
+    shell.expect("accept srv\n");
+    let started = Instant::now();
+    shell.expect_within(
+        "[waiting for a connection on srv; Ctrl-C cancels]",
+        Duration::from_secs(3),
+    );
+    assert!(started.elapsed() >= Duration::from_millis(900), "too early");
+    shell.send("\x03");
+    shell.expect("error: accept: interrupted");
+    shell.expect("sockrepl> ");
+}
+
+#[test]
+fn a_timeout_at_the_prompt_says_how_to_wait_longer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut shell, _) = listening_shell(dir.path());
+    shell.line("timeout 300ms");
+    let out = shell.line("accept srv");
+    assert!(
+        out.contains(
+            "error: accept: TIMEOUT (no connection within 300ms); hint: settimeout srv none \
+             waits without a limit (Ctrl-C cancels), settimeout srv 30s waits longer"
+        ),
+        "{out}"
+    );
+    // A wait shorter than a second says nothing while it waits.
+    assert!(!out.contains("[waiting"), "{out}");
+    let out = shell.line("poll srv --timeout 200ms");
+    assert!(out.contains("hint: give it --timeout 30s"), "{out}");
+}

@@ -10,7 +10,7 @@ use crate::errors::Failure;
 use crate::outcome::{Endpoint, Outcome};
 use crate::parser::{Arg, Args, SyntaxError};
 use crate::session::Session;
-use crate::wait::wait_for;
+use crate::wait::{wait_for, waiting_for};
 
 pub const SPECS: &[Spec] = &[CONNECT, CONNECT_EX];
 
@@ -114,6 +114,7 @@ impl Connect {
         }
         session.out.flush();
         let what = format!("no answer from {shown}");
+        let _label = waiting_for(|| format!("{} to finish its handshake with {shown}", self.name));
         wait_for(handle.as_fd(), libc::POLLOUT, session.deadline(handle), &what)?;
         if let Some(error) = socket.take_error()? {
             return Err(error.into());

@@ -176,6 +176,7 @@ impl Session {
                         crate::wait::sleep(pause)?;
                     }
                     self.out.flush();
+                    let _label = crate::wait::waiting_for(|| wait_label(handle, events));
                     wait_for(handle.io.poll_fd(events), events, deadline, what)?;
                     polled = true;
                 }
@@ -303,6 +304,18 @@ impl Session {
                 }
             }
         }
+    }
+}
+
+/// What a wait on `handle` for `events` is for, as the shell says it
+/// during a long wait: "a connection on srv", "data on conn".
+pub fn wait_label(handle: &Handle, events: i16) -> String {
+    if events & libc::POLLOUT != 0 {
+        format!("room to send on {}", handle.name)
+    } else if handle.is_listening() {
+        format!("a connection on {}", handle.name)
+    } else {
+        format!("data on {}", handle.name)
     }
 }
 
