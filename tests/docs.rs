@@ -494,3 +494,97 @@ fn no_script_uses_a_fixed_abstract_name() {
         fixed.join("\n")
     );
 }
+
+/// The lessons, in order.
+fn lessons() -> Vec<PathBuf> {
+    let mut lessons: Vec<PathBuf> = std::fs::read_dir(repo("scripts/lessons"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "sock"))
+        .collect();
+    lessons.sort();
+    lessons
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().unwrap().to_string_lossy().into_owned()
+}
+
+#[test]
+fn every_lesson_says_which_part_of_the_lecture_it_follows() {
+    for lesson in lessons() {
+        let text = std::fs::read_to_string(&lesson).unwrap();
+        let header: Vec<&str> = text.lines().take_while(|l| l.starts_with('#')).collect();
+        assert!(
+            header.iter().any(|line| line.starts_with("# Lecture: ")),
+            "{} has no '# Lecture:' line in its header",
+            lesson.display()
+        );
+    }
+}
+
+#[test]
+fn the_readme_leads_through_the_lessons_in_order_and_names_the_examples() {
+    let readme = std::fs::read_to_string(repo("README.md")).unwrap();
+    let mut at = 0;
+    for lesson in lessons() {
+        let name = file_name(&lesson);
+        let found = readme[at..].find(&format!("`{name}`"));
+        let found = found.unwrap_or_else(|| panic!("README.md lacks {name}, or out of order"));
+        at += found + name.len();
+    }
+    for entry in std::fs::read_dir(repo("scripts")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "sock") {
+            let name = file_name(&path);
+            assert!(
+                readme.contains(&format!("`{name}`")),
+                "README.md lacks {name}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_lesson_run_with_comments_reads_as_the_lesson() {
+    let path = "scripts/lessons/04-echo.sock";
+    let lesson = std::fs::read_to_string(repo(path)).unwrap();
+    let stdout = assert_ran(&sockrepl(&["--stable", "run", "--comments", path]), path);
+    // Every comment line, in order, with the commands between them.
+    let shown: Vec<&str> = stdout.lines().collect();
+    let mut at = 0;
+    for comment in lesson.lines().filter(|l| l.starts_with('#')) {
+        let found = shown[at..].iter().position(|line| *line == comment);
+        let found = found.unwrap_or_else(|| panic!("{comment:?} not shown in order:\n{stdout}"));
+        at += found + 1;
+    }
+    assert!(stdout.contains("# The server gets ready (lesson 2).\n> socket s tcp\n"));
+}
+
+#[test]
+fn the_docs_cite_their_own_sections_not_a_spec_or_an_issue() {
+    // A reader has README.md and docs/, not the project's contract or its
+    // issue tracker: the docs point at docs/language.md's sections.
+    let mut docs = vec![repo("README.md"), repo("BENCHMARKS.md")];
+    for entry in std::fs::read_dir(repo("docs")).unwrap() {
+        docs.push(entry.unwrap().path());
+    }
+    for doc in docs
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+    {
+        let text = std::fs::read_to_string(doc).unwrap();
+        for (number, line) in text.lines().enumerate() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let cites = words.windows(2).any(|pair| {
+                let next_is_number = pair[1]
+                    .trim_start_matches('§')
+                    .starts_with(|c: char| c.is_ascii_digit());
+                (pair[0].trim_start_matches('(') == "SPEC" || pair[0].eq_ignore_ascii_case("issue"))
+                    && next_is_number
+            }) || line.contains("SPEC §")
+                || line.contains("(`SPEC`)");
+            assert!(!cites, "{}:{}: {line}", doc.display(), number + 1);
+        }
+    }
+}
