@@ -1,4 +1,5 @@
-//! ADDR words: `A.B.C.D:PORT`, `[IPV6]:PORT`, `HOSTNAME:PORT`, `:PORT`, Unix
+//! ADDR words: `A.B.C.D:PORT`, `[IPV6]:PORT`, `HOSTNAME:PORT`, `:PORT`, a
+//! bare `PORT` (this machine, as the lecture's client takes it), Unix
 //! paths and `@abstract` names; parsed when the script is checked, resolved
 //! against the socket's family when the command runs.
 
@@ -20,6 +21,9 @@ pub enum Address {
     Host { name: String, port: Option<u16> },
     /// `:PORT`: the family's wildcard address.
     Wildcard { port: u16 },
+    /// `PORT` alone: the family's loopback address, 127.0.0.1 or ::1, as
+    /// `python3 echo-client.py PORT` means it.
+    Loopback { port: u16 },
     /// A Unix socket path (contains `/`).
     UnixPath(PathBuf),
     /// `@name` in Linux's abstract namespace; `@` alone asks the kernel to
@@ -49,6 +53,11 @@ impl Address {
                 port: parse_port(word, port)?,
             });
         }
+        if !word.is_empty() && word.bytes().all(|b| b.is_ascii_digit()) {
+            return Ok(Address::Loopback {
+                port: parse_port(word, word)?,
+            });
+        }
         let (host, port) = match word.rsplit_once(':') {
             Some((host, port)) => (host, Some(parse_port(word, port)?)),
             None => (word, None),
@@ -72,6 +81,7 @@ impl Address {
                 kind.family_name()
             ))),
             (Address::Wildcard { port }, family) => Ok(inet(wildcard(family), *port)),
+            (Address::Loopback { port }, family) => Ok(inet(loopback(family), *port)),
             (Address::Ip { ip, port }, family) => {
                 check_ip_family(*ip, family)?;
                 Ok(inet(*ip, port_for(self, *port, kind)?))
@@ -172,6 +182,13 @@ fn wildcard(family: Family) -> IpAddr {
     }
 }
 
+fn loopback(family: Family) -> IpAddr {
+    match family {
+        Family::Inet6 => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        _ => IpAddr::V4(Ipv4Addr::LOCALHOST),
+    }
+}
+
 fn inet(ip: IpAddr, port: u16) -> SockAddr {
     SockAddr::from(SocketAddr::new(ip, port))
 }
@@ -215,6 +232,7 @@ impl std::fmt::Display for Address {
             Address::Ip { ip, port: p } => write!(f, "{ip}{}", port(p)),
             Address::Host { name, port: p } => write!(f, "{name}{}", port(p)),
             Address::Wildcard { port } => write!(f, ":{port}"),
+            Address::Loopback { port } => write!(f, "{port}"),
             Address::UnixPath(path) => write!(f, "{}", path.display()),
             Address::Abstract(name) => write!(f, "@{}", String::from_utf8_lossy(name)),
         }
@@ -260,6 +278,10 @@ mod tests {
         );
         assert_eq!(Address::parse(":0").unwrap(), Address::Wildcard { port: 0 });
         assert_eq!(
+            Address::parse("65432").unwrap(),
+            Address::Loopback { port: 65432 }
+        );
+        assert_eq!(
             Address::parse("localhost:22").unwrap(),
             Address::Host {
                 name: "localhost".into(),
@@ -288,6 +310,8 @@ mod tests {
             "a b:1",
             "h:-1",
             "[zz]:1",
+            "65536",
+            "+80",
         ] {
             assert!(Address::parse(bad).is_err(), "{bad} should be rejected");
         }
@@ -305,6 +329,12 @@ mod tests {
             .resolve(tcp6)
             .is_err());
         assert!(Address::parse("127.0.0.1").unwrap().resolve(tcp).is_err());
+        let port = Address::parse("65432").unwrap();
+        assert_eq!(
+            format_sockaddr(&port.resolve(tcp).unwrap()),
+            "127.0.0.1:65432"
+        );
+        assert_eq!(format_sockaddr(&port.resolve(tcp6).unwrap()), "[::1]:65432");
         let icmp = Kind::from_short("icmp").unwrap();
         assert!(Address::parse("127.0.0.1").unwrap().resolve(icmp).is_ok());
     }

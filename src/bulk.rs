@@ -38,7 +38,7 @@ impl<'a> Bulk<'a> {
         what: &'a str,
     ) -> Self {
         // Only a kernel socket can block with a timeout of its own.
-        let in_kernel = handle.blocking
+        let in_kernel = handle.blocking()
             && handle
                 .socket()
                 .is_ok_and(|socket| socket.set_nonblocking(false).is_ok());

@@ -53,6 +53,12 @@ struct Cli {
 enum Mode {
     /// Run a script ('-' reads it from stdin).
     Run {
+        /// Show the script's comment lines in the transcript, in place.
+        #[arg(long)]
+        comments: bool,
+        /// At a terminal, wait for Enter before each command.
+        #[arg(long)]
+        step: bool,
         file: String,
         /// Script arguments, ${1} to ${9}.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -130,7 +136,18 @@ pub fn main() -> i32 {
         }
     }
     match &cli.mode {
-        Some(Mode::Run { file, args }) => run_file(&cli, file, args),
+        Some(Mode::Run {
+            file,
+            args,
+            comments,
+            step,
+        }) => {
+            let how = RunHow {
+                comments: *comments,
+                step: *step,
+            };
+            run_file(&cli, file, args, how)
+        }
         Some(Mode::Test {
             paths,
             jobs,
@@ -164,8 +181,15 @@ pub fn main() -> i32 {
         }
         Some(Mode::Check { files }) => check_files(files),
         None if std::io::stdin().is_terminal() => crate::repl::run(session(&cli)),
-        None => run_file(&cli, "-", &[]),
+        None => run_file(&cli, "-", &[], RunHow::default()),
     }
+}
+
+/// How `run` shows a script: `--comments`, `--step`.
+#[derive(Debug, Clone, Copy, Default)]
+struct RunHow {
+    comments: bool,
+    step: bool,
 }
 
 fn session(cli: &Cli) -> Session {
@@ -181,7 +205,7 @@ fn session(cli: &Cli) -> Session {
 }
 
 /// `run FILE [ARG...]`: parse the whole script, then run it.
-fn run_file(cli: &Cli, file: &str, args: &[String]) -> i32 {
+fn run_file(cli: &Cli, file: &str, args: &[String], how: RunHow) -> i32 {
     let (text, name, path) = match read_script(file) {
         Ok(read) => read,
         Err(message) => {
@@ -191,6 +215,7 @@ fn run_file(cli: &Cli, file: &str, args: &[String]) -> i32 {
     };
     let given = cli.set.iter().map(|(name, _)| name.clone());
     let script = match Loader::new(args)
+        .keeping_comments(how.comments)
         .knowing(given)
         .parse(&text, &name, path.as_deref())
     {
@@ -203,19 +228,21 @@ fn run_file(cli: &Cli, file: &str, args: &[String]) -> i32 {
             return 2;
         }
     };
-    let status = run_script(cli, &script, args);
+    let status = run_script(cli, &script, args, how);
     // The process ends now: freeing a large script line by line would only
     // cost time (handles were closed, and socket files removed, already).
     std::mem::forget(script);
     status
 }
 
-fn run_script(cli: &Cli, script: &Script, args: &[String]) -> i32 {
+fn run_script(cli: &Cli, script: &Script, args: &[String], how: RunHow) -> i32 {
     if let Err(error) = crate::wait::catch_interrupts() {
         eprintln!("sockrepl: cannot catch Ctrl-C: {error}");
     }
     let mut interpreter = Interpreter::new(session(cli), true);
     interpreter.args = args.to_vec();
+    interpreter.comments = how.comments;
+    interpreter.step = stepping(how.step);
     let end = interpreter.run_script(script);
     interpreter.session.close_all();
     match end {
@@ -229,6 +256,21 @@ fn run_script(cli: &Cli, script: &Script, args: &[String]) -> i32 {
         }
         end => end.status(cli.skip_status),
     }
+}
+
+/// `--step`'s mode: `None` without it or without a terminal to read Enter
+/// from (said on stderr), `Some(true)` when stdout is that terminal too,
+/// so the command and its Enter share a line.
+fn stepping(step: bool) -> Option<bool> {
+    if !step {
+        return None;
+    }
+    if !std::io::stdin().is_terminal() {
+        eprintln!("sockrepl: --step needs a terminal to read Enter from: running without stops");
+        return None;
+    }
+    eprintln!("{}", crate::step::USAGE);
+    Some(std::io::stdout().is_terminal())
 }
 
 /// The script's bytes, how to name it, and its path (none for stdin).

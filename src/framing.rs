@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::errors::Failure;
 use crate::handle::{Handle, More, View};
-use crate::session::Session;
+use crate::session::{wait_label, Session};
 use crate::wait::Deadline;
 
 /// The most bytes a framed receive looks at unless `--max` says otherwise.
@@ -119,7 +119,7 @@ pub fn receive_frame(
         if ended {
             return Err(stopped(Stop::Ended, seen));
         }
-        if !handle.blocking {
+        if !handle.blocking() {
             let would_block = Failure::sys(nix::errno::Errno::EAGAIN);
             return Err(stopped(Stop::Failed(would_block), seen));
         }
@@ -128,6 +128,7 @@ pub fn receive_frame(
             Search::Candidate(_) => (deadline.earlier(SETTLE), true),
             _ => (deadline, false),
         };
+        let _label = crate::wait::waiting_for(|| wait_label(handle, libc::POLLIN));
         match handle.wait_for_more(count - taken, wait_until, what) {
             Ok(More::Arrived) => {}
             Ok(More::Ended) => peer_done = true,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::cmd::repeat::Repeat;
 use crate::cmd::source::Source;
-use crate::cmd::{Command, Run};
+use crate::cmd::{Command, Run, Slot};
 use crate::data::Data;
 use crate::errors::Failure;
 use crate::lexer::push_quoted;
@@ -17,6 +17,7 @@ use crate::render::render;
 use crate::script::{display_beside, source_text, Echo, Line, Loader, Script, MAX_SOURCE_DEPTH};
 use crate::session::expand::Show;
 use crate::session::{Session, SourceArg};
+use crate::step::Answer;
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +54,12 @@ pub struct Interpreter {
     pub echo: bool,
     /// Script arguments, for sources loaded at run time.
     pub args: Vec<String>,
+    /// `run --comments`: sources loaded at run time keep their comments
+    /// too (those loaded with the script have them already).
+    pub comments: bool,
+    /// `run --step`: wait for Enter before each command; `Some(true)`
+    /// when the terminal echoes that Enter on the command's own line.
+    pub step: Option<bool>,
     /// One line of transcript being built, reused for every line.
     scratch: String,
     /// How many `source`s are running inside each other.
@@ -67,6 +74,8 @@ impl Interpreter {
             session,
             echo,
             args: Vec::new(),
+            comments: false,
+            step: None,
             scratch: String::new(),
             source_depth: 0,
             turns: Vec::new(),
@@ -75,7 +84,11 @@ impl Interpreter {
 
     /// Runs every line of a script, stopping at the first failure.
     pub fn run_script(&mut self, script: &Script) -> End {
-        self.run_lines(script, &script.lines)
+        let end = self.run_lines(script, &script.lines);
+        if end == End::Completed {
+            self.show_comments(&script.tail);
+        }
+        end
     }
 
     /// Runs lines of `script` (all of it, or a block's), stopping at the
@@ -95,7 +108,13 @@ impl Interpreter {
         if self.session.trace.is_some() {
             crate::trace::before_line(&mut self.session);
         }
-        self.echo_line(line);
+        if self.step.is_some() {
+            if let Some(end) = self.step_line(script, line) {
+                return end;
+            }
+        } else {
+            self.echo_line(line);
+        }
         let result = match &line.command {
             Command::Source(source) => return self.run_source(script, line, source),
             Command::Repeat(repeat) => return self.run_repeat(script, line, repeat),
@@ -141,11 +160,16 @@ impl Interpreter {
     /// `repeat`, which turn of which block.
     fn report(&mut self, script: &Script, line: &Line, failure: &Failure) {
         let command = line.command_name();
-        let mut text = if self.echo {
-            format!("{}:{}: {command}: {failure}", script.name, line.number)
-        } else {
-            format!("error: {command}: {failure}")
+        let place = format!("{}:{}: {command}", script.name, line.number);
+        let mut text = match (self.echo, self.source_depth) {
+            (true, _) => format!("{place}: {failure}"),
+            // A line typed at the shell's prompt is where the user looks.
+            (false, 0) => format!("error: {command}: {failure}"),
+            (false, _) => format!("error: {place}: {failure}"),
         };
+        if !self.echo && matches!(failure, Failure::Timeout { .. }) {
+            text.push_str(&wait_longer_hint(line));
+        }
         if !self.turns.is_empty() {
             let turns: Vec<String> = self
                 .turns
@@ -164,11 +188,50 @@ impl Interpreter {
     }
 
     /// Echoes a line before it runs (`run` and `test`; the shell's user
-    /// typed it already).
+    /// typed it already, but not the lines of a file it sources).
     fn echo_line(&mut self, line: &Line) {
-        if self.echo {
+        if self.echo || self.source_depth > 0 {
+            self.show_comments(&line.comments);
             self.show_line(line);
             self.session.out.line(&self.scratch);
+        }
+    }
+
+    /// `run --step`: shows the line, then waits for Enter; `Some(end)`
+    /// when Ctrl-C stopped the run there.
+    fn step_line(&mut self, script: &Script, line: &Line) -> Option<End> {
+        self.show_comments(&line.comments);
+        self.show_line(line);
+        let same_line = self.step == Some(true);
+        if same_line {
+            self.session.out.text(&self.scratch);
+        } else {
+            self.session.out.line(&self.scratch);
+        }
+        self.session.out.flush();
+        match crate::step::wait_for_enter() {
+            Answer::Run => None,
+            Answer::RunRest => {
+                self.step = None;
+                if same_line {
+                    self.session.out.line("");
+                }
+                None
+            }
+            Answer::Stop => {
+                if same_line {
+                    self.session.out.line("");
+                }
+                self.report(script, line, &Failure::Interrupted);
+                Some(End::Interrupted)
+            }
+        }
+    }
+
+    /// The comment lines kept before a line (`run --comments`), as written.
+    fn show_comments(&mut self, comments: &[String]) {
+        for comment in comments {
+            self.session.out.line(comment);
         }
     }
 
@@ -317,7 +380,9 @@ impl Interpreter {
     ) -> Result<(Arc<Script>, Vec<SourceArg>), Failure> {
         let path = self.session.resolve(&source.path)?.into_owned();
         let display = display_beside(&script.name, &path);
-        let mut loader = Loader::new(&self.args).knowing(self.session.vars.names());
+        let mut loader = Loader::new(&self.args)
+            .keeping_comments(self.comments)
+            .knowing(self.session.vars.names());
         let mut args = Vec::new();
         if !source.args.is_empty() {
             let (text, later, values) = self.source_args(source)?;
@@ -328,5 +393,23 @@ impl Interpreter {
             .load_file(&script.dir.join(&path), &display)
             .map_err(|e| Failure::usage(e.message))?;
         Ok((Arc::new(loaded), args))
+    }
+}
+
+/// At the shell, how to wait longer than a wait that just timed out: the
+/// handle's own timeout, `poll`'s flag, or the session's default.
+fn wait_longer_hint(line: &Line) -> String {
+    let spec = crate::cmd::spec(line.command_name());
+    if spec.is_some_and(|spec| spec.flag("--timeout").is_some()) {
+        return "; hint: give it --timeout 30s to wait longer".to_string();
+    }
+    let takes_handle = spec.is_some_and(|spec| matches!(spec.args.first(), Some(Slot::Handle(_))));
+    match line.word(1) {
+        Some(name) if takes_handle => format!(
+            "; hint: settimeout {name} none waits without a limit (Ctrl-C cancels), \
+             settimeout {name} 30s waits longer"
+        ),
+        _ => "; hint: timeout none makes every command wait without a limit (Ctrl-C cancels)"
+            .to_string(),
     }
 }

@@ -21,7 +21,8 @@
 //! one interpreter core that [`repl`] (the shell: completion, hints,
 //! history, live notifications, `record`), `run` and `test` ([`golden`],
 //! which runs each script as its own `sockrepl run --stable`) share.
-//! [`cli`] maps the command line onto them. The data words and bytes
+//! [`cli`] maps the command line onto them; [`step`] is `run --step`'s
+//! wait for Enter. The data words and bytes
 //! literals live in [`data`], the flag names in [`flag`], addresses in
 //! [`address`], socket kinds in [`kind`], errno names and hints in
 //! [`errors`], "did you mean" in [`suggest`], the `sockets` table's kernel
@@ -56,6 +57,7 @@ pub mod render;
 pub mod repl;
 pub mod script;
 pub mod session;
+pub mod step;
 pub mod suggest;
 pub mod tls;
 pub mod trace;

@@ -81,6 +81,9 @@ pub struct Args<'w> {
     /// The command being parsed, for its synopsis in error messages.
     spec: &'static Spec,
     words: Vec<&'w Word>,
+    /// The DATA word taken, as written, for the "quote it" hint when
+    /// more words follow it.
+    data_text: Option<&'w str>,
 }
 
 impl<'w> Args<'w> {
@@ -88,6 +91,7 @@ impl<'w> Args<'w> {
         Args {
             spec,
             words: words.iter().collect(),
+            data_text: None,
         }
     }
 
@@ -227,6 +231,7 @@ impl<'w> Args<'w> {
             return Ok(data);
         }
         let word = self.next("DATA")?;
+        self.data_text = word.literal();
         data_word(word)
     }
 
@@ -264,9 +269,28 @@ impl<'w> Args<'w> {
             None => Ok(()),
             Some(word) => {
                 let shown = word.literal().unwrap_or("${...}");
-                Err(self.usage_error(&format!("unexpected '{shown}'")))
+                let problem = match self.quoted_data() {
+                    Some(quoted) => format!(
+                        "unexpected '{shown}': DATA is one word, so quote data with spaces: {quoted}"
+                    ),
+                    None => format!("unexpected '{shown}'"),
+                };
+                Err(self.usage_error(&problem))
             }
         }
+    }
+
+    /// The DATA word and the words left after it, quoted as one word:
+    /// what `send c hello world` most likely meant.
+    fn quoted_data(&self) -> Option<String> {
+        let mut text = self.data_text?.to_string();
+        for word in &self.words {
+            text.push(' ');
+            text.push_str(word.literal()?);
+        }
+        let mut quoted = String::new();
+        crate::lexer::push_quoted(&mut quoted, &text);
+        Some(quoted)
     }
 }
 

@@ -23,7 +23,15 @@ pub struct Script {
     /// The directory `source` paths are relative to.
     pub dir: PathBuf,
     pub lines: Vec<Line>,
+    /// The comment lines after the last command (`run --comments`).
+    pub tail: Comments,
 }
+
+/// The comment lines just before a command, as written, and an empty
+/// entry for each run of blank lines among them, so the script's
+/// paragraphs show; empty unless the loader keeps comments
+/// (`run --comments`).
+pub type Comments = Vec<String>;
 
 /// One command line of a script.
 #[derive(Debug)]
@@ -31,6 +39,8 @@ pub struct Line {
     pub number: usize,
     pub echo: Echo,
     pub command: Command,
+    /// The comment lines written just before it (`run --comments`).
+    pub comments: Comments,
 }
 
 /// How the transcript echoes a line.
@@ -46,9 +56,15 @@ pub enum Echo {
 impl Line {
     /// The command's name, for failure lines.
     pub fn command_name(&self) -> &str {
+        self.word(0).unwrap_or("?")
+    }
+
+    /// The word at `index` as written, when it is plain (no `${...}`, no
+    /// quotes): a handle's name, for hints.
+    pub fn word(&self, index: usize) -> Option<&str> {
         match &self.echo {
-            Echo::Ready(text) => text.split(' ').next().unwrap_or("?"),
-            Echo::Expand(words) => words.first().and_then(Word::literal).unwrap_or("?"),
+            Echo::Ready(text) => text.split(' ').nth(index),
+            Echo::Expand(words) => words.get(index).and_then(Word::literal),
         }
     }
 }
@@ -118,6 +134,8 @@ pub struct Loader {
     /// Loading a file sourced with ARGs: how many, and which wait for run
     /// time (bit N for `${N}`).
     source_args: Option<(usize, u64)>,
+    /// `run --comments`: keep the comment lines, to show them in place.
+    keep_comments: bool,
 }
 
 impl Loader {
@@ -130,6 +148,7 @@ impl Loader {
             lenient: false,
             check_only: false,
             source_args: None,
+            keep_comments: false,
         }
     }
 
@@ -139,6 +158,13 @@ impl Loader {
     pub fn sourced_with(mut self, text: Vec<String>, later: u64) -> Self {
         self.source_args = Some((text.len(), later));
         self.args = text;
+        self
+    }
+
+    /// Keeps each command's comment lines (`run --comments`), in sourced
+    /// files too.
+    pub fn keeping_comments(mut self, keep: bool) -> Self {
+        self.keep_comments = keep;
         self
     }
 
@@ -191,10 +217,11 @@ impl Loader {
         if path.is_some() {
             self.stack.pop();
         }
-        result.map(|lines| Script {
+        result.map(|(lines, tail)| Script {
             name: name.to_string(),
             dir,
             lines,
+            tail,
         })
     }
 
@@ -203,7 +230,7 @@ impl Loader {
         text: &[u8],
         name: &str,
         dir: &Path,
-    ) -> Result<Vec<Line>, Vec<ScriptError>> {
+    ) -> Result<(Vec<Line>, Comments), Vec<ScriptError>> {
         let at = |line: usize, command: Option<String>, error: SyntaxError| ScriptError {
             file: name.to_string(),
             line,
@@ -217,11 +244,25 @@ impl Loader {
         }
         let mut blocks = Blocks::with_capacity(text.iter().filter(|&&b| b == b'\n').count() + 1);
         let mut errors = Vec::new();
+        let mut comments = Comments::new();
+        let mut started = false;
         for (index, raw) in text.split(|&b| b == b'\n').enumerate() {
             let number = index + 1;
             let parsed = self.parse_line(raw, name, dir).and_then(|line| match line {
-                Some(line) => blocks.add(Line { number, ..line }),
-                None => Ok(()),
+                Some(line) => {
+                    started = true;
+                    blocks.add(Line {
+                        number,
+                        comments: std::mem::take(&mut comments),
+                        ..line
+                    })
+                }
+                None => {
+                    if self.keep_comments {
+                        started |= keep_comment(&mut comments, raw, started);
+                    }
+                    Ok(())
+                }
             });
             if let Err((command, error)) = parsed {
                 if opens_a_block(raw) {
@@ -242,7 +283,7 @@ impl Loader {
             errors.push(at(open, Some(open_name()), error));
         }
         if errors.is_empty() {
-            Ok(blocks.finish())
+            Ok((blocks.finish(), finish_comments(comments)))
         } else {
             errors.sort_by_key(|e| e.line);
             Err(errors)
@@ -303,6 +344,7 @@ impl Loader {
             number: 0,
             echo: Echo::new(words),
             command,
+            comments: Comments::new(),
         }))
     }
 
@@ -392,6 +434,31 @@ impl Loader {
             SyntaxError::new(format!("in {first}"))
         })
     }
+}
+
+/// Adds a line that holds no command to the comments gathered so far: a
+/// comment as written (indentation aside), a run of blank lines as one
+/// empty entry (none before the script's first words). Returns whether
+/// it was a comment.
+fn keep_comment(comments: &mut Comments, raw: &[u8], started: bool) -> bool {
+    let text = String::from_utf8_lossy(raw);
+    let text = text.trim();
+    if text.starts_with('#') {
+        comments.push(text.to_string());
+        return true;
+    }
+    if started && comments.last().is_none_or(|last| !last.is_empty()) {
+        comments.push(String::new());
+    }
+    false
+}
+
+/// The comments after the last command, without a blank line at the end.
+fn finish_comments(mut comments: Comments) -> Comments {
+    while comments.last().is_some_and(String::is_empty) {
+        comments.pop();
+    }
+    comments
 }
 
 /// The name of the command that opens a block.

@@ -39,6 +39,17 @@ impl Transcript {
         let _ = writer.write_all(b"\n");
     }
 
+    /// Writes text without ending the line (`run --step` leaves the
+    /// cursor after the command, where the user's Enter ends the line).
+    pub fn text(&self, text: &str) {
+        let mut sink = self.sink.borrow_mut();
+        let writer: &mut dyn Write = match &mut *sink {
+            Sink::Stdout(writer) => writer,
+            Sink::Memory(buffer) => buffer,
+        };
+        let _ = writer.write_all(text.as_bytes());
+    }
+
     pub fn flush(&self) {
         if let Sink::Stdout(writer) = &mut *self.sink.borrow_mut() {
             let _ = writer.flush();

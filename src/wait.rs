@@ -4,13 +4,17 @@
 //! its call and, on EAGAIN, polls until the socket is ready, the deadline
 //! passes (`TIMEOUT`) or Ctrl-C arrives. One mechanism gives exact timeouts
 //! for connect, accept, send and receive alike, and lets the shell cancel a
-//! wait without losing the handle.
+//! wait without losing the handle. In the shell, a wait that lasts says
+//! what it waits for (`[waiting for a connection on srv; Ctrl-C cancels]`),
+//! so a command that waits does not look hung.
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use std::cell::RefCell;
+use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -22,6 +26,62 @@ static INTERRUPT_WRITE: AtomicI32 = AtomicI32::new(-1);
 /// Both ends of the self-pipe that SIGINT writes to, once made.
 static INTERRUPT_PIPE: OnceLock<(OwnedFd, OwnedFd)> = OnceLock::new();
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// After how many milliseconds a wait says what it waits for; 0: never
+/// (scripts: the transcript stays as it is).
+static ANNOUNCE_AFTER_MS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// What the wait under way is for, set by [`waiting_for`].
+    static WAIT_LABEL: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Makes waits longer than `after` say what they wait for (the shell).
+pub fn announce_long_waits(after: Duration) {
+    let millis = u64::try_from(after.as_millis()).unwrap_or(u64::MAX).max(1);
+    ANNOUNCE_AFTER_MS.store(millis, Ordering::Relaxed);
+}
+
+/// Names what the waits until the guard is dropped are for ("a
+/// connection on srv"); `describe` runs only when waits are announced.
+pub fn waiting_for(describe: impl FnOnce() -> String) -> WaitLabel {
+    if ANNOUNCE_AFTER_MS.load(Ordering::Relaxed) == 0 {
+        return WaitLabel { previous: None };
+    }
+    let previous = WAIT_LABEL.with(|label| label.replace(Some(describe())));
+    WaitLabel {
+        previous: Some(previous),
+    }
+}
+
+/// Restores the label that was there before, when dropped.
+pub struct WaitLabel {
+    previous: Option<Option<String>>,
+}
+
+impl Drop for WaitLabel {
+    fn drop(&mut self) {
+        if let Some(previous) = self.previous.take() {
+            WAIT_LABEL.with(|label| *label.borrow_mut() = previous);
+        }
+    }
+}
+
+/// When to say what this wait is for, if waits are announced and it has a label.
+fn announcement() -> Option<(Instant, String)> {
+    let millis = ANNOUNCE_AFTER_MS.load(Ordering::Relaxed);
+    if millis == 0 {
+        return None;
+    }
+    let label = WAIT_LABEL.with(|label| label.borrow().clone())?;
+    Some((Instant::now() + Duration::from_millis(millis), label))
+}
+
+/// `[waiting for LABEL; Ctrl-C cancels]`, on its own line.
+fn announce(label: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "[waiting for {label}; Ctrl-C cancels]");
+    let _ = out.flush();
+}
 
 extern "C" fn on_sigint(_: libc::c_int) {
     INTERRUPTED.store(true, Ordering::SeqCst);
@@ -89,11 +149,7 @@ impl Deadline {
     fn poll_millis(&self) -> i32 {
         match self.at {
             None => -1,
-            Some(at) => {
-                let left = at.saturating_duration_since(Instant::now());
-                // Round up so that a wait never ends early.
-                i32::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i32::MAX)
-            }
+            Some(at) => millis_until(at),
         }
     }
 
@@ -130,6 +186,12 @@ impl Deadline {
     }
 }
 
+/// Milliseconds until `at` for poll(2), rounded up so a wait never ends early.
+fn millis_until(at: Instant) -> i32 {
+    let left = at.saturating_duration_since(Instant::now());
+    i32::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i32::MAX)
+}
+
 /// Polls several descriptors at once; returns each one's revents, or a
 /// TIMEOUT naming `what` when none became ready in time.
 pub fn poll_many(
@@ -154,12 +216,19 @@ pub fn poll_many(
             revents: 0,
         });
     }
+    let mut notice = announcement();
     loop {
         if INTERRUPTED.load(Ordering::SeqCst) {
             take_interrupt();
             return Err(Failure::Interrupted);
         }
-        let millis = deadline.poll_millis();
+        let mut millis = deadline.poll_millis();
+        if let Some((at, _)) = &notice {
+            let until = millis_until(*at);
+            if millis < 0 || until < millis {
+                millis = until;
+            }
+        }
         // SAFETY: pollfds is a valid, initialised array of its length, and
         // every descriptor in it is borrowed for the whole call.
         let ready =
@@ -176,6 +245,9 @@ pub fn poll_many(
         }
         if ready == 0 && deadline.expired() {
             return Err(deadline.timeout(what));
+        }
+        if let Some((_, label)) = notice.take_if(|(at, _)| Instant::now() >= *at) {
+            announce(&label);
         }
     }
 }

@@ -305,3 +305,27 @@ fn a_bad_duration_is_a_syntax_error() {
         .assert_status(2)
         .assert_nothing_ran();
 }
+
+#[test]
+fn run_comments_shows_comment_lines_in_place() {
+    let script = "# Lesson\n#\n# the intro\n\n\n# first\nprint one  # not a comment line\n\
+                  repeat 2\n  # each turn\n  print turn\nend\nsource part.sock\n# the end\n\n";
+    let run = Sock::script(script)
+        .file("part.sock", b"# from the part\nprint part\n")
+        .with_cli(["run", "--comments", "t.sock"])
+        .run();
+    run.assert_status(0);
+    assert_eq!(
+        run.stdout,
+        "# Lesson\n#\n# the intro\n\n# first\n> print one\none\n> repeat 2\n# each turn\n\
+         > print turn\nturn\n# each turn\n> print turn\nturn\n> end\n> source part.sock\n\
+         # from the part\n> print part\npart\n# the end\n",
+        "{}",
+        run.show()
+    );
+    // Without the flag the transcript is as always.
+    let plain = Sock::script(script)
+        .file("part.sock", b"# from the part\nprint part\n")
+        .run();
+    assert!(!plain.stdout.contains('#'), "{}", plain.show());
+}

@@ -198,11 +198,15 @@ fn fails_with_the_wrong_errno_is_a_failure() {
 
 #[test]
 fn setblocking_on_restores_waiting() {
+    // As Python's setblocking(True), which is settimeout(None): the wait
+    // has no limit, so the 200 ms session default does not end it.
+    let addr = late_sender(Some(std::time::Duration::from_millis(600)));
     let run =
-        Sock::script("socketpair a b\nsetblocking b off\nsetblocking b on\nfails TIMEOUT recv b\n")
+        Sock::script("socket c\nconnect c ${1}\nsetblocking c off\nsetblocking c on\nrecv c\n")
+            .args([addr])
             .timeout("200ms")
             .run();
-    run.assert_status(0);
+    run.assert_status(0).assert_last_line("b'x'");
 }
 
 #[test]
@@ -436,4 +440,53 @@ fn listen_shows_the_backlog() {
     run.assert_status(0)
         .assert_outcome("listen s", "listening on 127.0.0.1:<s.port> (backlog 128)");
     run.assert_outcome("listen t 5", "listening on 127.0.0.1:<t.port> (backlog 5)");
+}
+
+/// A peer on 127.0.0.1 port 0 that accepts one client and, after `delay`,
+/// sends it one byte (or nothing when `delay` is `None`); returns its address.
+fn late_sender(delay: Option<std::time::Duration>) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let hold = delay.unwrap_or(std::time::Duration::from_secs(3));
+        std::thread::sleep(hold);
+        if delay.is_some() {
+            let _ = std::io::Write::write_all(&mut conn, b"x");
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    });
+    addr
+}
+
+#[test]
+fn setblocking_on_after_a_timeout_blocks_without_limit_as_in_python() {
+    // s.settimeout(0.2); s.setblocking(False); s.setblocking(True): the
+    // socket blocks (timeout None), so recv waits for the late byte.
+    let addr = late_sender(Some(std::time::Duration::from_millis(700)));
+    let script = "socket c\nconnect c ${1}\nsettimeout c 200ms\nsetblocking c off\nsetblocking c on\nrecv c\n";
+    let run = Sock::script(script).args([addr]).timeout("5s").run();
+    run.assert_status(0).assert_last_line("b'x'");
+    assert!(run.elapsed.as_millis() >= 600, "{:?}", run.elapsed);
+}
+
+#[test]
+fn settimeout_after_setblocking_off_waits_that_long_as_in_python() {
+    // s.setblocking(False); s.settimeout(0.3): blocking again, with a
+    // 0.3 s timeout, not EAGAIN at once.
+    let addr = late_sender(None);
+    let script = "socket c\nconnect c ${1}\nsetblocking c off\nsettimeout c 300ms\nrecv c\n";
+    let run = Sock::script(script).args([addr]).timeout("5s").run();
+    run.assert_status(1)
+        .assert_last_line("t.sock:5: recv: TIMEOUT (no data within 300ms)");
+    assert!(run.elapsed.as_millis() >= 300, "{:?}", run.elapsed);
+}
+
+#[test]
+fn settimeout_zero_is_non_blocking_as_in_python() {
+    let run = Sock::script("socketpair a b\nsettimeout b 0s\nrecv b\n")
+        .timeout("5s")
+        .run();
+    run.assert_status(1)
+        .assert_last_line("t.sock:3: recv: EAGAIN (Resource temporarily unavailable)");
 }

@@ -289,11 +289,22 @@ fn the_exercises_give_the_same_stable_transcript_every_time() {
     }
 }
 
+/// The lecture's server, which serves until it is stopped: killed when
+/// dropped, so a failed test leaves no server behind.
+struct PythonServer(Child);
+
+impl Drop for PythonServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The lecture's server, started on port 0; returns it and the address it printed.
-fn start_python_server(connections: &str) -> Option<(Child, String)> {
+fn start_python_server() -> Option<(PythonServer, String)> {
     let spawned = Command::new("python3")
         .arg(repo("scripts/python/echo-server.py"))
-        .args(["0", connections])
+        .arg("0")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -312,46 +323,92 @@ fn start_python_server(connections: &str) -> Option<(Child, String)> {
         .strip_prefix("listening on ")
         .unwrap_or_else(|| panic!("echo-server.py printed {first:?}"))
         .to_string();
-    Some((server, addr))
+    Some((PythonServer(server), addr))
+}
+
+/// Ends the server (it runs `while True`, as in the lecture) and returns
+/// what it printed.
+fn stop(mut server: PythonServer) -> String {
+    let _ = server.0.kill();
+    let _ = server.0.wait();
+    let mut printed = String::new();
+    if let Some(mut out) = server.0.stdout.take() {
+        let _ = std::io::Read::read_to_string(&mut out, &mut printed);
+    }
+    printed
 }
 
 #[test]
 fn the_echo_client_script_talks_to_the_lectures_python_server() {
-    let Some((server, addr)) = start_python_server("1") else {
+    let Some((server, addr)) = start_python_server() else {
         panic!("python3 is needed for this test (see README.md)");
     };
-    let run = sockrepl(&["run", "scripts/echo-client.sock", &addr]);
-    let stdout = assert_ran(&run, "echo-client.sock against echo-server.py");
-    assert!(stdout.contains("ok: 12 bytes as expected"), "{stdout}");
-    let server = finish(server, "echo-server.py");
-    assert!(server.status.success(), "echo-server.py: {}", server.status);
-    assert!(String::from_utf8_lossy(&server.stdout).contains("Connected by"));
+    let port = addr.rsplit(':').next().unwrap().to_string();
+    // HOST:PORT, and the port alone as the lecture's client takes it.
+    for given in [addr.as_str(), port.as_str()] {
+        let run = sockrepl(&["run", "scripts/echo-client.sock", given]);
+        let stdout = assert_ran(&run, &format!("echo-client.sock {given}"));
+        assert!(stdout.contains("ok: 12 bytes as expected"), "{stdout}");
+    }
+    let printed = stop(server);
+    assert_eq!(printed.matches("Connected by").count(), 2, "{printed}");
 }
 
 #[test]
 fn the_python_client_talks_to_the_python_server() {
-    let Some((server, addr)) = start_python_server("1") else {
+    let Some((server, addr)) = start_python_server() else {
         panic!("python3 is needed for this test (see README.md)");
     };
-    let client = Command::new("python3")
-        .arg(repo("scripts/python/echo-client.py"))
-        .arg(&addr)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let client = finish(client, "echo-client.py");
-    assert!(
-        client.status.success(),
-        "{}",
-        String::from_utf8_lossy(&client.stderr)
-    );
+    let port = addr.rsplit(':').next().unwrap().to_string();
+    for given in [addr.as_str(), port.as_str()] {
+        let client = Command::new("python3")
+            .arg(repo("scripts/python/echo-client.py"))
+            .arg(given)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let client = finish(client, "echo-client.py");
+        assert!(
+            client.status.success(),
+            "{}",
+            String::from_utf8_lossy(&client.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&client.stdout),
+            "Received b'Hello, world'\n"
+        );
+    }
+    stop(server);
+}
+
+#[test]
+fn the_python_server_is_the_lectures_loop() {
+    // The repository describes the lecture's server one way: one recv and
+    // one sendall per client, no close of its own. The file must be it.
+    let server = std::fs::read_to_string(repo("scripts/python/echo-server.py")).unwrap();
+    let code: Vec<&str> = server
+        .lines()
+        .map(str::trim)
+        .skip_while(|line| *line != "while True:")
+        .collect();
     assert_eq!(
-        String::from_utf8_lossy(&client.stdout),
-        "Received b'Hello, world'\n"
+        code,
+        [
+            "while True:",
+            "conn, addr = s.accept()",
+            "print('Connected by', addr, flush=True)",
+            "data = conn.recv(1024)",
+            "if not data:",
+            "continue",
+            "conn.sendall(data)",
+        ]
     );
-    finish(server, "echo-server.py");
+    assert!(
+        !server.contains("with conn"),
+        "the lecture never closes conn"
+    );
 }
 
 #[test]
@@ -392,6 +449,143 @@ fn the_shell_only_commands_have_their_help_text_in_the_docs() {
                 "docs/language.md lacks the {} help text {field:?}",
                 help.name
             );
+        }
+    }
+}
+
+/// Every `*.sock` under `dir`, recursively.
+fn sock_files(dir: &Path, found: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            sock_files(&path, found);
+        } else if path.extension().is_some_and(|e| e == "sock") {
+            found.push(path);
+        }
+    }
+}
+
+#[test]
+fn no_script_uses_a_fixed_abstract_name() {
+    // Abstract names are machine-wide, like ports: a fixed one makes two
+    // runs at once (two students, two `cargo test`s) fail with EADDRINUSE.
+    // Autobind (`@`) or a name made from ${tmp} is unique to the run.
+    let mut files = Vec::new();
+    sock_files(&repo("scripts"), &mut files);
+    sock_files(&repo("tests/golden"), &mut files);
+    let mut fixed = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        for (number, line) in text.lines().enumerate() {
+            let code = line.split(" #").next().unwrap_or("");
+            if code.trim_start().starts_with('#') {
+                continue;
+            }
+            let named = code
+                .split_whitespace()
+                .filter(|w| w.len() > 1 && w.starts_with('@') && !w.contains("${"));
+            for word in named {
+                fixed.push(format!("{}:{}: {word}", file.display(), number + 1));
+            }
+        }
+    }
+    assert!(
+        fixed.is_empty(),
+        "fixed abstract names:\n{}",
+        fixed.join("\n")
+    );
+}
+
+/// The lessons, in order.
+fn lessons() -> Vec<PathBuf> {
+    let mut lessons: Vec<PathBuf> = std::fs::read_dir(repo("scripts/lessons"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "sock"))
+        .collect();
+    lessons.sort();
+    lessons
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().unwrap().to_string_lossy().into_owned()
+}
+
+#[test]
+fn every_lesson_says_which_part_of_the_lecture_it_follows() {
+    for lesson in lessons() {
+        let text = std::fs::read_to_string(&lesson).unwrap();
+        let header: Vec<&str> = text.lines().take_while(|l| l.starts_with('#')).collect();
+        assert!(
+            header.iter().any(|line| line.starts_with("# Lecture: ")),
+            "{} has no '# Lecture:' line in its header",
+            lesson.display()
+        );
+    }
+}
+
+#[test]
+fn the_readme_leads_through_the_lessons_in_order_and_names_the_examples() {
+    let readme = std::fs::read_to_string(repo("README.md")).unwrap();
+    let mut at = 0;
+    for lesson in lessons() {
+        let name = file_name(&lesson);
+        let found = readme[at..].find(&format!("`{name}`"));
+        let found = found.unwrap_or_else(|| panic!("README.md lacks {name}, or out of order"));
+        at += found + name.len();
+    }
+    for entry in std::fs::read_dir(repo("scripts")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "sock") {
+            let name = file_name(&path);
+            assert!(
+                readme.contains(&format!("`{name}`")),
+                "README.md lacks {name}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_lesson_run_with_comments_reads_as_the_lesson() {
+    let path = "scripts/lessons/04-echo.sock";
+    let lesson = std::fs::read_to_string(repo(path)).unwrap();
+    let stdout = assert_ran(&sockrepl(&["--stable", "run", "--comments", path]), path);
+    // Every comment line, in order, with the commands between them.
+    let shown: Vec<&str> = stdout.lines().collect();
+    let mut at = 0;
+    for comment in lesson.lines().filter(|l| l.starts_with('#')) {
+        let found = shown[at..].iter().position(|line| *line == comment);
+        let found = found.unwrap_or_else(|| panic!("{comment:?} not shown in order:\n{stdout}"));
+        at += found + 1;
+    }
+    assert!(stdout.contains("# The server gets ready (lesson 2).\n> socket s tcp\n"));
+}
+
+#[test]
+fn the_docs_cite_their_own_sections_not_a_spec_or_an_issue() {
+    // A reader has README.md and docs/, not the project's contract or its
+    // issue tracker: the docs point at docs/language.md's sections.
+    let mut docs = vec![repo("README.md"), repo("BENCHMARKS.md")];
+    for entry in std::fs::read_dir(repo("docs")).unwrap() {
+        docs.push(entry.unwrap().path());
+    }
+    for doc in docs
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+    {
+        let text = std::fs::read_to_string(doc).unwrap();
+        for (number, line) in text.lines().enumerate() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let cites = words.windows(2).any(|pair| {
+                let next_is_number = pair[1]
+                    .trim_start_matches('§')
+                    .starts_with(|c: char| c.is_ascii_digit());
+                (pair[0].trim_start_matches('(') == "SPEC" || pair[0].eq_ignore_ascii_case("issue"))
+                    && next_is_number
+            }) || line.contains("SPEC §")
+                || line.contains("(`SPEC`)");
+            assert!(!cites, "{}:{}: {line}", doc.display(), number + 1);
         }
     }
 }

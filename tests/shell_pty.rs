@@ -26,6 +26,13 @@ struct Shell {
 
 impl Shell {
     fn start(state_dir: &Path, env: &[(&str, &str)]) -> Shell {
+        let mut shell = Shell::spawn(state_dir, env, &[]);
+        shell.expect("sockrepl> ");
+        shell
+    }
+
+    /// `sockrepl ARGS...` on the terminal, without waiting for anything.
+    fn spawn(state_dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Shell {
         let (master, slave_path) = open_pty();
         let slave = OpenOptions::new()
             .read(true)
@@ -35,6 +42,7 @@ impl Shell {
             .expect("open the pty slave");
         let mut command = Command::new(env!("CARGO_BIN_EXE_sockrepl"));
         command
+            .args(args)
             .stdin(Stdio::from(slave.try_clone().unwrap()))
             .stdout(Stdio::from(slave.try_clone().unwrap()))
             .stderr(Stdio::from(slave))
@@ -65,14 +73,30 @@ impl Shell {
                 sink.lock().unwrap().extend_from_slice(&buffer[..n]);
             }
         });
-        let mut shell = Shell {
+        Shell {
             master,
             child,
             output,
             seen: 0,
+        }
+    }
+
+    /// Makes the terminal `columns` wide, as a user resizing a window.
+    fn resize(&self, columns: u16) {
+        let size = libc::winsize {
+            ws_row: 40,
+            ws_col: columns,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
         };
-        shell.expect("sockrepl> ");
-        shell
+        // SAFETY: TIOCSWINSZ reads a winsize we own, on our pty master.
+        unsafe {
+            libc::ioctl(
+                std::os::fd::AsRawFd::as_raw_fd(&self.master),
+                libc::TIOCSWINSZ,
+                &size,
+            )
+        };
     }
 
     fn send(&mut self, keys: &str) {
@@ -429,4 +453,171 @@ fn nothing_typed_ends_the_shell_but_exit() {
     assert!(shell.child.try_wait().unwrap().is_none(), "the shell ended");
     shell.send("exit 3\r");
     assert_eq!(shell.wait().code(), Some(3));
+}
+
+#[test]
+fn record_leaves_out_a_connect_that_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("twice.sock");
+    let (mut shell, port) = listening_shell(dir.path());
+    shell.line(&format!("record {}", script.display()));
+    shell.line("socket cli");
+    shell.line(&format!("connect cli 127.0.0.1:{port}"));
+    let again = shell.line(&format!("connect cli 127.0.0.1:{port}"));
+    assert!(again.contains("EISCONN"), "{again}");
+    shell.line("record stop");
+    let text = std::fs::read_to_string(&script).unwrap();
+    assert_eq!(text.matches("connect cli").count(), 1, "{text}");
+}
+
+#[test]
+fn record_refuses_a_file_that_holds_a_script() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("old.sock");
+    std::fs::write(&old, "socket srv\nbind srv 127.0.0.1:0\n").unwrap();
+    let mut shell = Shell::start(dir.path(), &[]);
+    let out = shell.line(&format!("record {}", old.display()));
+    assert!(out.contains("already holds a script (2 lines)"), "{out}");
+    shell.line("socket s");
+    assert_eq!(
+        std::fs::read_to_string(&old).unwrap(),
+        "socket srv\nbind srv 127.0.0.1:0\n",
+        "the old script was changed"
+    );
+    let new = dir.path().join("new.sock");
+    let out = shell.line(&format!("record {}", new.display()));
+    assert!(out.contains("recording to"), "{out}");
+    shell.line("socket t");
+    shell.line("record stop");
+    let text = std::fs::read_to_string(&new).unwrap();
+    assert!(text.starts_with("# recorded by sockrepl"), "{text}");
+    assert!(
+        text.contains("socket t\n") && !text.contains("socket s\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn source_at_the_prompt_shows_each_command_and_where_it_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let setup = dir.path().join("setup.sock");
+    std::fs::write(
+        &setup,
+        "socket a udp\nbind a 127.0.0.1:0\nbind a 127.0.0.1:0\n",
+    )
+    .unwrap();
+    let mut shell = Shell::start(dir.path(), &[]);
+    let out = shell.line(&format!("source {}", setup.display()));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "> socket a udp", "{out}");
+    assert!(
+        lines[1].starts_with("created a: AF_INET SOCK_DGRAM"),
+        "{out}"
+    );
+    assert_eq!(lines[2], "> bind a 127.0.0.1:0", "{out}");
+    let failure = format!("error: {}:3: bind: EINVAL", setup.display());
+    assert!(out.contains(&failure), "no {failure:?} in:\n{out}");
+}
+
+/// Whether `text` shows in the output within `wait` (for what must not).
+fn appears_within(shell: &Shell, text: &str, wait: Duration) -> bool {
+    thread::sleep(wait);
+    strip(&shell.raw_output())[shell.seen..].contains(text)
+}
+
+#[test]
+fn run_step_waits_for_enter_before_each_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("steps.sock");
+    std::fs::write(
+        &script,
+        "# make it\nsocket s udp\nbind s 127.0.0.1:0\nprint done\n",
+    )
+    .unwrap();
+    let path = script.to_string_lossy().into_owned();
+    let mut run = Shell::spawn(dir.path(), &[], &["run", "--step", "--comments", &path]);
+    run.expect("Enter runs the command shown");
+    run.expect("# make it\n> socket s udp");
+    let wait = Duration::from_millis(400);
+    assert!(!appears_within(&run, "created", wait), "ran before Enter");
+    run.send("\r");
+    // The Enter ends the command's line; its outcome follows at once.
+    run.expect("\ncreated s: AF_INET SOCK_DGRAM");
+    run.expect("> bind s 127.0.0.1:0");
+    assert!(!appears_within(&run, "bound", wait), "ran before Enter");
+    run.send("\r");
+    run.expect("\nbound to 127.0.0.1:");
+    run.expect("> print done");
+    run.send("\x04"); // Ctrl-D: this command and the rest without stops
+    run.expect("\ndone\n");
+    assert_eq!(run.wait().code(), Some(0));
+}
+
+#[test]
+fn run_step_stops_at_ctrl_c() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("steps.sock");
+    std::fs::write(&script, "socket s udp\nprint never\n").unwrap();
+    let path = script.to_string_lossy().into_owned();
+    let mut run = Shell::spawn(dir.path(), &[], &["run", "--step", &path]);
+    run.expect("> socket s udp");
+    run.send("\r");
+    run.expect("> print never");
+    run.send("\x03");
+    run.expect("steps.sock:2: print: interrupted");
+    assert_eq!(run.wait().code(), Some(130));
+}
+
+#[test]
+fn help_fits_an_80_column_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut shell = Shell::start(dir.path(), &[("NO_COLOR", "1")]);
+    shell.resize(80);
+    let overview = shell.line("help");
+    assert!(overview.contains("Server side"), "{overview}");
+    assert!(overview.lines().count() <= 20, "{overview}");
+    let one = shell.line("help expect");
+    for text in [&overview, &one] {
+        for line in text.lines().filter(|l| !l.starts_with("sockrepl> ")) {
+            assert!(line.chars().count() <= 80, "too wide: {line:?}");
+        }
+    }
+    // Wrapped at word boundaries: every word of the summary is whole.
+    assert!(one.contains("re.match;"), "{one}");
+}
+
+#[test]
+fn a_long_wait_says_what_it_waits_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut shell, _) = listening_shell(dir.path());
+    shell.send("accept srv\r");
+    shell.expect("accept srv\n");
+    let started = Instant::now();
+    shell.expect_within(
+        "[waiting for a connection on srv; Ctrl-C cancels]",
+        Duration::from_secs(3),
+    );
+    assert!(started.elapsed() >= Duration::from_millis(900), "too early");
+    shell.send("\x03");
+    shell.expect("error: accept: interrupted");
+    shell.expect("sockrepl> ");
+}
+
+#[test]
+fn a_timeout_at_the_prompt_says_how_to_wait_longer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut shell, _) = listening_shell(dir.path());
+    shell.line("timeout 300ms");
+    let out = shell.line("accept srv");
+    assert!(
+        out.contains(
+            "error: accept: TIMEOUT (no connection within 300ms); hint: settimeout srv none \
+             waits without a limit (Ctrl-C cancels), settimeout srv 30s waits longer"
+        ),
+        "{out}"
+    );
+    // A wait shorter than a second says nothing while it waits.
+    assert!(!out.contains("[waiting"), "{out}");
+    let out = shell.line("poll srv --timeout 200ms");
+    assert!(out.contains("hint: give it --timeout 30s"), "{out}");
 }

@@ -1,21 +1,21 @@
 #!/usr/bin/env python3
 """The lecture's echo client: connect, send b'Hello, world', print the reply.
 
-The server's address comes from the command line instead of being fixed
-at 65432, because the adapted echo-server.py binds port 0 and prints the
-port the kernel chose:
+As in the lecture it talks to 127.0.0.1 port 65432; a port, or HOST:PORT,
+on the command line talks to another (for a server started on port 0):
 
+    python3 scripts/python/echo-client.py
+    python3 scripts/python/echo-client.py PORT
     python3 scripts/python/echo-client.py 127.0.0.1:PORT
-    python3 scripts/python/echo-client.py PORT          (host 127.0.0.1)
 
-sockrepl's scripts/echo-client.sock does the same steps, one command each.
+It receives once and ends, which closes its socket: the lecture's server
+(echo-server.py) never closes a connection itself, so the client does.
+sockrepl's scripts/echo-client.sock makes the same calls, one a line.
 """
 import socket
 import sys
 
-if len(sys.argv) != 2:
-    sys.exit('usage: echo-client.py [HOST:]PORT')
-HOST, _, PORT = sys.argv[1].rpartition(':')
+HOST, _, PORT = (sys.argv[1] if len(sys.argv) > 1 else '65432').rpartition(':')
 HOST = HOST or '127.0.0.1'
 PORT = int(PORT)
 

@@ -1,45 +1,40 @@
 #!/usr/bin/env python3
-"""The lecture's echo server, adapted for exercises and tests.
+"""The lecture's echo server ("Example: Echo Client and Server"), as the
+lecture writes it.
 
-As in the lecture: socket(), bind(), listen(), then for each client
-accept(), one recv(1024) and sendall() of what came back. The changes:
+It makes a listening socket -- socket(), bind(), listen() -- and then, in
+`while True`, accepts a client, prints 'Connected by' and the client's
+address, receives once (at most 1024 bytes) and, unless that was b'' (a
+client that closed without sending: `if not data: continue`), sends the
+same bytes back. It never closes a connection itself: the client closes
+it when it is done. (Python closes the server's end only when the next
+accept() replaces `conn`.) It runs until you stop it with Ctrl-C.
 
-- the port comes from argv[1] (default 0: the kernel chooses a free one),
-  and the server prints "listening on 127.0.0.1:PORT" (flushed) so a
-  script or a test can read the real port back;
-- its lifetime is bounded: it serves at most argv[2] connections
-  (default 10) and gives up after 30 seconds without a new connection,
-  so a forgotten server never lingers.
+Two additions, so that it runs where 65432 is taken, and in tests:
+- the port is argv[1], default 65432 as in the lecture (0 lets the kernel
+  choose a free one);
+- it first prints "listening on 127.0.0.1:PORT", so that port can be read
+  back, and its prints are flushed, so they show even through a pipe.
 
-Run:   python3 scripts/python/echo-server.py        (then, in another shell)
-       sockrepl run scripts/echo-client.sock 127.0.0.1:PORT
+Run:   python3 scripts/python/echo-server.py                (port 65432)
+and, in another terminal, the lecture's client or sockrepl's:
+       python3 scripts/python/echo-client.py                (port 65432)
+       sockrepl run scripts/echo-client.sock 65432
 """
 import socket
 import sys
 
-HOST = '127.0.0.1'  # loopback: the data never leaves this machine
-PORT = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-MAX_CONNECTIONS = int(sys.argv[2]) if len(sys.argv) > 2 else 10
-IDLE_SECONDS = 30
+HOST = '127.0.0.1'  # the loopback interface: the data never leaves this machine
+PORT = int(sys.argv[1]) if len(sys.argv) > 1 else 65432
 
 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 s.bind((HOST, PORT))
 s.listen()
-s.settimeout(IDLE_SECONDS)
-host, port = s.getsockname()
-print(f'listening on {host}:{port}', flush=True)
-
-try:
-    for _ in range(MAX_CONNECTIONS):
-        conn, addr = s.accept()
-        with conn:
-            conn.settimeout(IDLE_SECONDS)
-            print('Connected by', addr, flush=True)
-            data = conn.recv(1024)
-            if not data:
-                continue  # the client closed without sending anything
-            conn.sendall(data)
-except socket.timeout:
-    print(f'no connection for {IDLE_SECONDS}s: exiting', flush=True)
-finally:
-    s.close()
+print('listening on {}:{}'.format(*s.getsockname()), flush=True)
+while True:
+    conn, addr = s.accept()
+    print('Connected by', addr, flush=True)
+    data = conn.recv(1024)
+    if not data:
+        continue
+    conn.sendall(data)

@@ -10,7 +10,7 @@ use crate::errors::Failure;
 use crate::outcome::{Endpoint, Outcome};
 use crate::parser::{Arg, Args, SyntaxError};
 use crate::session::Session;
-use crate::wait::wait_for;
+use crate::wait::{wait_for, waiting_for};
 
 pub const SPECS: &[Spec] = &[CONNECT, CONNECT_EX];
 
@@ -99,8 +99,8 @@ impl Connect {
         let socket = handle.socket()?;
         match socket.connect(target) {
             Ok(()) => return Ok(()),
-            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) && handle.blocking => {}
-            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) && handle.blocking => {
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) && handle.blocking() => {}
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) && handle.blocking() => {
                 // A Unix listener's queue is full: wait for room, then try again.
                 let deadline = session.deadline(handle);
                 return session.retry(
@@ -115,11 +115,23 @@ impl Connect {
         }
         session.out.flush();
         let what = format!("no answer from {shown}");
+        let _label = waiting_for(|| format!("{} to finish its handshake with {shown}", self.name));
         wait_for(handle.as_fd(), libc::POLLOUT, session.deadline(handle), &what)?;
-        match socket.take_error()? {
-            Some(error) => Err(error.into()),
-            None => Ok(()),
+        if let Some(error) = socket.take_error()? {
+            return Err(error.into());
         }
+        finish_connect(socket, target)
+    }
+}
+
+/// Calls connect() once more after the handshake, as a blocking connect
+/// would have returned: until then Linux still counts the socket as
+/// connecting and would let the next `connect` "succeed" again, where
+/// Python's blocking socket fails with EISCONN.
+fn finish_connect(socket: &crate::handle::SocketIo, target: &SockAddr) -> Result<(), Failure> {
+    match socket.connect(target) {
+        Err(e) if e.raw_os_error() != Some(libc::EISCONN) => Err(e.into()),
+        _ => Ok(()),
     }
 }
 
@@ -130,7 +142,9 @@ fn connect_hint(errno: Errno, addr: &str) -> Option<String> {
         Errno::ETIMEDOUT => format!("{addr} never answered the handshake"),
         Errno::ENETUNREACH => "this machine has no route to that network".into(),
         Errno::EHOSTUNREACH => "no route to that host".into(),
-        Errno::EISCONN => "the socket is already connected".into(),
+        Errno::EISCONN => {
+            "the socket is already connected: a TCP socket connects once (make a new socket)".into()
+        }
         Errno::EADDRNOTAVAIL => "no local address or port left for this connection".into(),
         Errno::EINPROGRESS => {
             "a non-blocking connect returns at once: poll for POLLOUT, then check SO_ERROR".into()

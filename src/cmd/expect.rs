@@ -2,6 +2,7 @@
 
 use std::io::Read;
 use std::path::Path;
+use std::time::Duration;
 
 use super::send::{datagram_bytes, open_data_file};
 use super::{Command, Fits, Flag, Run, Scope, Slot, Spec};
@@ -378,21 +379,7 @@ fn expect_stream(
         let n = match step {
             Ok((n, _)) => n,
             Err(Failure::Timeout { after, .. }) => {
-                let arrived = whole.offset + got as u64;
-                let what = format!("only {arrived} of the {} expected bytes", whole.total);
-                let detail = match whole.file {
-                    None => format!(
-                        "expected {}, got {}",
-                        preview(expected),
-                        preview(&expected[..got])
-                    ),
-                    Some(_) => format!("expected {}", whole.expected(expected)),
-                };
-                return Err(Failure::Timeout {
-                    what,
-                    after,
-                    detail: Some(detail),
-                });
+                return Err(expect_timeout(whole, expected, got, after));
             }
             Err(other) => {
                 return Err(other.with_progress(whole.arrived(
@@ -432,6 +419,36 @@ fn expect_stream(
         got += n;
     }
     Ok(expected.len() as u64)
+}
+
+/// The TIMEOUT of an `expect` on a stream: how much of the whole had
+/// arrived, and what; "nothing arrived" rather than an empty literal,
+/// which would read like an end of stream.
+fn expect_timeout(whole: &Whole, expected: &[u8], got: usize, after: Duration) -> Failure {
+    let arrived = whole.offset + got as u64;
+    let (what, detail) = match (arrived, whole.file) {
+        (0, _) => (
+            "nothing arrived".to_string(),
+            format!("expected {}", whole.expected(expected)),
+        ),
+        (_, None) => (
+            format!("only {arrived} of the {} expected bytes", whole.total),
+            format!(
+                "expected {}, got {}",
+                preview(expected),
+                preview(&expected[..got])
+            ),
+        ),
+        (_, Some(_)) => (
+            format!("only {arrived} of the {} expected bytes", whole.total),
+            format!("expected {}", whole.expected(expected)),
+        ),
+    };
+    Failure::Timeout {
+        what,
+        after,
+        detail: Some(detail),
+    }
 }
 
 fn expect_file(

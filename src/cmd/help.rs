@@ -45,79 +45,189 @@ impl Help {
 
 impl Run for Help {
     fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
+        let width = if session.stable {
+            DEFAULT_WIDTH
+        } else {
+            terminal_width()
+        };
         Ok(Outcome::Text(match self.topic {
-            Some(spec) => describe(spec),
-            None if session.interactive => shell_overview(),
-            None => overview(),
+            Some(spec) => describe(spec, width),
+            None => overview(session.interactive, width),
         }))
     }
 }
 
-/// One command's full help.
-pub fn describe(spec: &Spec) -> String {
-    format!(
-        "{}\n  {}\n  Python:  {}\n  Example: {}",
-        spec.synopsis, spec.summary, spec.python, spec.example
-    )
-}
+/// The width of a transcript that is not a terminal, and under `--stable`.
+const DEFAULT_WIDTH: usize = 80;
+/// Narrower than this, wrapping would help no one.
+const MIN_WIDTH: usize = 40;
 
-/// Every command of the language with its synopsis, one a line.
-pub fn overview() -> String {
-    let width = synopsis_width(Scope::Language);
-    let mut text = String::from("Commands (help COMMAND for more):\n");
-    list(&mut text, Scope::Language, width);
-    text.pop();
-    text
-}
+/// The groups of the overview, in the order of the lecture's steps: a
+/// server makes a socket, binds, listens and accepts; a client connects;
+/// both send, receive and close. A command a group does not name joins
+/// the group of the command before it in the registry, so a new command
+/// is listed where its line in `cmd/mod.rs` puts it.
+const GROUPS: &[(&str, &[&[Spec]])] = &[
+    ("Making a socket", &[super::socket::SPECS]),
+    (
+        "Server side",
+        &[super::bind::SPECS, super::listen::SPECS, super::accept::SPECS],
+    ),
+    ("Client side", &[super::connect::SPECS]),
+    ("Sending", &[super::send::SPECS]),
+    ("Receiving", &[super::recv::SPECS]),
+    ("Closing", &[super::shutdown::SPECS, super::close::SPECS]),
+    (
+        "Options, timeouts",
+        &[
+            super::setsockopt::SPECS,
+            super::getsockopt::SPECS,
+            super::settimeout::SPECS,
+            super::setblocking::SPECS,
+            super::timeout::SPECS,
+        ],
+    ),
+    (
+        "Looking at sockets",
+        &[super::names::SPECS, super::poll::SPECS, super::sockets::SPECS],
+    ),
+    (
+        "Assertions",
+        &[super::expect::SPECS, super::fails::SPECS, super::require::SPECS],
+    ),
+    (
+        "Text protocols",
+        &[
+            super::sendline::SPECS,
+            super::newline::SPECS,
+            super::framed::SPECS,
+            super::let_::SPECS,
+            super::repeat::SPECS,
+        ],
+    ),
+    (
+        "Session",
+        &[
+            super::sleep::SPECS,
+            super::print::SPECS,
+            super::source::SPECS,
+            SPECS,
+            super::exit::SPECS,
+        ],
+    ),
+    ("Shell only", &[super::shell_only::SPECS]),
+];
 
-/// The language's commands, then the shell's own, in the same columns.
-fn shell_overview() -> String {
-    let width = synopsis_width(Scope::Shell);
-    let mut text = String::from("Commands (help COMMAND for more):\n");
-    list(&mut text, Scope::Language, width);
-    text.push_str("Shell only:\n");
-    list(&mut text, Scope::Shell, width);
-    text.push_str(
-        "Tab completes, Up/Down walk the history, Ctrl-C cancels a waiting command, Ctrl-D leaves.",
-    );
-    text
-}
+/// The overview's column of group titles, and the space after it.
+const TITLE_WIDTH: usize = 22;
 
-/// The widest synopsis listed: the language's, or also the shell's own.
-fn synopsis_width(widest_scope: Scope) -> usize {
-    specs()
-        .filter(|spec| spec.scope == Scope::Language || widest_scope == Scope::Shell)
-        .map(|spec| spec.synopsis.len())
-        .max()
-        .unwrap_or(0)
-}
-
-fn list(text: &mut String, scope: Scope, width: usize) {
-    for spec in specs().filter(|spec| spec.scope == scope) {
-        let first = match scope {
-            Scope::Language => first_sentence(spec.summary),
-            // The shell's own summaries start "Shell only." and end their
-            // first sentence at the first ". ".
-            Scope::Shell => {
-                let summary = spec.summary.trim_start_matches("Shell only. ");
-                summary.split(". ").next().unwrap_or(summary)
-            }
-        };
-        text.push_str(&format!(
-            "  {:width$}  {}\n",
-            spec.synopsis,
-            first.trim_end_matches('.')
-        ));
+/// One command's full help, wrapped at word boundaries to `width`.
+pub fn describe(spec: &Spec, width: usize) -> String {
+    let mut text = wrap(spec.synopsis, width, "", "    ");
+    for (label, value) in [
+        ("", spec.summary),
+        ("Python:  ", spec.python),
+        ("Example: ", spec.example),
+    ] {
+        text.push('\n');
+        let first = format!("  {label}");
+        let rest = " ".repeat(first.len());
+        text.push_str(&wrap(value, width, &first, &rest));
     }
+    text
 }
 
-/// The summary up to its first full stop that ends a sentence (a ". "
-/// followed by a capital letter), so "e.g. 1" does not cut it short.
-fn first_sentence(summary: &str) -> &str {
-    let bytes = summary.as_bytes();
-    (0..bytes.len().saturating_sub(2))
-        .find(|&i| bytes[i] == b'.' && bytes[i + 1] == b' ' && bytes[i + 2].is_ascii_uppercase())
-        .map_or(summary, |end| &summary[..end])
+/// The commands by the lecture's steps, names only: `help COMMAND` has
+/// the rest. The shell's own commands are listed at the shell only.
+pub fn overview(interactive: bool, width: usize) -> String {
+    let mut text = String::from("Commands, in the order of the lecture's steps:\n");
+    for (title, names) in grouped() {
+        let shell_only = names
+            .first()
+            .is_some_and(|spec| spec.scope == Scope::Shell);
+        if shell_only && !interactive {
+            continue;
+        }
+        let names: Vec<&str> = names.iter().map(|spec| spec.name).collect();
+        let first = format!("  {title:<w$}", w = TITLE_WIDTH - 2);
+        text.push_str(&wrap(&names.join(" "), width, &first, &" ".repeat(TITLE_WIDTH)));
+        text.push('\n');
+    }
+    let closing = if interactive {
+        "help COMMAND shows one command: its synopsis, what it does, the Python it stands \
+         for and an example. Tab completes, Up/Down walk the history, Ctrl-C cancels a \
+         waiting command, Ctrl-D leaves."
+    } else {
+        "help COMMAND shows one command: its synopsis, what it does, the Python it stands \
+         for and an example."
+    };
+    text.push_str(&wrap(closing, width, "", ""));
+    text
+}
+
+/// Every command under its group's title, groups in `GROUPS` order.
+fn grouped() -> Vec<(&'static str, Vec<&'static Spec>)> {
+    let mut groups: Vec<(&str, Vec<&Spec>)> =
+        GROUPS.iter().map(|(title, _)| (*title, Vec::new())).collect();
+    let mut current = 0;
+    for spec in specs() {
+        if let Some(index) = group_of(spec) {
+            current = index;
+        }
+        groups[current].1.push(spec);
+    }
+    groups.retain(|(_, specs)| !specs.is_empty());
+    groups
+}
+
+/// The index in `GROUPS` of the group that names `spec` (by name: a
+/// const's address is not one place).
+fn group_of(spec: &Spec) -> Option<usize> {
+    GROUPS.iter().position(|(_, modules)| {
+        modules
+            .iter()
+            .any(|module| module.iter().any(|listed| listed.name == spec.name))
+    })
+}
+
+/// `text` broken at spaces into lines of at most `width` columns (a word
+/// longer than that stands alone, never cut), the first line after
+/// `first`, the others after `rest`.
+pub fn wrap(text: &str, width: usize, first: &str, rest: &str) -> String {
+    let mut out = String::from(first);
+    let mut column = first.chars().count();
+    let mut line_empty = true;
+    let lead = text.len() - text.trim_start().len();
+    out.push_str(&text[..lead]);
+    column += lead;
+    for word in text[lead..].split(' ').filter(|w| !w.is_empty()) {
+        let length = word.chars().count();
+        if !line_empty && column + 1 + length > width {
+            out.push('\n');
+            out.push_str(rest);
+            column = rest.chars().count();
+            line_empty = true;
+        }
+        if !line_empty {
+            out.push(' ');
+            column += 1;
+        }
+        out.push_str(word);
+        column += length;
+        line_empty = false;
+    }
+    out
+}
+
+/// The terminal's width when stdout is one, else the default.
+fn terminal_width() -> usize {
+    // SAFETY: TIOCGWINSZ fills a winsize we own; a failure leaves it zero.
+    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+    let got = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) };
+    match usize::from(size.ws_col) {
+        columns if got == 0 && columns > 0 => columns.max(MIN_WIDTH),
+        _ => DEFAULT_WIDTH,
+    }
 }
 
 #[cfg(test)]
@@ -125,19 +235,48 @@ mod tests {
     use super::*;
 
     #[test]
-    fn overview_keeps_abbreviations_whole() {
-        assert_eq!(
-            first_sentence("Show SO_TYPE (e.g. 1 (SOCK_STREAM)). More."),
-            "Show SO_TYPE (e.g. 1 (SOCK_STREAM))"
-        );
-        assert!(overview().contains("SO_TYPE (e.g. 1 (SOCK_STREAM))"));
+    fn the_overview_fits_80_columns_and_lists_every_command_once() {
+        for interactive in [false, true] {
+            let text = overview(interactive, 80);
+            assert!(text.lines().all(|l| l.chars().count() <= 80), "{text}");
+            assert!(text.lines().count() <= 20, "{text}");
+            // The names: what follows the titles' column on a group's lines.
+            let words: Vec<&str> = text
+                .lines()
+                .filter(|line| line.starts_with("  "))
+                .flat_map(|line| line[TITLE_WIDTH..].split_whitespace())
+                .collect();
+            for spec in specs() {
+                let count = words.iter().filter(|w| **w == spec.name).count();
+                let listed = spec.scope == Scope::Language || interactive;
+                assert_eq!(count, usize::from(listed), "{} in\n{text}", spec.name);
+            }
+        }
     }
 
     #[test]
-    fn the_shell_lists_its_own_commands_too() {
-        let text = shell_overview();
-        assert!(text.contains("bind NAME ADDR"));
-        assert!(text.contains("record FILE|stop"));
-        assert!(!overview().contains("record FILE|stop"));
+    fn a_command_joins_the_group_before_it_when_no_group_names_it() {
+        // Every command of the registry lands in some group, in order.
+        let listed: usize = grouped().iter().map(|(_, specs)| specs.len()).sum();
+        assert_eq!(listed, specs().count());
+    }
+
+    #[test]
+    fn describe_wraps_at_word_boundaries() {
+        for spec in specs() {
+            let text = describe(spec, 80);
+            for line in text.lines() {
+                let long_word = line.split(' ').any(|w| w.chars().count() > 60);
+                assert!(line.chars().count() <= 80 || long_word, "{line:?}");
+            }
+            let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert!(joined.contains(&spec.summary.split_whitespace().collect::<Vec<_>>().join(" ")));
+        }
+    }
+
+    #[test]
+    fn wrap_never_cuts_a_word() {
+        assert_eq!(wrap("aaa bbb ccc", 7, "", "  "), "aaa bbb\n  ccc");
+        assert_eq!(wrap("  x averyveryverylongword y", 8, "", "  "), "  x\n  averyveryverylongword\n  y");
     }
 }

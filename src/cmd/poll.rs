@@ -8,7 +8,7 @@ use crate::errors::Failure;
 use crate::outcome::Outcome;
 use crate::parser::{Arg, Args, SyntaxError};
 use crate::session::Session;
-use crate::wait::{poll_many, Deadline};
+use crate::wait::{poll_many, waiting_for, Deadline};
 
 pub const SPECS: &[Spec] = &[POLL];
 
@@ -71,6 +71,7 @@ impl Run for Poll {
             libc::POLLIN
         };
         let waiting: Vec<_> = fds.iter().map(|&fd| (fd, events)).collect();
+        let _label = waiting_for(|| format!("one of {} to be ready", self.names.join(", ")));
         poll_many(&waiting, Deadline::after(timeout), "no handle ready")?;
         // Report everything each socket is ready for, writing included.
         let everything: Vec<_> = fds

@@ -2,16 +2,24 @@
 
 use super::{Command, Fits, Run, Scope, Slot, Spec};
 use crate::errors::Failure;
+use crate::handle::HandleTimeout;
 use crate::outcome::Outcome;
 use crate::session::Session;
 use crate::parser::{parse_bool, Args, SyntaxError};
 
 pub const SPECS: &[Spec] = &[SETBLOCKING];
 
+/// What `setblocking on` leaves: Python's `settimeout(None)`.
+const BLOCKING: &str = "blocking: calls wait without a limit (timeout none; Ctrl-C cancels)";
+/// What a non-blocking handle does, for `setblocking off` and `settimeout 0s`.
+pub(super) const NON_BLOCKING: &str = "calls that would wait fail with EAGAIN";
+
 pub const SETBLOCKING: Spec = Spec {
     name: "setblocking",
     synopsis: "setblocking NAME on|off",
-    summary: "off: calls that would block fail at once with EAGAIN instead of waiting.",
+    summary: "off: calls that would block fail at once with EAGAIN instead of waiting; on: \
+              they wait without a limit. As in Python, this sets the socket's one timeout: \
+              off is settimeout 0s, on is settimeout none.",
     python: "s.setblocking(False)",
     example: "setblocking conn off",
     args: &[Slot::Handle(Fits::Any), Slot::Choice(&["on", "off"])],
@@ -38,14 +46,11 @@ impl SetBlocking {
 
 impl Run for SetBlocking {
     fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
-        session.handle_mut(&self.name)?.blocking = self.blocking;
-        Ok(Outcome::Text(
-            if self.blocking {
-                "blocking: calls wait (up to the timeout)"
-            } else {
-                "non-blocking: calls that would wait fail with EAGAIN"
-            }
-            .to_string(),
-        ))
+        session.handle_mut(&self.name)?.timeout = HandleTimeout::from_setblocking(self.blocking);
+        Ok(Outcome::Text(if self.blocking {
+            BLOCKING.to_string()
+        } else {
+            format!("non-blocking: {NON_BLOCKING}")
+        }))
     }
 }

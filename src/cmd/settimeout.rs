@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::setblocking::NON_BLOCKING;
 use super::timeout::describe;
 use super::{Command, Fits, Run, Scope, Slot, Spec};
 use crate::errors::Failure;
@@ -17,7 +18,8 @@ pub const SETTIMEOUT: Spec = Spec {
     name: "settimeout",
     synopsis: "settimeout NAME DUR|none",
     summary: "Set how long blocking commands on this socket wait before failing with TIMEOUT; \
-              none blocks forever.",
+              none blocks forever and 0s never waits (as setblocking off), as in Python, where \
+              settimeout and setblocking set the same timeout.",
     python: "s.settimeout(2.0)",
     example: "settimeout conn 250ms",
     args: &[Slot::Handle(Fits::Any), Slot::Value],
@@ -46,10 +48,11 @@ impl SetTimeout {
 impl Run for SetTimeout {
     fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
         let timeout = *session.resolve(&self.timeout)?;
-        session.handle_mut(&self.name)?.timeout = match timeout {
-            Some(duration) => HandleTimeout::After(duration),
-            None => HandleTimeout::Never,
-        };
-        Ok(Outcome::Text(describe(timeout)))
+        let state = HandleTimeout::from_settimeout(timeout);
+        session.handle_mut(&self.name)?.timeout = state;
+        Ok(Outcome::Text(match state {
+            HandleTimeout::NonBlocking => format!("{}: {NON_BLOCKING}", describe(timeout)),
+            _ => describe(timeout),
+        }))
     }
 }

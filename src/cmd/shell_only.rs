@@ -31,9 +31,10 @@ pub const SET: Spec = Spec {
 pub const RECORD: Spec = Spec {
     name: "record",
     synopsis: "record FILE|stop",
-    summary: "Shell only. Append each command that runs successfully to FILE, as a script that \
-              'sockrepl run FILE' replays; the session's own addresses are written as ${H.addr} so \
-              it replays on any port. 'record stop' ends the recording.",
+    summary: "Shell only. Write each command that runs successfully to FILE, a new script that \
+              'sockrepl run FILE' replays (a FILE that already holds something is refused, never \
+              added to); the session's own addresses are written as ${H.addr} so it replays on \
+              any port. 'record stop' ends the recording.",
     python: "-",
     example: "record echo.sock",
     args: &[Slot::RecordTarget],

@@ -27,29 +27,54 @@ pub struct Handle {
     pub name: String,
     /// Creation order, so `sockets` lists handles as they were made.
     pub serial: u64,
+    /// Set by both `settimeout` and `setblocking`, as Python keeps one
+    /// timeout per socket that both methods set.
     pub timeout: HandleTimeout,
-    /// `setblocking off` makes calls that would block fail with EAGAIN.
-    pub blocking: bool,
     pub io: Box<dyn Io>,
 }
 
-/// How long a blocking command on one handle waits (`settimeout`).
+/// How a command on one handle waits: Python's single timeout state of a
+/// socket (`None` blocks, `0.0` never waits, more is a limit), plus "not
+/// set yet", which follows the session's default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HandleTimeout {
     /// The session's default (`timeout`, `--timeout`).
     SessionDefault,
-    /// `settimeout NAME none`.
+    /// `settimeout NAME none`, `setblocking NAME on`: Python's `None`.
     Never,
+    /// `settimeout NAME DUR` with DUR above zero.
     After(Duration),
+    /// `setblocking NAME off`, `settimeout NAME 0s`: Python's `0.0`; calls
+    /// that would wait fail with EAGAIN.
+    NonBlocking,
 }
 
 impl HandleTimeout {
+    /// The state Python's `s.settimeout(value)` gives (`None` for `none`).
+    pub fn from_settimeout(value: Option<Duration>) -> Self {
+        match value {
+            None => HandleTimeout::Never,
+            Some(duration) if duration.is_zero() => HandleTimeout::NonBlocking,
+            Some(duration) => HandleTimeout::After(duration),
+        }
+    }
+
+    /// The state Python's `s.setblocking(flag)` gives.
+    pub fn from_setblocking(blocking: bool) -> Self {
+        if blocking {
+            HandleTimeout::Never
+        } else {
+            HandleTimeout::NonBlocking
+        }
+    }
+
     /// The wait this gives, `None` for no limit.
     pub fn resolve(self, default: Option<Duration>) -> Option<Duration> {
         match self {
             HandleTimeout::SessionDefault => default,
             HandleTimeout::Never => None,
             HandleTimeout::After(duration) => Some(duration),
+            HandleTimeout::NonBlocking => Some(Duration::ZERO),
         }
     }
 }
@@ -177,9 +202,14 @@ impl Handle {
             name,
             serial,
             timeout: HandleTimeout::SessionDefault,
-            blocking: true,
             io,
         }
+    }
+
+    /// Whether a call that would block waits (up to the timeout) rather
+    /// than failing with EAGAIN.
+    pub fn blocking(&self) -> bool {
+        self.timeout != HandleTimeout::NonBlocking
     }
 
     /// The socket behind the handle, or a failure naming what it is instead.

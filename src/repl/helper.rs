@@ -195,13 +195,32 @@ pub fn hint_for(line: &str) -> Option<SynopsisHint> {
     } else {
         (String::new(), command)
     };
-    let groups = syntax::synopsis_args(syntax::synopsis(command)?);
+    let synopsis = syntax::synopsis(command)?;
+    let mut typed_words: Vec<&str> = values.get(command_at + 1..).unwrap_or_default().to_vec();
+    if !current.is_empty() && !typing_command {
+        typed_words.push(&current);
+    }
+    if let Some(value) = flag_value_due(command, synopsis, &values, &current) {
+        let space = if line.ends_with(char::is_whitespace) {
+            ""
+        } else {
+            " "
+        };
+        return Some(SynopsisHint {
+            display: format!("{space}{value}"),
+            completion: None,
+        });
+    }
+    let groups = hint_groups(synopsis);
     let typed = if typing_command {
         0
     } else {
-        values.len() - command_at - 1 + usize::from(!current.is_empty())
+        count_typed(command, synopsis, &typed_words)
     };
-    let shown: Vec<&str> = skip_typed(&groups, typed);
+    let shown: Vec<&str> = skip_typed(&groups, typed)
+        .into_iter()
+        .filter(|group| !typed_words.iter().any(|w| is_typed_flag(group, w)))
+        .collect();
     let mut display = rest_of_name.clone();
     if shown.is_empty() {
         if display.is_empty() {
@@ -241,8 +260,87 @@ fn command_word<'a>(values: &[&'a str], current: &'a str) -> Option<(usize, &'a 
     }
 }
 
+/// The value a `--flag` just typed at the end of the line is waiting for,
+/// by its name in the synopsis (`--file` gives `PATH`).
+fn flag_value_due(
+    command: &str,
+    synopsis: &'static str,
+    values: &[&str],
+    current: &str,
+) -> Option<&'static str> {
+    let last = if current.is_empty() {
+        values.last().copied()?
+    } else {
+        current
+    };
+    let spec = crate::cmd::spec(command)?;
+    spec.flag(last)?.value?;
+    let after = synopsis.split(&format!("{last} ")).nth(1)?;
+    after
+        .split([' ', ']', '|'])
+        .next()
+        .filter(|v| !v.is_empty())
+}
+
+/// The argument groups the hint counts: the synopsis's first form only
+/// (`expect` has two), with `DATA|--hex HEX|--file PATH` kept as one
+/// group, since a flag and its value there stand for one word.
+fn hint_groups(synopsis: &str) -> Vec<String> {
+    let mut groups: Vec<String> = Vec::new();
+    for group in syntax::synopsis_args(synopsis) {
+        if group == "|" {
+            break;
+        }
+        match groups.last_mut() {
+            Some(last) if ends_in_flag_alternative(last) => {
+                last.push(' ');
+                last.push_str(group);
+            }
+            _ => groups.push(group.to_string()),
+        }
+    }
+    groups
+}
+
+/// `DATA|--hex`: the last alternative is a flag, whose value comes next.
+fn ends_in_flag_alternative(group: &str) -> bool {
+    group
+        .rsplit_once('|')
+        .is_some_and(|(_, last)| last.starts_with("--"))
+}
+
+/// How many argument groups the typed words fill: a flag with a value
+/// that replaces an argument (`--file PATH` for DATA) fills one, an
+/// optional flag (`[--hex]`, `[--max N]`) none.
+fn count_typed(command: &str, synopsis: &str, words: &[&str]) -> usize {
+    let spec = crate::cmd::spec(command);
+    let mut count = 0;
+    let mut words = words.iter();
+    while let Some(word) = words.next() {
+        let Some(flag) = spec.and_then(|spec| spec.flag(word)) else {
+            count += 1;
+            continue;
+        };
+        if flag.value.is_some() {
+            words.next();
+        }
+        if synopsis.contains(&format!("|{word} ")) {
+            count += 1;
+        }
+    }
+    count
+}
+
+/// Whether `group` is an optional flag (`[--hex]`, `[--max N]`) that `word` already typed.
+fn is_typed_flag(group: &str, word: &str) -> bool {
+    word.starts_with("--")
+        && group
+            .strip_prefix('[')
+            .is_some_and(|rest| rest.split([' ', ']']).next() == Some(word))
+}
+
 /// The synopsis groups not typed yet; a repeating group (`NAME...`) stays.
-fn skip_typed<'a>(groups: &[&'a str], typed: usize) -> Vec<&'a str> {
+fn skip_typed(groups: &[String], typed: usize) -> Vec<&str> {
     let mut left = typed;
     let mut shown = Vec::new();
     for group in groups {
@@ -252,7 +350,7 @@ fn skip_typed<'a>(groups: &[&'a str], typed: usize) -> Vec<&'a str> {
             left -= 1;
             continue;
         }
-        shown.push(*group);
+        shown.push(group.as_str());
     }
     shown
 }
@@ -473,6 +571,20 @@ mod tests {
         assert_eq!(hint("{CONNECT}").as_deref(), Some(" NAME ADDR"));
         assert_eq!(hint("{FAILS} {CONNECT} c").as_deref(), Some(" ADDR"));
         assert_eq!(hint("nonsense"), None);
+    }
+
+    #[test]
+    fn a_flag_typed_last_hints_its_value() {
+        assert_eq!(hint("{SENDALL} x --file").as_deref(), Some(" PATH"));
+        assert_eq!(hint("{SENDALL} x --file ").as_deref(), Some("PATH"));
+        assert_eq!(hint("{SENDALL} x --file data.bin"), None);
+        assert_eq!(hint("{SENDALL} x --hex 'ab'"), None);
+        assert_eq!(
+            hint("{SENDALL} x ").as_deref(),
+            Some("DATA|--hex HEX|--file PATH")
+        );
+        assert_eq!(hint("{RECV} c --as").as_deref(), Some(" VAR"));
+        assert_eq!(hint("{RECV} c --hex ").as_deref(), Some("[MAX] [--as VAR]"));
     }
 
     /// `line` painted with the cursor at its end (`{NAME}` as in [`hint`]).

@@ -39,6 +39,8 @@ use state::SharedState;
 use style::Palette;
 
 const PROMPT: &str = "sockrepl> ";
+/// After this long, a waiting command says what it waits for.
+const LONG_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 /// The prompt inside a `repeat` block, until its `end`.
 const BLOCK_PROMPT: &str = "     ...> ";
 
@@ -59,6 +61,8 @@ pub fn run(mut session: Session) -> i32 {
     if let Err(error) = crate::wait::catch_interrupts() {
         eprintln!("sockrepl: Ctrl-C will not cancel commands: {error}");
     }
+    // A command that waits in silence looks hung: say what it waits for.
+    crate::wait::announce_long_waits(LONG_WAIT);
     let terminal = QuietControlEcho::start();
     let history = open_history(&mut editor);
     let watcher = start_watcher(&mut editor, &shared, palette);
@@ -332,7 +336,7 @@ impl Shell {
                     }
                     self.recorder = Some(recorder);
                 }
-                Err(error) => println!("error: record: cannot write {}: {error}", path.display()),
+                Err(message) => println!("error: record: {message}"),
             },
             Record::Stop => match self.recorder.take() {
                 Some(recorder) => println!("stopped recording to {}", recorder.path.display()),

@@ -105,7 +105,10 @@ pub fn events(handle: &HandleInfo, before: Seen, now: Seen) -> Vec<String> {
     }
     if now.bytes > before.bytes {
         texts.push(if is_stream(handle) {
-            format!("{} bytes ready", now.bytes)
+            match now.bytes {
+                1 => "1 byte ready".to_string(),
+                n => format!("{n} bytes ready"),
+            }
         } else {
             format!("datagram ready ({} bytes)", now.bytes)
         });
@@ -194,6 +197,26 @@ mod tests {
     use crate::session::Session;
     use crate::transcript::Transcript;
     use std::io::Write;
+
+    #[test]
+    fn one_byte_is_one_byte_not_one_bytes() {
+        let handle = HandleInfo {
+            name: "b".into(),
+            serial: 1,
+            fd: -1,
+            kind: crate::kind::Kind::from_short("tcp"),
+            listening: false,
+            reading_shut: false,
+            connected: true,
+            local: None,
+            port: None,
+        };
+        let now = Seen {
+            bytes: 1,
+            ..Seen::default()
+        };
+        assert_eq!(events(&handle, Seen::default(), now), ["1 byte ready"]);
+    }
 
     fn session_with_listener() -> (Session, u16) {
         let mut session = Session::new(Transcript::memory(), false);

@@ -1,5 +1,8 @@
-//! `record FILE`: each command that ran successfully is appended to FILE,
+//! `record FILE`: each command that ran successfully is written to FILE,
 //! so a session worked out by hand becomes a script `sockrepl run` replays.
+//! A recording is always a script of its own: a file that already holds
+//! something is refused, because lines added to an older script (whose
+//! handles may clash with the new ones) would not replay.
 //!
 //! Ports the kernel chose differ on every run, so an address that belongs
 //! to one of the session's own handles is written as `${H.addr}` (or its
@@ -19,14 +22,34 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// Opens FILE for appending, with a header when it is new. Handles
-    /// that already exist are named in a comment: the recording does not
-    /// make them, so it replays only after something that does.
-    pub fn start(path: &Path, live: &[HandleInfo]) -> io::Result<Self> {
-        let mut file = OpenOptions::new().create(true).append(true).open(path)?;
-        if file.metadata()?.len() == 0 {
-            writeln!(file, "# recorded by sockrepl {}", env!("CARGO_PKG_VERSION"))?;
+    /// Starts a new script in FILE, with a header; a FILE that already
+    /// holds something is refused with a message that says what to do.
+    /// Handles that already exist are named in a comment: the recording
+    /// does not make them, so it replays only after something that does.
+    pub fn start(path: &Path, live: &[HandleInfo]) -> Result<Self, String> {
+        let shown = path.display();
+        if let Some(lines) = lines_in(path) {
+            return Err(format!(
+                "{shown} already holds a script ({lines} lines): a recording starts a new one; \
+                 give another name, or remove {shown} first"
+            ));
         }
+        let file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(path)
+            .and_then(|file| Self::begin(file, live))
+            .map_err(|error| format!("cannot write {shown}: {error}"))?;
+        Ok(Recorder {
+            path: path.to_path_buf(),
+            file,
+        })
+    }
+
+    /// Writes the header of a new recording.
+    fn begin(mut file: File, live: &[HandleInfo]) -> io::Result<File> {
+        writeln!(file, "# recorded by sockrepl {}", env!("CARGO_PKG_VERSION"))?;
         if !live.is_empty() {
             writeln!(
                 file,
@@ -34,10 +57,7 @@ impl Recorder {
                 names(live)
             )?;
         }
-        Ok(Recorder {
-            path: path.to_path_buf(),
-            file,
-        })
+        Ok(file)
     }
 
     /// Appends one command line, its addresses rewritten.
@@ -45,6 +65,28 @@ impl Recorder {
         writeln!(self.file, "{}", rewrite(line.trim(), before))?;
         self.file.flush()
     }
+}
+
+/// How many lines FILE holds, when it is a regular file that is not empty
+/// (counted in its first MiB: enough to tell the user what it is).
+fn lines_in(path: &Path) -> Option<usize> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_file() || meta.len() == 0 {
+        return None;
+    }
+    let mut head = Vec::new();
+    File::open(path)
+        .ok()?
+        .take(1 << 20)
+        .read_to_end(&mut head)
+        .ok()?;
+    Some(
+        head.split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count()
+            .max(1),
+    )
 }
 
 /// The handles' names, comma separated.

@@ -195,7 +195,7 @@ impl Session {
             match call(handle) {
                 Ok(value) => return Ok(value),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock && handle.blocking => {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && handle.blocking() => {
                     if deadline.expired() {
                         return Err(deadline.timeout(what));
                     }
@@ -207,6 +207,7 @@ impl Session {
                         crate::wait::sleep(pause)?;
                     }
                     self.out.flush();
+                    let _label = crate::wait::waiting_for(|| wait_label(handle, events));
                     wait_for(handle.io.poll_fd(events), events, deadline, what)?;
                     polled = true;
                 }
@@ -349,6 +350,18 @@ impl Session {
                 }
             }
         }
+    }
+}
+
+/// What a wait on `handle` for `events` is for, as the shell says it
+/// during a long wait: "a connection on srv", "data on conn".
+pub fn wait_label(handle: &Handle, events: i16) -> String {
+    if events & libc::POLLOUT != 0 {
+        format!("room to send on {}", handle.name)
+    } else if handle.is_listening() {
+        format!("a connection on {}", handle.name)
+    } else {
+        format!("data on {}", handle.name)
     }
 }
 

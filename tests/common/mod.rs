@@ -657,7 +657,7 @@ impl Run {
 }
 
 /// The lecture's Python echo server (`scripts/python/echo-server.py`),
-/// killed when dropped.
+/// which serves until it is stopped: killed when dropped.
 pub struct PythonEcho {
     child: Child,
     pub addr: String,
@@ -665,12 +665,11 @@ pub struct PythonEcho {
 
 impl PythonEcho {
     /// Start the echo server on 127.0.0.1 port 0 and read its address back.
-    pub fn start(connections: usize) -> PythonEcho {
+    pub fn start() -> PythonEcho {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/python/echo-server.py");
         let mut child = Command::new("python3")
             .arg(script)
             .arg("0")
-            .arg(connections.to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
