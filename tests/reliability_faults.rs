@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::{MisbehavingPeer, Run, Sock};
+use common::{MisbehavingPeer, Peer, Run, Sock};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -385,9 +385,7 @@ fn poll_times_out_on_time() {
 
 /// Each run gets its own peer that accepts and then never reads or writes;
 /// `PEER` in the script is its address. `files` go next to the script.
-fn against_silent_peer(
-    files: &'static [(&'static str, usize)],
-) -> impl Fn(&str) -> (Sock, MisbehavingPeer) {
+fn against_silent_peer(files: &'static [(&'static str, usize)]) -> impl Fn(&str) -> (Sock, Peer) {
     move |script: &str| {
         let peer = MisbehavingPeer::start("silent", 0, 0.0);
         let mut sock = Sock::script(&script.replace("PEER", &peer.addr));
@@ -664,7 +662,7 @@ fn closing_a_unix_handle_removes_its_path_and_nothing_else() {
         closed,
         names(&["a.sock.keep", "b.keep", "b.sock", "t.sock"])
     );
-    assert_eq!(listing(run.dir.path()), names(&keep), "{}", run.show());
+    assert_eq!(listing(&run.path(".")), names(&keep), "{}", run.show());
 }
 
 /// Another program replaced the socket file sockrepl bound (a student's
