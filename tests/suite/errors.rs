@@ -2,9 +2,7 @@
 //! non-blocking EAGAIN and its EWOULDBLOCK alias, `fails`, `connect_ex`,
 //! socket options, `poll`, `sockets`, and raw sockets without privilege.
 
-mod common;
-
-use common::Sock;
+use crate::common::{self, Sock};
 
 const LISTENER: &str = "socket s\nbind s 127.0.0.1:0\nlisten s\n";
 

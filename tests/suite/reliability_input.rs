@@ -10,9 +10,7 @@
 //! the exact bad addresses of the issue, NUL bytes past line 1, unknown
 //! `--options`, indirect `source` loops and unusable `--file`/`--into` paths.
 
-mod common;
-
-use common::Sock;
+use crate::common::{self, Sock};
 use std::time::{Duration, Instant};
 
 /// Asserts a rejected script: status 2, nothing ran, and `line` printed.

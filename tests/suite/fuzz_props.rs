@@ -11,7 +11,7 @@
 //! Inputs the fuzzer found are kept at the end as regression tests. How to
 //! run everything, and what was found: docs/testing.md, "Fuzzing".
 
-#[path = "../fuzz/src/checks.rs"]
+#[path = "../../fuzz/src/checks.rs"]
 mod checks;
 
 use std::path::{Path, PathBuf};

@@ -1,9 +1,7 @@
 //! sockrepl against a peer not written in Rust: the lecture's echo server in
 //! Python (the lecture's `scripts/python/echo-server.py`), started on port 0 per test.
 
-mod common;
-
-use common::{PythonEcho, Sock};
+use crate::common::{PythonEcho, Sock};
 use std::path::Path;
 
 #[test]

@@ -2,9 +2,7 @@
 //! parse-before-run rule, `${...}` expansion, handle names, the failure line
 //! format, and robustness against garbage input.
 
-mod common;
-
-use common::Sock;
+use crate::common::Sock;
 use std::time::Duration;
 
 // ---- parse before run -------------------------------------------------------

@@ -1,9 +1,7 @@
 //! Socket kinds (SPEC §6 `socket`, `socketpair`) and address forms (SPEC §4),
 //! each exercised end to end over loopback or Unix sockets.
 
-mod common;
-
-use common::Sock;
+use crate::common::Sock;
 
 fn created(name: &str, what: &str) -> String {
     format!("created {name}: {what}, fd <{name}.fd>")

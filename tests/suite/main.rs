@@ -1,0 +1,26 @@
+//! The integration tests of the built binary, as one test binary.
+//!
+//! One binary instead of one per file: cargo links it once, and libtest
+//! runs all its tests in one pool of threads instead of one small pool per
+//! file with the next file waiting for the slowest test of the last. The
+//! modules are by feature; every child process they start goes through
+//! the builder in `tests/common`. The fault tests, which measure time to
+//! within a few milliseconds, stay in `tests/reliability_faults.rs`, so
+//! they do not share the machine with this suite.
+
+#[macro_use]
+#[path = "../common/mod.rs"]
+mod common;
+
+mod cli;
+mod data;
+mod docs;
+mod errors;
+mod fuzz_props;
+mod golden_runner;
+mod golden_suite;
+mod kinds;
+mod peer;
+mod reliability_input;
+mod script;
+mod shell_pty;
