@@ -759,8 +759,9 @@ impl Run {
     }
 }
 
-/// A Python peer started by [`Sock::python`] with port 0: it prints
-/// `listening on ADDR` first. Killed when dropped.
+/// A peer listening on port 0 that prints `listening on ADDR` first: the
+/// Python programs below, or a sockrepl script (whose `listen` prints it).
+/// Killed when dropped.
 pub struct Peer {
     child: Running,
     pub addr: String,
@@ -768,9 +769,11 @@ pub struct Peer {
 
 impl Peer {
     #[track_caller]
-    fn start(sock: Sock) -> Peer {
+    pub fn start(sock: Sock) -> Peer {
         let child = sock.spawn();
-        let addr = child.wait_for_line_starting("listening on ", GUARD);
+        let rest = child.wait_for_line_starting("listening on ", GUARD);
+        // sockrepl's `listen` adds " (backlog N)"
+        let addr = rest.split(' ').next().unwrap_or_default().to_string();
         Peer { child, addr }
     }
 
