@@ -15,12 +15,13 @@
 mod checks;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command as Process, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use sockrepl::data::{decode_escapes, decode_hex};
 use sockrepl::lexer::{split_line, Context, Field, Piece, Var, Word};
+
+use crate::common::{Run, Sock};
 
 /// Valid lines covering every command and every form of each argument.
 const VALID_LINES: &[&str] = &[
@@ -677,45 +678,30 @@ fn regression_unterminated_quote_error_is_linear() {
 
 #[test]
 fn regression_deeply_nested_fails_is_not_a_crash() {
-    let output = run_check(&regression("deep-fails.script"), Duration::from_secs(10));
-    assert!(matches!(output.status.code(), Some(0 | 2)), "{output:?}");
+    let run = run_check(&regression("deep-fails.script"), Duration::from_secs(10));
+    assert!(matches!(run.status, Some(0 | 2)), "{}", run.show());
 }
 
 #[test]
 fn regression_source_of_a_device_is_refused() {
-    let output = run_check(
+    let run = run_check(
         &regression("source-dev-zero.script"),
         Duration::from_secs(10),
     );
-    assert_eq!(output.status.code(), Some(2), "{output:?}");
-    let text = String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
+    run.assert_status(2);
+    let text = format!("{}{}", run.stdout, run.stderr);
     assert!(
         text.contains("/dev/zero") && !text.contains("out of memory"),
         "{text}"
     );
 }
 
-/// Runs `sockrepl check FILE` under a 1 GiB memory limit, killing it after
-/// `limit` (a hang is a failure, not a stuck test run).
-fn run_check(path: &Path, limit: Duration) -> Output {
-    let mut child = Process::new("sh")
-        .arg("-c")
-        .arg("ulimit -v 1048576; exec \"$0\" check \"$1\"")
-        .arg(env!("CARGO_BIN_EXE_sockrepl"))
-        .arg(path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > limit {
-            child.kill().unwrap();
-            let output = child.wait_with_output().unwrap();
-            panic!("check ran past {limit:?}: {output:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
+/// Runs `sockrepl check FILE` under a 1 GiB memory limit (`ulimit -v`),
+/// killing it after `limit` (a hang is a failure, not a stuck test run).
+fn run_check(path: &Path, limit: Duration) -> Run {
+    let path = path.to_string_lossy().into_owned();
+    Sock::cli(["check", path.as_str()])
+        .memory_limit(1 << 30)
+        .guard(limit)
+        .run()
 }
