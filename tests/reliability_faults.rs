@@ -11,6 +11,7 @@
 //! adds the ones that need a misbehaving peer, a namespace, a resource
 //! limit or a signal.
 
+#[macro_use]
 mod common;
 
 use common::{MisbehavingPeer, Peer, Run, Sock};
@@ -38,10 +39,7 @@ const CONNECTED_LINES: usize = 6;
 
 #[test]
 fn network_unreachable_in_an_empty_network_namespace() {
-    if let Err(reason) = common::can_unshare_net() {
-        eprintln!("skipped: cannot create a network namespace: {reason}");
-        return;
-    }
+    skip_unless!(common::can_unshare_net());
     // The new namespace has only a down `lo`: no route, and no packet leaves.
     let run = Sock::script("socket c tcp\nconnect c 10.0.0.1:80\n")
         .in_new_netns()
@@ -53,10 +51,7 @@ fn network_unreachable_in_an_empty_network_namespace() {
 
 #[test]
 fn network_unreachable_is_matched_by_fails_and_the_session_goes_on() {
-    if let Err(reason) = common::can_unshare_net() {
-        eprintln!("skipped: cannot create a network namespace: {reason}");
-        return;
-    }
+    skip_unless!(common::can_unshare_net());
     let run = Sock::script(
         "socket c udp\nfails ENETUNREACH sendto c 10.0.0.1:9 x\nsocket d tcp\n\
          fails ENETUNREACH connect d 10.0.0.1:80\nprint still-here\n",
@@ -66,22 +61,21 @@ fn network_unreachable_is_matched_by_fails_and_the_session_goes_on() {
     run.assert_status(0).assert_line("still-here");
 }
 
-/// The lowest port a normal user may bind, or `None` if unknown.
-fn unprivileged_port_start() -> Option<u32> {
-    let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start").ok()?;
-    text.trim().parse().ok()
+/// `Ok` unless this machine lets every user bind port 80
+/// (`net.ipv4.ip_unprivileged_port_start`).
+fn port_80_is_privileged() -> Result<(), String> {
+    let path = "/proc/sys/net/ipv4/ip_unprivileged_port_start";
+    let start = std::fs::read_to_string(path).ok();
+    match start.and_then(|text| text.trim().parse::<u32>().ok()) {
+        Some(start) if start <= 80 => Err("this machine lets every user bind port 80".into()),
+        _ => Ok(()),
+    }
 }
 
 #[test]
 fn binding_a_privileged_port_as_a_normal_user_is_eacces() {
-    if let Err(reason) = common::can_run_unprivileged() {
-        eprintln!("skipped: cannot drop to an unprivileged user: {reason}");
-        return;
-    }
-    if unprivileged_port_start().is_some_and(|start| start <= 80) {
-        eprintln!("skipped: this machine lets every user bind port 80");
-        return;
-    }
+    skip_unless!(common::can_run_unprivileged());
+    skip_unless!(port_80_is_privileged());
     let run = Sock::stdin_script("socket s tcp\nbind s 127.0.0.1:80\n")
         .unprivileged()
         .stable()

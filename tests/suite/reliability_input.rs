@@ -315,10 +315,7 @@ fn recvall_into_a_directory_fails_naming_it() {
 
 #[test]
 fn files_a_normal_user_may_not_use_fail_naming_them() {
-    if let Err(reason) = common::can_run_unprivileged() {
-        eprintln!("skipped: cannot drop to an unprivileged user: {reason}");
-        return;
-    }
+    skip_unless!(common::can_run_unprivileged());
     // Root's files in a directory nobody may enter: nobody can neither read
     // the one nor write the other.
     let private = tempfile::tempdir().unwrap();
