@@ -43,6 +43,14 @@ macro_rules! skip_unless {
     };
 }
 
+/// Script lines that make a UDP handle `gate`: at each `recv gate` the
+/// script waits until the test calls [`Running::open_gate`]. Tests that
+/// look at a running child (its descriptors, its files) pause it this way
+/// instead of guessing how long a `sleep` gives them. The wait ends after
+/// [`GUARD`] all the same, so a child whose test was killed cannot linger.
+pub const GATE: &str = "socket gate udp\nbind gate 127.0.0.1:0\nsettimeout gate 20s\n\
+                        print gate at ${gate.addr}\n";
+
 /// Where the script comes from: a file given to `run`, stdin, or nowhere.
 enum Input {
     File(Vec<u8>),
@@ -543,6 +551,16 @@ impl Running {
         let text = lossy(&out[*scanned..*scanned + end]);
         *scanned += end + 1;
         text.lines().map(str::to_string).collect()
+    }
+
+    /// Lets the script (which starts with [`GATE`]) past one `recv gate`.
+    #[track_caller]
+    pub fn open_gate(&self) {
+        let gate = self.wait_for_line_starting("gate at ", GUARD);
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("a UDP socket");
+        socket
+            .send_to(b"go", &gate)
+            .expect("a datagram to the gate");
     }
 
     /// The child's open file descriptors, from `/proc/PID/fd`.

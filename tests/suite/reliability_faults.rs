@@ -12,7 +12,7 @@
 //! limit or a signal. That each blocking command gives up on time is
 //! measured in `tests/timing.rs`, away from this suite's load.
 
-use crate::common::{self, MisbehavingPeer, Run, Sock};
+use crate::common::{self, MisbehavingPeer, Run, Sock, GATE};
 use std::time::{Duration, Instant};
 
 /// A TCP listener `srv`, a client `cli` connected to it, and `conn` accepted.
@@ -366,18 +366,20 @@ fn running_out_of_descriptors_is_emfile_and_closing_handles_frees_them() {
 
 #[test]
 fn ten_thousand_socket_close_cycles_leave_the_fd_count_unchanged() {
-    let mut script = String::from("sleep 1s\n");
+    let mut script = format!("{GATE}recv gate\n");
     for i in 0..10_000 {
         let kind = ["tcp", "udp", "unix", "unix-dgram"][i % 4];
         script.push_str(&format!("socket s {kind}\nclose s\n"));
     }
-    script.push_str("print done\nsleep 1s\n");
+    script.push_str("print done\nrecv gate\n");
     let started = Instant::now();
     let child = Sock::script(&script).guard(Duration::from_secs(60)).spawn();
-    child.wait_for_line("> sleep 1s", Duration::from_secs(10));
+    child.wait_for_line("> recv gate", Duration::from_secs(10));
     let before = child.fd_count();
+    child.open_gate();
     child.wait_for_line("done", Duration::from_secs(50));
     let after = child.fd_count();
+    child.open_gate();
     let run = child.finish();
     run.assert_status(0);
     assert_eq!(before, after, "descriptors leaked\n{}", run.show());
@@ -386,18 +388,20 @@ fn ten_thousand_socket_close_cycles_leave_the_fd_count_unchanged() {
 
 #[test]
 fn bind_close_cycles_of_unix_sockets_leave_no_files_and_no_fds() {
-    let mut script = String::from("sleep 500ms\n");
+    let mut script = format!("{GATE}recv gate\n");
     for _ in 0..1_000 {
         script.push_str("socket u unix\nbind u ./cycle.sock\nclose u\n");
         script.push_str("socket d unix-dgram\nbind d ${tmp}/d.sock\nclose d\n");
     }
-    script.push_str("print done\nsleep 500ms\n");
+    script.push_str("print done\nrecv gate\n");
     let child = Sock::script(&script).spawn();
-    child.wait_for_line("> sleep 500ms", Duration::from_secs(10));
+    child.wait_for_line("> recv gate", Duration::from_secs(10));
     let before = child.fd_count();
+    child.open_gate();
     child.wait_for_line("done", Duration::from_secs(15));
     let after = child.fd_count();
     assert!(!child.path("cycle.sock").exists(), "cycle.sock left behind");
+    child.open_gate();
     let run = child.finish();
     run.assert_status(0);
     assert_eq!(before, after, "descriptors leaked\n{}", run.show());
@@ -417,9 +421,9 @@ fn listing(dir: &std::path::Path) -> Vec<String> {
 fn closing_a_unix_handle_removes_its_path_and_nothing_else() {
     // A unique abstract name: the abstract namespace is shared machine-wide.
     let script = format!(
-        "socket a unix\nbind a ./a.sock\nsocket b unix-dgram\nbind b ./b.sock\n\
-         socket c unix\nbind c @sockrepl-test-{}\nsocketpair p q\nprint bound\nsleep 1s\n\
-         close a\nclose c\nclose p\nprint closed\nsleep 1s\n",
+        "{GATE}socket a unix\nbind a ./a.sock\nsocket b unix-dgram\nbind b ./b.sock\n\
+         socket c unix\nbind c @sockrepl-test-{}\nsocketpair p q\nprint bound\nrecv gate\n\
+         close a\nclose c\nclose p\nprint closed\nrecv gate\n",
         std::process::id()
     );
     let child = Sock::script(&script)
@@ -428,8 +432,10 @@ fn closing_a_unix_handle_removes_its_path_and_nothing_else() {
         .spawn();
     child.wait_for_line("bound", Duration::from_secs(10));
     let bound = listing(&child.path("."));
+    child.open_gate();
     child.wait_for_line("closed", Duration::from_secs(10));
     let closed = listing(&child.path("."));
+    child.open_gate();
     let run = child.finish();
     run.assert_status(0);
     let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
@@ -451,16 +457,19 @@ fn closing_a_unix_handle_removes_its_path_and_nothing_else() {
 /// handle must not delete the other program's socket.
 #[test]
 fn closing_a_unix_handle_leaves_a_path_someone_else_rebound() {
-    let child = Sock::script(
-        "socket u unix\nbind u ./lab.sock\nprint bound\nsleep 2s\nclose u\nprint closed\nsleep 200ms\n",
-    )
+    let child = Sock::script(&format!(
+        "{GATE}socket u unix\nbind u ./lab.sock\nprint bound\nrecv gate\nclose u\nprint closed\n\
+         recv gate\n"
+    ))
     .spawn();
     child.wait_for_line("bound", Duration::from_secs(10));
     let path = child.path("lab.sock");
     std::fs::remove_file(&path).unwrap();
     let other = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    child.open_gate();
     child.wait_for_line("closed", Duration::from_secs(10));
     let still_there = path.exists();
+    child.open_gate();
     let run = child.finish();
     run.assert_status(0);
     assert!(
