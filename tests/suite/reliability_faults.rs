@@ -419,10 +419,11 @@ fn listing(dir: &std::path::Path) -> Vec<String> {
 
 #[test]
 fn closing_a_unix_handle_removes_its_path_and_nothing_else() {
-    // A unique abstract name: the abstract namespace is shared machine-wide.
+    // A name no other test uses: the abstract namespace is shared by every
+    // process on the machine, and by every test of this binary.
     let script = format!(
         "{GATE}socket a unix\nbind a ./a.sock\nsocket b unix-dgram\nbind b ./b.sock\n\
-         socket c unix\nbind c @sockrepl-test-{}\nsocketpair p q\nprint bound\nrecv gate\n\
+         socket c unix\nbind c @sockrepl-close-{}\nsocketpair p q\nprint bound\nrecv gate\n\
          close a\nclose c\nclose p\nprint closed\nrecv gate\n",
         std::process::id()
     );
