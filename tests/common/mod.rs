@@ -14,7 +14,7 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -30,6 +30,14 @@ pub const SCRIPT: &str = "t.sock";
 /// A path inside the repository (scripts, lessons, peers, golden files).
 pub fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// The lessons bind fixed abstract names (`@sockrepl-lesson08-abstract`),
+/// which every process on the machine shares, so two runs of one lesson at
+/// the same time collide. Each test that runs the lessons holds this lock.
+pub fn lessons_lock() -> MutexGuard<'static, ()> {
+    static LESSONS: Mutex<()> = Mutex::new(());
+    LESSONS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Ends the calling test early, printing `skipped: REASON`, when `probe`

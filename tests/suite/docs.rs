@@ -13,7 +13,7 @@ use sockrepl::lexer::{split_line, Context};
 use sockrepl::repl::shell::SHELL_HELP;
 use sockrepl::script::Loader;
 
-use crate::common::{repo, Peer, PythonEcho, Run, Sock};
+use crate::common::{self, repo, Peer, PythonEcho, Run, Sock};
 
 /// The exercises that run on their own (echo-client.sock needs a server).
 const SELF_CONTAINED: &[&str] = &[
@@ -217,6 +217,7 @@ fn every_lesson_runs_to_the_end() {
         .collect();
     lessons.sort();
     assert_eq!(lessons.len(), 12, "{lessons:?}");
+    let _lessons = common::lessons_lock();
     for lesson in &lessons {
         let path = lesson.to_string_lossy();
         transcript(&["--stable", "run", &path]);

@@ -3,7 +3,7 @@
 //! transcript changes and stays failed until the change is blessed with
 //! `sockrepl test --bless`.
 
-use crate::common::{repo, Sock};
+use crate::common::{self, repo, Sock};
 
 /// The summary line must be exactly `N passed, 0 failed` or
 /// `N passed, 0 failed, K skipped`; returns N.
@@ -20,6 +20,7 @@ fn passed_count(summary: &str) -> Option<usize> {
 
 #[test]
 fn every_golden_script_and_lesson_matches_its_transcript() {
+    let _lessons = common::lessons_lock();
     let run = Sock::cli(["test", "tests/golden", "scripts"])
         .in_dir(repo(""))
         .env("NO_COLOR", "1")
