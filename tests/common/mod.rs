@@ -14,7 +14,7 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -30,6 +30,39 @@ pub const SCRIPT: &str = "t.sock";
 /// A path inside the repository (scripts, lessons, peers, golden files).
 pub fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// Tests that keep a core busy for seconds (a million-line script, a 10 MB
+/// line, the fuzz loop) hold one of these while they run: at most one such
+/// test per core runs at a time. The rest of the suite mostly waits (on
+/// sockets, timeouts, peers) and runs beside them on more threads than
+/// there are cores; without this, several heavy tests at once would each
+/// take several times as long and run into their watchdogs.
+pub struct CoreSlot(());
+
+static BUSY_CORES: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
+
+fn busy_cores() -> MutexGuard<'static, usize> {
+    BUSY_CORES.0.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Waits for a free core and takes it until the slot is dropped.
+pub fn cpu_heavy() -> CoreSlot {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let mut busy = busy_cores();
+    while *busy >= cores {
+        busy = BUSY_CORES.1.wait(busy).unwrap_or_else(|e| e.into_inner());
+    }
+    *busy += 1;
+    CoreSlot(())
+}
+
+impl Drop for CoreSlot {
+    fn drop(&mut self) {
+        *busy_cores() -= 1;
+        BUSY_CORES.1.notify_one();
+    }
 }
 
 /// The lessons bind fixed abstract names (`@sockrepl-lesson08-abstract`),

@@ -21,7 +21,7 @@ use proptest::prelude::*;
 use sockrepl::data::{decode_escapes, decode_hex};
 use sockrepl::lexer::{split_line, Context, Field, Piece, Var, Word};
 
-use crate::common::{Run, Sock};
+use crate::common::{self, Run, Sock};
 
 /// Valid lines covering every command and every form of each argument.
 const VALID_LINES: &[&str] = &[
@@ -424,6 +424,7 @@ fn check_with_context(input: &[u8], seed: u64) -> bool {
 
 #[test]
 fn hundred_thousand_mutated_lines() {
+    let _core = common::cpu_heavy();
     let started = Instant::now();
     let mut tally = Tally::default();
     for seed in [0x5eed_0001_u64, 0x5eed_0002, 0x5eed_0003, 0x5eed_0004] {
@@ -455,6 +456,7 @@ fn corpus_lines_are_valid_as_written() {
 
 #[test]
 fn huge_and_odd_lines_do_not_panic() {
+    let _core = common::cpu_heavy();
     let huge_word = "a".repeat(1 << 20);
     let odd = [
         format!("print {huge_word}"),

@@ -21,6 +21,7 @@ fn passed_count(summary: &str) -> Option<usize> {
 #[test]
 fn every_golden_script_and_lesson_matches_its_transcript() {
     let _lessons = common::lessons_lock();
+    let _core = common::cpu_heavy();
     let run = Sock::cli(["test", "tests/golden", "scripts"])
         .in_dir(repo(""))
         .env("NO_COLOR", "1")

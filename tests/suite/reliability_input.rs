@@ -39,6 +39,7 @@ fn million_lines(line: impl Fn(usize) -> &'static str) -> String {
 
 #[test]
 fn a_million_line_script_runs_to_its_end() {
+    let _core = common::cpu_heavy();
     let script = million_lines(|i| match i {
         0 => "socketpair a b",
         _ if i % 4 == 1 => "send a x",
@@ -55,6 +56,7 @@ fn a_million_line_script_runs_to_its_end() {
 
 #[test]
 fn a_million_line_script_with_a_syntax_error_on_its_last_line_runs_nothing() {
+    let _core = common::cpu_heavy();
     let script = million_lines(|i| {
         if i + 1 == MILLION {
             "sokcet s"
@@ -73,6 +75,7 @@ fn a_million_line_script_with_a_syntax_error_on_its_last_line_runs_nothing() {
 
 #[test]
 fn check_of_a_million_line_script_counts_its_commands() {
+    let _core = common::cpu_heavy();
     let script = million_lines(|_| "print x");
     let run = Sock::cli(["check", common::SCRIPT])
         .file(common::SCRIPT, script.as_bytes())
