@@ -3,7 +3,7 @@
 //! syntax error (before running anything) or 1 for a run-time failure, and
 //! never panics or hangs.
 //!
-//! Much is already covered elsewhere: `core_script.rs` (unknown commands,
+//! Much is already covered elsewhere: `script.rs` (unknown commands,
 //! arity, quoting, escapes, hex, UTF-8, 10 MB lines, handles),
 //! `tests/golden/syntax/` (one script per message) and `fuzz_props.rs`
 //! (mutated lines). This file adds what those do not reach: huge scripts,
