@@ -5,36 +5,30 @@
 //! These tests measure wall-clock time to within tens of milliseconds, so
 //! they are a test binary of their own: cargo runs it after the suite
 //! (`tests/suite`), so the suite's hundreds of tests, some of them busy
-//! for seconds on every core, cannot eat the margin. The other fault tests
-//! are in `tests/suite/reliability_faults.rs`.
+//! for seconds on every core, cannot eat the margin. A timeout is timed
+//! from its command's echo to its failure line (when each reached the
+//! pipe), not over the whole process, so no start-up is in the measure and
+//! these tests can run side by side. The other fault tests are in
+//! `tests/suite/reliability_faults.rs`.
 
 mod common;
 
-use common::{MisbehavingPeer, Peer, Sock};
-use std::sync::Mutex;
+use common::{MisbehavingPeer, Peer, Run, Sock};
 use std::time::{Duration, Instant};
-
-/// Timing checks must not compete with each other for the machine's
-/// cores, or start-up noise eats the margin.
-static TIMING: Mutex<()> = Mutex::new(());
-
-fn timing_lock() -> std::sync::MutexGuard<'static, ()> {
-    TIMING
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 // ---- timeouts are kept, to within 10% ----------------------------------------
 
-/// Runs `setup` alone, then `setup` plus `blocking`, and checks that the
-/// difference is `timeout` within ±10% (plus 30 ms for process noise), and
-/// that the run ended with a TIMEOUT failure line starting with `expected`.
+/// Runs `setup` then `blocking`, which must fail with a TIMEOUT line
+/// starting with `expected`, and checks that it gave up on time: from its
+/// echo (`> ...`, printed as it starts) to that failure line took `timeout`
+/// within ±10% (plus 30 ms for process noise), and the process had ended
+/// within the same margin.
 fn assert_times_out(setup: &str, blocking: &str, timeout: Duration, expected: &str) {
     let plain = |script: &str| (Sock::script(script), ());
     assert_times_out_with(plain, setup, blocking, timeout, expected);
 }
 
-/// Like [`assert_times_out`]; `make` builds each run's [`Sock`] and whatever
+/// Like [`assert_times_out`]; `make` builds the run's [`Sock`] and whatever
 /// must stay alive while it runs (a peer).
 fn assert_times_out_with<K>(
     make: impl Fn(&str) -> (Sock, K),
@@ -43,23 +37,33 @@ fn assert_times_out_with<K>(
     timeout: Duration,
     expected: &str,
 ) {
-    let _lock = timing_lock();
     let millis = format!("{}ms", timeout.as_millis());
-    let (sock, _keep) = make(setup);
-    let baseline = sock.stable().timeout(&millis).run();
-    baseline.assert_status(0);
     let (sock, _keep) = make(&format!("{setup}{blocking}\n"));
     let run = sock.stable().timeout(&millis).run();
     run.assert_status(1).assert_last_line_starts(expected);
-    let waited = run.elapsed.saturating_sub(baseline.elapsed);
+    let (waited, ended) = last_command_times(&run);
     let slack = timeout / 10 + Duration::from_millis(30);
     assert!(
         waited + slack >= timeout && waited <= timeout + slack,
-        "{blocking:?} waited {waited:?} for a {timeout:?} timeout (start-up {:?})\n{}",
-        baseline.elapsed,
+        "{blocking:?} waited {waited:?} for a {timeout:?} timeout\n{}",
         run.show()
     );
-    eprintln!("{blocking:?}: waited {waited:?} for {timeout:?}");
+    assert!(
+        ended <= timeout + slack,
+        "the run ended {ended:?} after {blocking:?} began, for a {timeout:?} timeout\n{}",
+        run.show()
+    );
+    eprintln!("{blocking:?}: waited {waited:?} for {timeout:?}, ended after {ended:?}");
+}
+
+/// For the run's last command (the last echo `> ...`): how long from its
+/// echo to the last line (its failure), and from its echo to the exit.
+fn last_command_times(run: &Run) -> (Duration, Duration) {
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let echo = lines.iter().rposition(|l| l.starts_with("> "));
+    let began = run.printed_at(echo.expect("an echoed command"));
+    let failed = run.printed_at(lines.len() - 1);
+    (failed - began, run.elapsed - began)
 }
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -163,7 +167,6 @@ fn sendall_to_a_peer_that_never_reads_times_out_on_time() {
 
 #[test]
 fn the_handle_timeout_wins_over_the_session_default() {
-    let _lock = timing_lock();
     let started = Instant::now();
     let run = Sock::script("socketpair a b\nsettimeout b 300ms\nrecv b\n")
         .timeout("10s")
@@ -177,7 +180,6 @@ fn the_handle_timeout_wins_over_the_session_default() {
 
 #[test]
 fn a_trickling_peer_does_not_stretch_the_expect_timeout() {
-    let _lock = timing_lock();
     let peer = MisbehavingPeer::start("trickle", 10, 1.0);
     let started = Instant::now();
     let run = Sock::script(&format!(
@@ -203,7 +205,6 @@ fn a_trickling_peer_does_not_stretch_the_expect_timeout() {
 
 #[test]
 fn a_trickling_peer_does_not_stretch_the_recvall_timeout() {
-    let _lock = timing_lock();
     let peer = MisbehavingPeer::start("trickle", 10, 1.0);
     let started = Instant::now();
     let run = Sock::script(&format!(

@@ -439,13 +439,27 @@ fn feed(child: &mut Child, bytes: Vec<u8>) -> JoinHandle<()> {
     })
 }
 
+/// What a child wrote to one pipe so far, and when it arrived.
+#[derive(Default)]
+struct Output {
+    bytes: Vec<u8>,
+    /// (when, how many bytes had arrived by then), one entry per read.
+    arrivals: Vec<(Instant, usize)>,
+}
+
+type SharedOutput = Arc<Mutex<Output>>;
+
 /// Reads `pipe` to its end into `sink`, whose bytes so far can be read
 /// while the child runs.
-fn drain<R: Read + Send + 'static>(mut pipe: R, sink: Arc<Mutex<Vec<u8>>>) -> JoinHandle<()> {
+fn drain<R: Read + Send + 'static>(mut pipe: R, sink: SharedOutput) -> JoinHandle<()> {
     std::thread::spawn(move || {
         let mut chunk = [0u8; 65536];
         while let Ok(n @ 1..) = pipe.read(&mut chunk) {
-            sink.lock().unwrap().extend_from_slice(&chunk[..n]);
+            let now = Instant::now();
+            let mut out = sink.lock().unwrap();
+            out.bytes.extend_from_slice(&chunk[..n]);
+            let total = out.bytes.len();
+            out.arrivals.push((now, total));
         }
     })
 }
@@ -482,8 +496,8 @@ fn lossy(bytes: &[u8]) -> String {
 pub struct Running {
     child: Child,
     dir: Workdir,
-    stdout: Arc<Mutex<Vec<u8>>>,
-    stderr: Arc<Mutex<Vec<u8>>>,
+    stdout: SharedOutput,
+    stderr: SharedOutput,
     threads: Vec<JoinHandle<()>>,
     started: Instant,
     guard: Duration,
@@ -538,7 +552,7 @@ impl Running {
 
     /// The transcript printed so far.
     pub fn stdout_so_far(&self) -> String {
-        lossy(&self.stdout.lock().unwrap())
+        lossy(&self.stdout.lock().unwrap().bytes)
     }
 
     /// Waits (at most `limit`) until stdout has a line equal to `line`.
@@ -577,7 +591,7 @@ impl Running {
                 Instant::now() < deadline,
                 "{what} within {limit:?}; stdout so far:\n{}\n--- stderr so far\n{}",
                 tail(&self.stdout_so_far()),
-                tail(&lossy(&self.stderr.lock().unwrap()))
+                tail(&lossy(&self.stderr.lock().unwrap().bytes))
             );
             std::thread::sleep(Duration::from_millis(2));
         }
@@ -585,7 +599,7 @@ impl Running {
 
     /// The complete stdout lines after byte `scanned`, which moves past them.
     fn next_lines(&self, scanned: &mut usize) -> Vec<String> {
-        let out = self.stdout.lock().unwrap();
+        let out = &self.stdout.lock().unwrap().bytes;
         let Some(end) = out[*scanned..].iter().rposition(|&b| b == b'\n') else {
             return Vec::new();
         };
@@ -626,8 +640,11 @@ impl Running {
         for thread in self.threads.drain(..) {
             thread.join().expect("an output thread");
         }
-        let stdout = lossy(&std::mem::take(&mut *self.stdout.lock().unwrap()));
-        let stderr = lossy(&std::mem::take(&mut *self.stderr.lock().unwrap()));
+        let out = std::mem::take(&mut *self.stdout.lock().unwrap());
+        let stdout = lossy(&out.bytes);
+        let stderr = lossy(&self.stderr.lock().unwrap().bytes);
+        let arrivals = out.arrivals.iter();
+        let arrivals = arrivals.map(|&(at, total)| (at - self.started, total));
         let Some(status) = status else {
             panic!(
                 "child still running after {:?}: killed\n--- stdout (tail)\n{}\n--- stderr\n{}",
@@ -642,6 +659,7 @@ impl Running {
             stdout,
             stderr,
             elapsed: self.started.elapsed(),
+            arrivals: arrivals.collect(),
             dir,
         }
     }
@@ -662,6 +680,8 @@ pub struct Run {
     pub stdout: String,
     pub stderr: String,
     pub elapsed: Duration,
+    /// (time since the start, stdout bytes by then), one entry per read.
+    arrivals: Vec<(Duration, usize)>,
     dir: Workdir,
 }
 
@@ -679,6 +699,17 @@ impl Run {
     /// The path of a file inside the run's directory.
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
+    }
+
+    /// How long after the start the child had printed the whole of stdout
+    /// line `index` (of `stdout.lines()`; the transcript must be UTF-8).
+    #[track_caller]
+    pub fn printed_at(&self, index: usize) -> Duration {
+        let lines: Vec<&str> = self.stdout.split_inclusive('\n').collect();
+        assert!(index < lines.len(), "no line {index}\n{}", self.show());
+        let end: usize = lines[..=index].iter().map(|l| l.len()).sum();
+        let arrived = self.arrivals.iter().find(|&&(_, total)| total >= end);
+        arrived.expect("every byte arrived in some read").0
     }
 
     #[track_caller]
