@@ -1,5 +1,5 @@
-//! The oracle shared by the property tests (`tests/fuzz_props.rs`, which
-//! includes this file with `#[path]`) and the cargo-fuzz targets
+//! The oracle shared by the property tests (`tests/suite/fuzz_props.rs`,
+//! which includes this file with `#[path]`) and the cargo-fuzz targets
 //! (`fuzz/fuzz_targets/*.rs`, which use it as the `sockrepl_fuzz` library).
 //!
 //! Each `check_*` function takes any input, runs it through one stage of the

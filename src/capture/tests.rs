@@ -54,6 +54,11 @@ fn tcp_lines(packets: &[Packet], ends: &Ends, detail: Detail) -> Vec<String> {
         .collect()
 }
 
+/// Closes a connection now: its FIN leaves whatever else holds the socket.
+fn close(stream: TcpStream) {
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+}
+
 /// One connection as a lesson runs it, settling after each step: connect,
 /// accept, a request and a reply, then each side closes. Returns the
 /// packets of each step.
@@ -85,9 +90,12 @@ fn exchange(capture: &mut Capture, host: IpAddr) -> (Ends, Vec<Vec<Packet>>) {
     let mut reply = [0; 6];
     client.read_exact(&mut reply).unwrap();
     settle(capture);
-    drop(client);
+    // shutdown, then close: a child another test forks at this moment
+    // holds a copy of every socket until it execs, so a close alone may
+    // send its FIN only after the settling ended.
+    close(client);
     settle(capture);
-    drop(accepted);
+    close(accepted);
     settle(capture);
     (ends, steps)
 }
@@ -384,8 +392,8 @@ fn a_connection_caught_mid_stream_is_numbered_as_wireshark_does() {
     capture.settle(&mut packets, SETTLE).unwrap();
     accepted.write_all(b"de").unwrap();
     capture.settle(&mut packets, SETTLE).unwrap();
-    drop(client);
-    drop(accepted);
+    close(client);
+    close(accepted);
     capture.settle(&mut packets, SETTLE).unwrap();
     capture.finish().unwrap();
     let first = packets.iter().find(|p| p.tcp().is_some()).unwrap();

@@ -1,16 +1,20 @@
-//! A small builder for integration tests that run the real `sockrepl` binary.
+//! The one way integration tests start a process: the `sockrepl` binary,
+//! or the lecture's Python programs and the test peers.
 //!
-//! Every test goes through [`Sock`] so that each child process gets the same
-//! treatment: the script is written to a private temporary directory (which is
-//! also the child's working directory, so failure lines read `t.sock:N: ...`),
-//! stdout and stderr are captured, and a watchdog kills the child after
-//! [`GUARD`] so a hang fails one test instead of freezing `cargo test`.
-#![allow(dead_code)] // each test crate uses a different subset of the helpers
+//! Every child goes through [`Sock`] so that each gets the same treatment:
+//! the script is written to a private temporary directory (which is also
+//! the child's working directory, so failure lines read `t.sock:N: ...`),
+//! stdout and stderr are drained by threads while it runs (so no amount of
+//! output can fill a pipe and stall it), and a watchdog kills the child
+//! after [`GUARD`] so a hang fails one test instead of freezing `cargo test`.
+//! The assertion helpers are `#[track_caller]`: a failure names the line of
+//! the test, not a line of this file.
+#![allow(dead_code, unused_macros)] // each test binary uses a different subset
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -23,6 +27,71 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_sockrepl");
 /// The name the script file gets inside the temporary directory.
 pub const SCRIPT: &str = "t.sock";
 
+/// A path inside the repository (scripts, lessons, peers, golden files).
+pub fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// Tests that keep a core busy for seconds (a million-line script, a 10 MB
+/// line, the fuzz loop) hold one of these while they run: at most one such
+/// test per core runs at a time. The rest of the suite mostly waits (on
+/// sockets, timeouts, peers) and runs beside them on more threads than
+/// there are cores; without this, several heavy tests at once would each
+/// take several times as long and run into their watchdogs.
+pub struct CoreSlot(());
+
+static BUSY_CORES: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
+
+fn busy_cores() -> MutexGuard<'static, usize> {
+    BUSY_CORES.0.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Waits for a free core and takes it until the slot is dropped.
+pub fn cpu_heavy() -> CoreSlot {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let mut busy = busy_cores();
+    while *busy >= cores {
+        busy = BUSY_CORES.1.wait(busy).unwrap_or_else(|e| e.into_inner());
+    }
+    *busy += 1;
+    CoreSlot(())
+}
+
+impl Drop for CoreSlot {
+    fn drop(&mut self) {
+        *busy_cores() -= 1;
+        BUSY_CORES.1.notify_one();
+    }
+}
+
+/// The lessons bind fixed abstract names (`@sockrepl-lesson08-abstract`),
+/// which every process on the machine shares, so two runs of one lesson at
+/// the same time collide. Each test that runs the lessons holds this lock.
+pub fn lessons_lock() -> MutexGuard<'static, ()> {
+    static LESSONS: Mutex<()> = Mutex::new(());
+    LESSONS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Ends the calling test early, printing `skipped: REASON`, when `probe`
+/// (one of the `can_*` checks below) says this machine cannot run it.
+macro_rules! skip_unless {
+    ($probe:expr) => {
+        if let Err(reason) = $probe {
+            eprintln!("skipped: {reason}");
+            return;
+        }
+    };
+}
+
+/// Script lines that make a UDP handle `gate`: at each `recv gate` the
+/// script waits until the test calls [`Running::open_gate`]. Tests that
+/// look at a running child (its descriptors, its files) pause it this way
+/// instead of guessing how long a `sleep` gives them. The wait ends after
+/// [`GUARD`] all the same, so a child whose test was killed cannot linger.
+pub const GATE: &str = "socket gate udp\nbind gate 127.0.0.1:0\nsettimeout gate 20s\n\
+                        print gate at ${gate.addr}\n";
+
 /// Where the script comes from: a file given to `run`, stdin, or nowhere.
 enum Input {
     File(Vec<u8>),
@@ -30,8 +99,16 @@ enum Input {
     None,
 }
 
-/// One planned run of the binary.
+/// The program the child runs.
+enum Program {
+    Sockrepl,
+    /// `python3` with this script (an absolute path) as its first word.
+    Python(PathBuf),
+}
+
+/// One planned run of a child process.
 pub struct Sock {
+    program: Program,
     input: Input,
     /// `None` means "`run t.sock`"; `Some` replaces the whole command line.
     cli: Option<Vec<String>>,
@@ -39,12 +116,21 @@ pub struct Sock {
     args: Vec<String>,
     env: Vec<(String, String)>,
     extra_files: Vec<(String, Vec<u8>)>,
+    symlinks: Vec<(String, String)>,
+    /// An existing working directory instead of a private temporary one.
+    dir: Option<PathBuf>,
     unprivileged: bool,
     guard: Duration,
-    fd_limit: Option<u64>,
+    limits: Vec<(Limit, u64)>,
     new_netns: bool,
-    symlinks: Vec<(String, String)>,
     executables: Vec<(String, Vec<u8>)>,
+}
+
+/// A resource limit set in the child before it starts.
+#[derive(Clone, Copy)]
+enum Limit {
+    Files,
+    Memory,
 }
 
 impl Sock {
@@ -55,12 +141,12 @@ impl Sock {
 
     /// Like [`Sock::script`] for scripts that are not valid UTF-8.
     pub fn script_bytes(bytes: &[u8]) -> Sock {
-        Sock::new(Input::File(bytes.to_vec()))
+        Sock::new(Program::Sockrepl, Input::File(bytes.to_vec()))
     }
 
     /// `sockrepl [FLAGS] run -` with `text` on stdin.
     pub fn stdin_script(text: &str) -> Sock {
-        Sock::new(Input::Stdin(text.as_bytes().to_vec())).with_cli(["run", "-"])
+        Sock::new(Program::Sockrepl, Input::Stdin(text.as_bytes().to_vec())).with_cli(["run", "-"])
     }
 
     /// A bare command line (`--version`, `check a b`, ...) with empty stdin.
@@ -69,22 +155,31 @@ impl Sock {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        Sock::new(Input::None).with_cli(words)
+        Sock::new(Program::Sockrepl, Input::None).with_cli(words)
     }
 
-    fn new(input: Input) -> Sock {
+    /// `python3 SCRIPT [ARGS]`, SCRIPT a path in the repository: the
+    /// lecture's Python programs (`scripts/python/`) and the test peers.
+    pub fn python(script: &str) -> Sock {
+        let path = repo(script);
+        Sock::new(Program::Python(path), Input::None).with_cli(Vec::<String>::new())
+    }
+
+    fn new(program: Program, input: Input) -> Sock {
         Sock {
+            program,
             input,
             cli: None,
             globals: Vec::new(),
             args: Vec::new(),
             env: Vec::new(),
             extra_files: Vec::new(),
+            symlinks: Vec::new(),
+            dir: None,
             unprivileged: false,
             guard: GUARD,
-            fd_limit: None,
+            limits: Vec::new(),
             new_netns: false,
-            symlinks: Vec::new(),
             executables: Vec::new(),
         }
     }
@@ -105,7 +200,7 @@ impl Sock {
         self
     }
 
-    /// Script arguments, `${1}`..`${9}`.
+    /// Script arguments, `${1}`..`${9}` (or the Python program's arguments).
     pub fn args<I, S>(mut self, args: I) -> Sock
     where
         I: IntoIterator<Item = S>,
@@ -156,7 +251,15 @@ impl Sock {
         self
     }
 
+    /// Run in `dir` (which the test owns) instead of a private temporary
+    /// directory; the script, if any, must then come on stdin.
+    pub fn in_dir(mut self, dir: impl Into<PathBuf>) -> Sock {
+        self.dir = Some(dir.into());
+        self
+    }
+
     /// Run the child as user `nobody` (uid/gid 65534) via `setpriv`.
+    /// Check [`can_run_unprivileged`] first.
     pub fn unprivileged(mut self) -> Sock {
         self.unprivileged = true;
         self
@@ -170,7 +273,13 @@ impl Sock {
 
     /// Run the child with at most `limit` open file descriptors (`ulimit -n`).
     pub fn fd_limit(mut self, limit: u64) -> Sock {
-        self.fd_limit = Some(limit);
+        self.limits.push((Limit::Files, limit));
+        self
+    }
+
+    /// Run the child with at most `bytes` of address space (`ulimit -v`).
+    pub fn memory_limit(mut self, bytes: u64) -> Sock {
+        self.limits.push((Limit::Memory, bytes));
         self
     }
 
@@ -183,48 +292,49 @@ impl Sock {
     }
 
     /// Start the child and return at once, for tests that act on it while
-    /// it runs (read `/proc/PID/fd`, send SIGINT). Stdin must not be used.
+    /// it runs (read `/proc/PID/fd`, send SIGINT, talk to a peer).
     pub fn spawn(self) -> Running {
-        assert!(self.stdin_bytes().is_none(), "spawn does not feed stdin");
-        let dir = tempfile::tempdir().expect("tempdir");
-        self.write_files(dir.path());
-        let mut command = self.command();
-        command
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let started = Instant::now();
-        let mut child = command.spawn().expect("spawn sockrepl");
-        let stdout = Arc::new(Mutex::new(Vec::new()));
-        let out = drain_shared(child.stdout.take().expect("stdout"), stdout.clone());
-        let err = drain(child.stderr.take().expect("stderr"));
-        Running {
-            child,
-            dir,
-            stdout,
-            out: Some(out),
-            err: Some(err),
-            started,
-            guard: self.guard,
-        }
-    }
-
-    /// Run it, with the watchdog. Panics if the child outlives [`GUARD`].
-    pub fn run(self) -> Run {
-        let dir = tempfile::tempdir().expect("tempdir");
-        self.write_files(dir.path());
+        let dir = self.workdir();
         let mut command = self.command();
         command.current_dir(dir.path());
-        let started = Instant::now();
-        let (status, stdout, stderr) = run_guarded(command, self.stdin_bytes(), self.guard);
-        Run {
-            status,
-            stdout: String::from_utf8_lossy(&stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&stderr).into_owned(),
-            elapsed: started.elapsed(),
-            dir,
+        Running::start(command, self.stdin_bytes(), dir, self.guard)
+    }
+
+    /// Run it to its end, with the watchdog. Panics if the child outlives
+    /// its guard ([`GUARD`] unless shortened).
+    #[track_caller]
+    pub fn run(self) -> Run {
+        self.spawn().finish()
+    }
+
+    /// The command line this builder runs, for a harness that wires the
+    /// child's stdio itself (the pseudo-terminal of the shell tests).
+    pub fn into_command(self) -> Command {
+        assert!(
+            matches!(self.input, Input::None) && self.extra_files.is_empty(),
+            "into_command writes no files and feeds no stdin"
+        );
+        let mut command = self.command();
+        if let Some(dir) = &self.dir {
+            command.current_dir(dir);
         }
+        command
+    }
+
+    /// The child's working directory, with the script and files written.
+    fn workdir(&self) -> Workdir {
+        if let Some(dir) = &self.dir {
+            assert!(
+                !matches!(self.input, Input::File(_))
+                    && self.extra_files.is_empty()
+                    && self.symlinks.is_empty(),
+                "in_dir writes no files into the test's directory"
+            );
+            return Workdir::Given(dir.clone());
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        self.write_files(dir.path());
+        Workdir::Private(dir)
     }
 
     fn write_files(&self, dir: &Path) {
@@ -257,20 +367,14 @@ impl Sock {
             None => words.extend(["run".to_string(), SCRIPT.to_string()]),
         }
         words.extend(self.args.iter().cloned());
-        let mut command = if self.new_netns {
-            let mut c = Command::new("unshare");
-            c.args(["--net", "--"]);
-            c.args(self.program());
-            c
-        } else {
-            let mut program = self.program();
-            let mut c = Command::new(program.remove(0));
-            c.args(program);
-            c
-        };
-        command.args(words);
-        if let Some(limit) = self.fd_limit {
-            limit_fds(&mut command, limit);
+        let mut program = self.program();
+        if self.new_netns {
+            program.splice(0..0, ["unshare".into(), "--net".into(), "--".into()]);
+        }
+        let mut command = Command::new(program.remove(0));
+        command.args(program).args(words);
+        for &(limit, value) in &self.limits {
+            set_limit(&mut command, limit, value);
         }
         for (name, value) in &self.env {
             command.env(name, value);
@@ -278,19 +382,24 @@ impl Sock {
         command
     }
 
-    /// The binary, run through setpriv when unprivileged.
-    fn program(&self) -> Vec<&str> {
+    /// The program and its leading words, run through setpriv when
+    /// unprivileged.
+    fn program(&self) -> Vec<std::ffi::OsString> {
+        let mut words: Vec<std::ffi::OsString> = Vec::new();
         if self.unprivileged {
-            vec![
+            let setpriv = [
                 "setpriv",
                 "--reuid=65534",
                 "--regid=65534",
                 "--clear-groups",
-                BIN,
-            ]
-        } else {
-            vec![BIN]
+            ];
+            words.extend(setpriv.map(Into::into));
         }
+        match &self.program {
+            Program::Sockrepl => words.push(BIN.into()),
+            Program::Python(script) => words.extend(["python3".into(), script.into()]),
+        }
+        words
     }
 
     fn stdin_bytes(&self) -> Option<Vec<u8>> {
@@ -301,57 +410,78 @@ impl Sock {
     }
 }
 
-/// Spawn `command`, feed stdin, collect output, and kill it after `guard`.
-fn run_guarded(
-    mut command: Command,
-    stdin: Option<Vec<u8>>,
-    guard: Duration,
-) -> (Option<i32>, Vec<u8>, Vec<u8>) {
-    command
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().expect("spawn sockrepl");
-    let feeder = stdin.map(|bytes| feed(&mut child, bytes));
-    let out = drain(child.stdout.take().expect("stdout"));
-    let err = drain(child.stderr.take().expect("stderr"));
-    let status = wait_or_kill(&mut child, guard);
-    if let Some(feeder) = feeder {
-        let _ = feeder.join(); // a child that stops reading early is fine
+/// A child's working directory: private (removed with the run) or the test's.
+enum Workdir {
+    Private(tempfile::TempDir),
+    Given(PathBuf),
+}
+
+impl Workdir {
+    fn path(&self) -> &Path {
+        match self {
+            Workdir::Private(dir) => dir.path(),
+            Workdir::Given(dir) => dir,
+        }
     }
-    let (stdout, stderr) = (out.join().unwrap(), err.join().unwrap());
-    let Some(status) = status else {
-        panic!(
-            "sockrepl still running after {guard:?}: killed\n--- stdout (tail)\n{}\n--- stderr\n{}",
-            tail(&String::from_utf8_lossy(&stdout)),
-            String::from_utf8_lossy(&stderr)
-        );
+}
+
+/// Sets a resource limit in the child between fork and exec.
+fn set_limit(command: &mut Command, limit: Limit, value: u64) {
+    use std::os::unix::process::CommandExt;
+    let resource = match limit {
+        Limit::Files => libc::RLIMIT_NOFILE,
+        Limit::Memory => libc::RLIMIT_AS,
     };
-    (status.code(), stdout, stderr)
+    let rlimit = libc::rlimit {
+        rlim_cur: value as libc::rlim_t,
+        rlim_max: value as libc::rlim_t,
+    };
+    // SAFETY: setrlimit is async-signal-safe and touches only this child.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::setrlimit(resource, &rlimit) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
 }
 
 fn feed(child: &mut Child, bytes: Vec<u8>) -> JoinHandle<()> {
     let mut pipe = child.stdin.take().expect("stdin");
     std::thread::spawn(move || {
-        let _ = pipe.write_all(&bytes);
+        let _ = pipe.write_all(&bytes); // a child that stops reading early is fine
     })
 }
 
-fn drain<R: Read + Send + 'static>(mut pipe: R) -> JoinHandle<Vec<u8>> {
+/// What a child wrote to one pipe so far, and when it arrived.
+#[derive(Default)]
+struct Output {
+    bytes: Vec<u8>,
+    /// (when, how many bytes had arrived by then), one entry per read.
+    arrivals: Vec<(Instant, usize)>,
+}
+
+type SharedOutput = Arc<Mutex<Output>>;
+
+/// Reads `pipe` to its end into `sink`, whose bytes so far can be read
+/// while the child runs.
+fn drain<R: Read + Send + 'static>(mut pipe: R, sink: SharedOutput) -> JoinHandle<()> {
     std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = pipe.read_to_end(&mut buf);
-        buf
+        let mut chunk = [0u8; 65536];
+        while let Ok(n @ 1..) = pipe.read(&mut chunk) {
+            let now = Instant::now();
+            let mut out = sink.lock().unwrap();
+            out.bytes.extend_from_slice(&chunk[..n]);
+            let total = out.bytes.len();
+            out.arrivals.push((now, total));
+        }
     })
 }
 
-/// The exit status, or `None` after killing a child that outlived `guard`.
-fn wait_or_kill(child: &mut Child, guard: Duration) -> Option<std::process::ExitStatus> {
-    let deadline = Instant::now() + guard;
+/// The exit status, or `None` after killing a child that outlived `deadline`.
+fn wait_or_kill(child: &mut Child, deadline: Instant) -> Option<ExitStatus> {
     loop {
         if let Some(status) = child.try_wait().expect("try_wait") {
             return Some(status);
@@ -361,7 +491,7 @@ fn wait_or_kill(child: &mut Child, guard: Duration) -> Option<std::process::Exit
             let _ = child.wait();
             return None;
         }
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(2));
     }
 }
 
@@ -374,53 +504,59 @@ fn tail(text: &str) -> &str {
     &text[cut..]
 }
 
-/// Sets RLIMIT_NOFILE in the child between fork and exec.
-fn limit_fds(command: &mut Command, limit: u64) {
-    use std::os::unix::process::CommandExt;
-    let rlimit = libc::rlimit {
-        rlim_cur: limit as libc::rlim_t,
-        rlim_max: limit as libc::rlim_t,
-    };
-    // SAFETY: setrlimit is async-signal-safe and touches only this child.
-    unsafe {
-        command.pre_exec(move || {
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &rlimit) == 0 {
-                Ok(())
-            } else {
-                Err(std::io::Error::last_os_error())
-            }
-        });
-    }
+fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// Like [`drain`], but the bytes so far can be read while the child runs.
-fn drain_shared<R: Read + Send + 'static>(
-    mut pipe: R,
-    sink: Arc<Mutex<Vec<u8>>>,
-) -> JoinHandle<()> {
-    std::thread::spawn(move || {
-        let mut chunk = [0u8; 8192];
-        while let Ok(n) = pipe.read(&mut chunk) {
-            if n == 0 {
-                break;
-            }
-            sink.lock().unwrap().extend_from_slice(&chunk[..n]);
-        }
-    })
-}
-
-/// A child started by [`Sock::spawn`]; killed if dropped unfinished.
+/// A started child; killed if dropped unfinished.
 pub struct Running {
     child: Child,
-    dir: tempfile::TempDir,
-    stdout: Arc<Mutex<Vec<u8>>>,
-    out: Option<JoinHandle<()>>,
-    err: Option<JoinHandle<Vec<u8>>>,
+    dir: Workdir,
+    stdout: SharedOutput,
+    stderr: SharedOutput,
+    threads: Vec<JoinHandle<()>>,
     started: Instant,
     guard: Duration,
 }
 
 impl Running {
+    fn start(
+        mut command: Command,
+        stdin: Option<Vec<u8>>,
+        dir: Workdir,
+        guard: Duration,
+    ) -> Running {
+        let input = if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        };
+        command
+            .stdin(input)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let started = Instant::now();
+        let program = command.get_program().to_string_lossy().into_owned();
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+        let (stdout, stderr) = Default::default();
+        let mut threads = vec![
+            drain(child.stdout.take().expect("stdout"), Arc::clone(&stdout)),
+            drain(child.stderr.take().expect("stderr"), Arc::clone(&stderr)),
+        ];
+        threads.extend(stdin.map(|bytes| feed(&mut child, bytes)));
+        Running {
+            child,
+            dir,
+            stdout,
+            stderr,
+            threads,
+            started,
+            guard,
+        }
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -432,20 +568,70 @@ impl Running {
 
     /// The transcript printed so far.
     pub fn stdout_so_far(&self) -> String {
-        String::from_utf8_lossy(&self.stdout.lock().unwrap()).into_owned()
+        lossy(&self.stdout.lock().unwrap().bytes)
     }
 
     /// Waits (at most `limit`) until stdout has a line equal to `line`.
+    #[track_caller]
     pub fn wait_for_line(&self, line: &str, limit: Duration) {
+        self.wait_for(|l| l == line, &format!("no line {line:?}"), limit);
+    }
+
+    /// Waits (at most `limit`) for a stdout line starting with `prefix`;
+    /// returns the rest of that line.
+    #[track_caller]
+    pub fn wait_for_line_starting(&self, prefix: &str, limit: Duration) -> String {
+        let line = self.wait_for(
+            |l| l.starts_with(prefix),
+            &format!("no line starting {prefix:?}"),
+            limit,
+        );
+        line[prefix.len()..].to_string()
+    }
+
+    /// The first complete stdout line that is `wanted`, looking at each
+    /// line once (a long transcript is not searched again every time).
+    #[track_caller]
+    fn wait_for(&self, wanted: impl Fn(&str) -> bool, what: &str, limit: Duration) -> String {
         let deadline = Instant::now() + limit;
-        while !self.stdout_so_far().lines().any(|l| l == line) {
+        let mut scanned = 0;
+        loop {
+            let found = self
+                .next_lines(&mut scanned)
+                .into_iter()
+                .find(|l| wanted(l));
+            if let Some(line) = found {
+                return line;
+            }
             assert!(
                 Instant::now() < deadline,
-                "no line {line:?} within {limit:?}; stdout so far:\n{}",
-                tail(&self.stdout_so_far())
+                "{what} within {limit:?}; stdout so far:\n{}\n--- stderr so far\n{}",
+                tail(&self.stdout_so_far()),
+                tail(&lossy(&self.stderr.lock().unwrap().bytes))
             );
-            std::thread::sleep(Duration::from_millis(5));
+            std::thread::sleep(Duration::from_millis(2));
         }
+    }
+
+    /// The complete stdout lines after byte `scanned`, which moves past them.
+    fn next_lines(&self, scanned: &mut usize) -> Vec<String> {
+        let out = &self.stdout.lock().unwrap().bytes;
+        let Some(end) = out[*scanned..].iter().rposition(|&b| b == b'\n') else {
+            return Vec::new();
+        };
+        let text = lossy(&out[*scanned..*scanned + end]);
+        *scanned += end + 1;
+        text.lines().map(str::to_string).collect()
+    }
+
+    /// Lets the script (which starts with [`GATE`]) past one `recv gate`.
+    #[track_caller]
+    pub fn open_gate(&self) {
+        let gate = self.wait_for_line_starting("gate at ", GUARD);
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("a UDP socket");
+        socket
+            .send_to(b"go", &gate)
+            .expect("a datagram to the gate");
     }
 
     /// The child's open file descriptors, from `/proc/PID/fd`.
@@ -464,31 +650,32 @@ impl Running {
     }
 
     /// Waits for the child (killing it after the guard) and collects the run.
+    #[track_caller]
     pub fn finish(mut self) -> Run {
-        let limit = self.guard.saturating_sub(self.started.elapsed());
-        let status = wait_or_kill(&mut self.child, limit);
-        self.out.take().unwrap().join().unwrap();
-        let stderr = self.err.take().unwrap().join().unwrap();
-        let stdout = std::mem::take(&mut *self.stdout.lock().unwrap());
-        let (stdout, stderr) = (
-            String::from_utf8_lossy(&stdout).into_owned(),
-            String::from_utf8_lossy(&stderr).into_owned(),
-        );
+        let status = wait_or_kill(&mut self.child, self.started + self.guard);
+        for thread in self.threads.drain(..) {
+            thread.join().expect("an output thread");
+        }
+        let out = std::mem::take(&mut *self.stdout.lock().unwrap());
+        let stdout = lossy(&out.bytes);
+        let stderr = lossy(&self.stderr.lock().unwrap().bytes);
+        let arrivals = out.arrivals.iter();
+        let arrivals = arrivals.map(|&(at, total)| (at - self.started, total));
         let Some(status) = status else {
             panic!(
-                "sockrepl still running after {:?}: killed\n--- stdout (tail)\n{}\n--- stderr\n{stderr}",
+                "child still running after {:?}: killed\n--- stdout (tail)\n{}\n--- stderr\n{}",
                 self.guard,
-                tail(&stdout)
+                tail(&stdout),
+                tail(&stderr)
             );
         };
-        let elapsed = self.started.elapsed();
-        let dir = tempfile::tempdir().expect("tempdir");
-        let dir = std::mem::replace(&mut self.dir, dir);
+        let dir = std::mem::replace(&mut self.dir, Workdir::Given(PathBuf::new()));
         Run {
             status: status.code(),
             stdout,
             stderr,
-            elapsed,
+            elapsed: self.started.elapsed(),
+            arrivals: arrivals.collect(),
             dir,
         }
     }
@@ -509,7 +696,9 @@ pub struct Run {
     pub stdout: String,
     pub stderr: String,
     pub elapsed: Duration,
-    pub dir: tempfile::TempDir,
+    /// (time since the start, stdout bytes by then), one entry per read.
+    arrivals: Vec<(Duration, usize)>,
+    dir: Workdir,
 }
 
 impl Run {
@@ -528,6 +717,18 @@ impl Run {
         self.dir.path().join(name)
     }
 
+    /// How long after the start the child had printed the whole of stdout
+    /// line `index` (of `stdout.lines()`; the transcript must be UTF-8).
+    #[track_caller]
+    pub fn printed_at(&self, index: usize) -> Duration {
+        let lines: Vec<&str> = self.stdout.split_inclusive('\n').collect();
+        assert!(index < lines.len(), "no line {index}\n{}", self.show());
+        let end: usize = lines[..=index].iter().map(|l| l.len()).sum();
+        let arrived = self.arrivals.iter().find(|&&(_, total)| total >= end);
+        arrived.expect("every byte arrived in some read").0
+    }
+
+    #[track_caller]
     pub fn assert_status(&self, code: i32) -> &Self {
         assert_eq!(
             self.status,
@@ -539,6 +740,7 @@ impl Run {
     }
 
     /// Neither a panic (101) nor death by a signal.
+    #[track_caller]
     pub fn assert_no_panic(&self) -> &Self {
         assert!(
             matches!(self.status, Some(c) if c != 101),
@@ -553,6 +755,7 @@ impl Run {
         self
     }
 
+    #[track_caller]
     pub fn assert_stdout_contains(&self, needle: &str) -> &Self {
         assert!(
             self.stdout.contains(needle),
@@ -562,6 +765,7 @@ impl Run {
         self
     }
 
+    #[track_caller]
     pub fn assert_stdout_lacks(&self, needle: &str) -> &Self {
         assert!(
             !self.stdout.contains(needle),
@@ -571,6 +775,7 @@ impl Run {
         self
     }
 
+    #[track_caller]
     pub fn assert_stderr_contains(&self, needle: &str) -> &Self {
         assert!(
             self.stderr.contains(needle),
@@ -581,6 +786,7 @@ impl Run {
     }
 
     /// stdout or stderr (usage errors may go to either) contains `needle`.
+    #[track_caller]
     pub fn assert_output_contains(&self, needle: &str) -> &Self {
         assert!(
             self.stdout.contains(needle) || self.stderr.contains(needle),
@@ -591,6 +797,7 @@ impl Run {
     }
 
     /// stdout has exactly this line.
+    #[track_caller]
     pub fn assert_line(&self, line: &str) -> &Self {
         assert!(
             self.stdout.lines().any(|l| l == line),
@@ -601,14 +808,11 @@ impl Run {
     }
 
     /// The line right after the transcript echo `> COMMAND` is `outcome`.
+    #[track_caller]
     pub fn assert_outcome(&self, command: &str, outcome: &str) -> &Self {
-        let echo = format!("> {command}");
-        let lines: Vec<&str> = self.stdout.lines().collect();
-        let at = lines.iter().position(|l| *l == echo);
-        let at = at.unwrap_or_else(|| panic!("no echo {echo:?}\n{}", self.show()));
         assert_eq!(
-            lines.get(at + 1).copied(),
-            Some(outcome),
+            self.outcome_of(command),
+            outcome,
             "outcome of {command:?}\n{}",
             self.show()
         );
@@ -616,12 +820,14 @@ impl Run {
     }
 
     /// The last stdout line is exactly `line` (the failure line of a run).
+    #[track_caller]
     pub fn assert_last_line(&self, line: &str) -> &Self {
         assert_eq!(self.last_line(), line, "last line\n{}", self.show());
         self
     }
 
     /// The last stdout line starts with `prefix`.
+    #[track_caller]
     pub fn assert_last_line_starts(&self, prefix: &str) -> &Self {
         assert!(
             self.last_line().starts_with(prefix),
@@ -632,6 +838,7 @@ impl Run {
     }
 
     /// No command ran: nothing echoed as `> ...` and no outcome printed.
+    #[track_caller]
     pub fn assert_nothing_ran(&self) -> &Self {
         assert!(
             !self.stdout.lines().any(|l| l.starts_with("> ")),
@@ -645,138 +852,121 @@ impl Run {
         self.stdout.lines().last().unwrap_or("")
     }
 
-    /// The line after `> COMMAND`, for values the test reads back.
+    /// The line after the first `> COMMAND`, for values the test reads back.
+    #[track_caller]
     pub fn outcome_of(&self, command: &str) -> &str {
         let echo = format!("> {command}");
         let mut lines = self.stdout.lines().skip_while(|l| *l != echo);
-        lines.next();
+        let found = lines.next().is_some();
+        assert!(found, "no echo {echo:?}\n{}", self.show());
         lines
             .next()
             .unwrap_or_else(|| panic!("no outcome of {command:?}\n{}", self.show()))
     }
 }
 
-/// The lecture's Python echo server (`scripts/python/echo-server.py`),
-/// which serves until it is stopped: killed when dropped.
-pub struct PythonEcho {
-    child: Child,
+/// A peer listening on port 0 that prints `listening on ADDR` first: the
+/// Python programs below, or a sockrepl script (whose `listen` prints it).
+/// Killed when dropped.
+pub struct Peer {
+    child: Running,
     pub addr: String,
 }
 
+impl Peer {
+    #[track_caller]
+    pub fn start(sock: Sock) -> Peer {
+        let child = sock.spawn();
+        let rest = child.wait_for_line_starting("listening on ", GUARD);
+        // sockrepl's `listen` adds " (backlog N)"
+        let addr = rest.split(' ').next().unwrap_or_default().to_string();
+        Peer { child, addr }
+    }
+
+    /// Waits for the peer to end on its own and collects its run.
+    #[track_caller]
+    pub fn finish(self) -> Run {
+        self.child.finish()
+    }
+
+    /// Stops a peer that serves until it is stopped (SIGTERM), and
+    /// collects its run.
+    #[track_caller]
+    pub fn stop(self) -> Run {
+        self.child.signal(libc::SIGTERM);
+        self.child.finish()
+    }
+}
+
+/// The lecture's Python echo server (`scripts/python/echo-server.py`).
+pub struct PythonEcho;
+
 impl PythonEcho {
-    /// Start the echo server on 127.0.0.1 port 0 and read its address back.
-    pub fn start() -> PythonEcho {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/python/echo-server.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .arg("0")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("python3 runs");
-        let line = first_line(&mut child);
-        let addr = line.strip_prefix("listening on ").map(str::to_string);
-        let addr = addr.unwrap_or_else(|| panic!("echo server said {line:?}"));
-        PythonEcho { child, addr }
+    /// The echo server on 127.0.0.1, port 0: it serves until it is
+    /// stopped (killed when dropped).
+    #[track_caller]
+    pub fn start() -> Peer {
+        Peer::start(Sock::python("scripts/python/echo-server.py").args(["0".to_string()]))
     }
 }
 
 /// `tests/peers/misbehaving_peer.py MODE COUNT INTERVAL`: one connection,
-/// handled badly on purpose (see the script). Killed when dropped.
-pub struct MisbehavingPeer {
-    child: Child,
-    pub addr: String,
-}
+/// handled badly on purpose (see the script).
+pub struct MisbehavingPeer;
 
 impl MisbehavingPeer {
-    pub fn start(mode: &str, count: usize, interval_secs: f64) -> MisbehavingPeer {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/misbehaving_peer.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .args([
-                mode.to_string(),
-                count.to_string(),
-                interval_secs.to_string(),
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("python3 runs");
-        let line = first_line(&mut child);
-        let addr = line.strip_prefix("listening on ").map(str::to_string);
-        let addr = addr.unwrap_or_else(|| panic!("misbehaving peer said {line:?}"));
-        MisbehavingPeer { child, addr }
+    #[track_caller]
+    pub fn start(mode: &str, count: usize, interval_secs: f64) -> Peer {
+        let args = [
+            mode.to_string(),
+            count.to_string(),
+            interval_secs.to_string(),
+        ];
+        Peer::start(Sock::python("tests/peers/misbehaving_peer.py").args(args))
     }
 }
 
-impl Drop for MisbehavingPeer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The peer's first stdout line, read with a deadline.
-fn first_line(child: &mut Child) -> String {
-    let mut out = child.stdout.take().expect("stdout");
-    let reader = std::thread::spawn(move || {
-        let mut line = Vec::new();
-        let mut byte = [0u8; 1];
-        while out.read(&mut byte).map(|n| n == 1).unwrap_or(false) && byte[0] != b'\n' {
-            line.push(byte[0]);
-        }
-        // keep draining so the peer never blocks on a full pipe
-        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-        String::from_utf8_lossy(&line).into_owned()
-    });
-    let deadline = Instant::now() + GUARD;
-    while !reader.is_finished() {
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            panic!("echo server printed no address within {GUARD:?}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    reader.join().unwrap()
-}
-
-impl Drop for PythonEcho {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `true` when setpriv can drop root to nobody here (it needs root itself).
+/// `Ok` when setpriv can drop root to nobody here (it needs root itself).
 pub fn can_run_unprivileged() -> Result<(), String> {
-    let probe = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "true"])
-        .stdin(Stdio::null())
-        .output();
-    match probe {
-        Ok(out) if out.status.success() => Ok(()),
-        Ok(out) => Err(format!(
-            "setpriv failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )),
-        Err(e) => Err(format!("no setpriv: {e}")),
-    }
+    static PROBE: OnceLock<Result<(), String>> = OnceLock::new();
+    let setpriv = ["--reuid=65534", "--regid=65534", "--clear-groups", "true"];
+    PROBE
+        .get_or_init(|| try_program("setpriv", &setpriv))
+        .clone()
+        .map_err(|e| format!("cannot drop to an unprivileged user: {e}"))
 }
 
 /// `Ok` when this process may create a network namespace (`unshare --net`).
 pub fn can_unshare_net() -> Result<(), String> {
-    let probe = Command::new("unshare")
-        .args(["--net", "true"])
+    static PROBE: OnceLock<Result<(), String>> = OnceLock::new();
+    PROBE
+        .get_or_init(|| try_program("unshare", &["--net", "true"]))
+        .clone()
+        .map_err(|e| format!("cannot create a network namespace: {e}"))
+}
+
+/// `Ok` when the tests run as root (raw sockets, `require raw`).
+pub fn can_use_root() -> Result<(), String> {
+    // /proc/self belongs to the effective uid of this test process
+    let uid = std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m));
+    match uid {
+        Ok(0) => Ok(()),
+        _ => Err("not root".to_string()),
+    }
+}
+
+/// Runs a helper program once; `Err` says why it failed.
+fn try_program(program: &str, args: &[&str]) -> Result<(), String> {
+    let out = Command::new(program)
+        .args(args)
         .stdin(Stdio::null())
         .output();
-    match probe {
+    match out {
         Ok(out) if out.status.success() => Ok(()),
         Ok(out) => Err(format!(
-            "unshare --net failed: {}",
+            "{program} failed: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         )),
-        Err(e) => Err(format!("no unshare: {e}")),
+        Err(e) => Err(format!("no {program}: {e}")),
     }
 }

@@ -3,16 +3,14 @@
 //! syntax error (before running anything) or 1 for a run-time failure, and
 //! never panics or hangs.
 //!
-//! Much is already covered elsewhere: `core_script.rs` (unknown commands,
+//! Much is already covered elsewhere: `script.rs` (unknown commands,
 //! arity, quoting, escapes, hex, UTF-8, 10 MB lines, handles),
 //! `tests/golden/syntax/` (one script per message) and `fuzz_props.rs`
 //! (mutated lines). This file adds what those do not reach: huge scripts,
 //! the exact bad addresses of the issue, NUL bytes past line 1, unknown
 //! `--options`, indirect `source` loops and unusable `--file`/`--into` paths.
 
-mod common;
-
-use common::Sock;
+use crate::common::{self, Sock};
 use std::time::{Duration, Instant};
 
 /// Asserts a rejected script: status 2, nothing ran, and `line` printed.
@@ -41,6 +39,7 @@ fn million_lines(line: impl Fn(usize) -> &'static str) -> String {
 
 #[test]
 fn a_million_line_script_runs_to_its_end() {
+    let _core = common::cpu_heavy();
     let script = million_lines(|i| match i {
         0 => "socketpair a b",
         _ if i % 4 == 1 => "send a x",
@@ -57,6 +56,7 @@ fn a_million_line_script_runs_to_its_end() {
 
 #[test]
 fn a_million_line_script_with_a_syntax_error_on_its_last_line_runs_nothing() {
+    let _core = common::cpu_heavy();
     let script = million_lines(|i| {
         if i + 1 == MILLION {
             "sokcet s"
@@ -75,6 +75,7 @@ fn a_million_line_script_with_a_syntax_error_on_its_last_line_runs_nothing() {
 
 #[test]
 fn check_of_a_million_line_script_counts_its_commands() {
+    let _core = common::cpu_heavy();
     let script = million_lines(|_| "print x");
     let run = Sock::cli(["check", common::SCRIPT])
         .file(common::SCRIPT, script.as_bytes())
@@ -317,10 +318,7 @@ fn recvall_into_a_directory_fails_naming_it() {
 
 #[test]
 fn files_a_normal_user_may_not_use_fail_naming_them() {
-    if let Err(reason) = common::can_run_unprivileged() {
-        eprintln!("skipped: cannot drop to an unprivileged user: {reason}");
-        return;
-    }
+    skip_unless!(common::can_run_unprivileged());
     // Root's files in a directory nobody may enter: nobody can neither read
     // the one nor write the other.
     let private = tempfile::tempdir().unwrap();

@@ -6,18 +6,14 @@
 //! and the lecture's exercises in `scripts/` run to the end, including the
 //! echo client against the lecture's Python echo server.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use sockrepl::cmd::{specs, Command as SockCommand, Scope};
 use sockrepl::lexer::{split_line, Context};
 use sockrepl::script::Loader;
 
-const BIN: &str = env!("CARGO_BIN_EXE_sockrepl");
-/// Longest any one child process may run before the test kills it.
-const GUARD: Duration = Duration::from_secs(60);
+use crate::common::{self, repo, Peer, PythonEcho, Run, Sock};
+
 /// The exercises that run on their own (echo-client.sock needs a server).
 const SELF_CONTAINED: &[&str] = &[
     "echo.sock",
@@ -26,10 +22,6 @@ const SELF_CONTAINED: &[&str] = &[
     "unix.sock",
     "errors.sock",
 ];
-
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
 
 fn language_md() -> String {
     std::fs::read_to_string(repo("docs/language.md")).expect("docs/language.md is readable")
@@ -189,47 +181,25 @@ fn the_exercises_parse() {
     );
 }
 
-/// Waits for a child, killing it past `GUARD`.
-fn finish(mut child: Child, what: &str) -> Output {
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > GUARD {
-            let _ = child.kill();
-            panic!("{what} ran longer than {GUARD:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
+/// `sockrepl ARGS` in the repository's root, as a reader of the docs runs it.
+fn sockrepl(args: &[&str]) -> Run {
+    Sock::cli(args.iter().copied()).in_dir(repo("")).run()
 }
 
-fn sockrepl(args: &[&str]) -> Output {
-    let child = Command::new(BIN)
-        .args(args)
-        .current_dir(repo(""))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("sockrepl starts");
-    finish(child, &format!("sockrepl {}", args.join(" ")))
-}
-
-fn assert_ran(output: &Output, what: &str) -> String {
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "{what}: {}\n{stdout}{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
+/// The transcript of `sockrepl ARGS` (as [`sockrepl`]), which must exit 0.
+#[track_caller]
+fn transcript(args: &[&str]) -> String {
+    let run = sockrepl(args);
+    let command = args.join(" ");
+    assert_eq!(run.status, Some(0), "sockrepl {command}\n{}", run.show());
+    run.stdout
 }
 
 #[test]
 fn the_exercises_run_to_the_end() {
     for script in SELF_CONTAINED {
         let path = format!("scripts/{script}");
-        let stdout = assert_ran(&sockrepl(&["--stable", "run", &path]), &path);
+        let stdout = transcript(&["--stable", "run", &path]);
         assert!(
             stdout.starts_with("> "),
             "{path} printed no transcript:\n{stdout}"
@@ -247,18 +217,16 @@ fn every_lesson_runs_to_the_end() {
     lessons.sort();
     // Every lesson runs (one per lecture topic, numbered in order).
     assert!(lessons.len() >= 19, "{lessons:?}");
+    let _lessons = common::lessons_lock();
     for lesson in &lessons {
         let path = lesson.to_string_lossy();
-        assert_ran(&sockrepl(&["--stable", "run", &path]), &path);
+        transcript(&["--stable", "run", &path]);
     }
 }
 
 #[test]
 fn the_main_demo_shows_the_lecture_round_trip() {
-    let stdout = assert_ran(
-        &sockrepl(&["--stable", "run", "scripts/echo.sock"]),
-        "echo.sock",
-    );
+    let stdout = transcript(&["--stable", "run", "scripts/echo.sock"]);
     for line in [
         "> connect cli 127.0.0.1:<srv.port>",
         "accepted conn from 127.0.0.1:<cli.port>",
@@ -277,8 +245,8 @@ fn the_main_demo_shows_the_lecture_round_trip() {
 fn the_exercises_give_the_same_stable_transcript_every_time() {
     for script in SELF_CONTAINED {
         let path = format!("scripts/{script}");
-        let first = assert_ran(&sockrepl(&["--stable", "run", &path]), &path);
-        let second = assert_ran(&sockrepl(&["--stable", "run", &path]), &path);
+        let first = transcript(&["--stable", "run", &path]);
+        let second = transcript(&["--stable", "run", &path]);
         let differing = first.lines().zip(second.lines()).find(|(a, b)| a != b);
         assert!(
             first == second,
@@ -289,98 +257,37 @@ fn the_exercises_give_the_same_stable_transcript_every_time() {
     }
 }
 
-/// The lecture's server, which serves until it is stopped: killed when
-/// dropped, so a failed test leaves no server behind.
-struct PythonServer(Child);
-
-impl Drop for PythonServer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The lecture's server, started on port 0; returns it and the address it printed.
-fn start_python_server() -> Option<(PythonServer, String)> {
-    let spawned = Command::new("python3")
-        .arg(repo("scripts/python/echo-server.py"))
-        .arg("0")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn();
-    let mut server = match spawned {
-        Ok(server) => server,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return None,
-        Err(error) => panic!("cannot start python3: {error}"),
-    };
-    let mut first = String::new();
-    BufReader::new(server.stdout.as_mut().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let addr = first
-        .trim_end()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("echo-server.py printed {first:?}"))
-        .to_string();
-    Some((PythonServer(server), addr))
-}
-
-/// Ends the server (it runs `while True`, as in the lecture) and returns
-/// what it printed.
-fn stop(mut server: PythonServer) -> String {
-    let _ = server.0.kill();
-    let _ = server.0.wait();
-    let mut printed = String::new();
-    if let Some(mut out) = server.0.stdout.take() {
-        let _ = std::io::Read::read_to_string(&mut out, &mut printed);
-    }
-    printed
-}
-
 #[test]
 fn the_echo_client_script_talks_to_the_lectures_python_server() {
-    let Some((server, addr)) = start_python_server() else {
-        panic!("python3 is needed for this test (see README.md)");
-    };
-    let port = addr.rsplit(':').next().unwrap().to_string();
+    let server = PythonEcho::start();
+    let port = server.addr.rsplit(':').next().unwrap().to_string();
     // HOST:PORT, and the port alone as the lecture's client takes it.
-    for given in [addr.as_str(), port.as_str()] {
-        let run = sockrepl(&["run", "scripts/echo-client.sock", given]);
-        let stdout = assert_ran(&run, &format!("echo-client.sock {given}"));
+    for given in [server.addr.as_str(), port.as_str()] {
+        let stdout = transcript(&["run", "scripts/echo-client.sock", given]);
         assert!(stdout.contains("ok: 12 bytes as expected"), "{stdout}");
     }
-    let printed = stop(server);
+    // The server runs `while True`, as in the lecture: stopped here.
+    let printed = server.stop().stdout;
     assert_eq!(printed.matches("Connected by").count(), 2, "{printed}");
 }
 
 #[test]
 fn the_python_client_talks_to_the_python_server() {
-    let Some((server, addr)) = start_python_server() else {
-        panic!("python3 is needed for this test (see README.md)");
-    };
-    let port = addr.rsplit(':').next().unwrap().to_string();
-    for given in [addr.as_str(), port.as_str()] {
-        let client = Command::new("python3")
-            .arg(repo("scripts/python/echo-client.py"))
-            .arg(given)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let client = finish(client, "echo-client.py");
-        assert!(
-            client.status.success(),
-            "{}",
-            String::from_utf8_lossy(&client.stderr)
-        );
+    let server = PythonEcho::start();
+    let port = server.addr.rsplit(':').next().unwrap().to_string();
+    for given in [server.addr.as_str(), port.as_str()] {
+        let client = Sock::python("scripts/python/echo-client.py")
+            .args([given])
+            .run();
+        client.assert_status(0);
         assert_eq!(
-            String::from_utf8_lossy(&client.stdout),
-            "Received b'Hello, world'\n"
+            client.stdout,
+            "Received b'Hello, world'\n",
+            "{}",
+            client.show()
         );
     }
-    stop(server);
+    server.stop();
 }
 
 #[test]
@@ -413,30 +320,16 @@ fn the_python_server_is_the_lectures_loop() {
 
 #[test]
 fn the_echo_client_script_fails_against_a_server_that_does_not_echo() {
-    // A "server" that accepts and sends the wrong bytes: the exercise must catch it.
-    let script = "socket srv tcp\nbind srv 127.0.0.1:0\nlisten srv\nprint ${srv.addr}\n\
-                  poll srv --timeout 20s\naccept srv conn\nrecv conn\nsendall conn 'Hello, World'\nsleep 1s\n";
-    let mut server = Command::new(BIN)
-        .args(["run", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(&mut server.stdin.take().unwrap(), script.as_bytes()).unwrap();
-    let addr = BufReader::new(server.stdout.take().unwrap())
-        .lines()
-        .map(Result::unwrap)
-        .find(|line| !line.starts_with('>') && line.starts_with("127.0.0.1:"))
-        .expect("the fake server prints its address");
-    let run = sockrepl(&["run", "scripts/echo-client.sock", &addr]);
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    assert_eq!(run.status.code(), Some(1), "{stdout}");
-    assert!(
-        stdout.contains("expected b'Hello, world', got b'Hello, World'"),
-        "{stdout}"
-    );
-    finish(server, "the fake server");
+    // A "server" that accepts and sends the wrong bytes: the exercise must
+    // catch it. It reads on to the end, which comes when the client gives up.
+    let server = Peer::start(Sock::script(
+        "socket srv tcp\nbind srv 127.0.0.1:0\nlisten srv\npoll srv --timeout 20s\n\
+         accept srv conn\nrecv conn\nsendall conn 'Hello, World'\nrecvall conn\n",
+    ));
+    let run = sockrepl(&["run", "scripts/echo-client.sock", &server.addr]);
+    run.assert_status(1)
+        .assert_stdout_contains("expected b'Hello, world', got b'Hello, World'");
+    server.finish().assert_status(0);
 }
 
 #[test]
@@ -550,7 +443,7 @@ fn the_readme_leads_through_the_lessons_in_order_and_names_the_examples() {
 fn a_lesson_run_with_comments_reads_as_the_lesson() {
     let path = "scripts/lessons/04-echo.sock";
     let lesson = std::fs::read_to_string(repo(path)).unwrap();
-    let stdout = assert_ran(&sockrepl(&["--stable", "run", "--comments", path]), path);
+    let stdout = transcript(&["--stable", "run", "--comments", path]);
     // Every comment line, in order, with the commands between them.
     let shown: Vec<&str> = stdout.lines().collect();
     let mut at = 0;

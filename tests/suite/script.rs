@@ -2,9 +2,7 @@
 //! parse-before-run rule, `${...}` expansion, handle names, the failure line
 //! format, and robustness against garbage input.
 
-mod common;
-
-use common::Sock;
+use crate::common::{self, Sock};
 use std::time::Duration;
 
 // ---- parse before run -------------------------------------------------------
@@ -397,6 +395,7 @@ fn non_utf8_is_an_error_naming_the_line() {
 
 #[test]
 fn a_ten_megabyte_line_runs_without_trouble() {
+    let _core = common::cpu_heavy();
     let word = "A".repeat(10 * 1024 * 1024);
     let run = Sock::script(&format!("print {word}\n")).run();
     run.assert_status(0);
@@ -409,6 +408,7 @@ fn a_ten_megabyte_line_runs_without_trouble() {
 
 /// A 10 MB line that is a syntax error: rejected within seconds, not minutes.
 fn assert_huge_line_rejected(template: &str) {
+    let _core = common::cpu_heavy();
     let line = template.replace("HUGE", &"B".repeat(10 * 1024 * 1024));
     let run = Sock::script(&format!("socket a\n{line}\n"))
         .guard(Duration::from_secs(10))
@@ -443,6 +443,7 @@ fn a_ten_megabyte_bad_escape_is_rejected_quickly() {
 
 #[test]
 fn a_ten_megabyte_data_word_is_sent() {
+    let _core = common::cpu_heavy();
     let word = "C".repeat(10 * 1024 * 1024);
     let run = Sock::script(&format!("socketpair a b\nsend a {word}\n")).run();
     run.assert_status(0).assert_last_line_starts("sent ");

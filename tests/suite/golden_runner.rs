@@ -6,32 +6,18 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use crate::common::{repo, Run, Sock};
+
 fn golden(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(path)
+    repo("tests/golden").join(path)
 }
 
 /// Runs `sockrepl test ARGS...` inside `dir`, without colour.
-fn sockrepl_test(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sockrepl"))
-        .arg("test")
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("sockrepl test runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn last_line(output: &Output) -> String {
-    stdout(output).lines().last().unwrap_or_default().to_owned()
+fn sockrepl_test(dir: &Path, args: &[&str]) -> Run {
+    let words = ["test"].iter().chain(args).copied();
+    Sock::cli(words).in_dir(dir).env("NO_COLOR", "1").run()
 }
 
 /// Copies a golden script and its blessed transcript into `dir`.
@@ -52,8 +38,8 @@ fn a_changed_byte_fails_with_a_diff_and_bless_restores_it() {
     copy_golden("commands/send-and-recv", dir.path());
     copy_golden("data/hex-send", dir.path());
     let first = sockrepl_test(dir.path(), &["."]);
-    assert_eq!(first.status.code(), Some(0), "{}", stdout(&first));
-    assert_eq!(last_line(&first), "2 passed, 0 failed");
+    assert_eq!(first.status, Some(0), "{}", first.stdout);
+    assert_eq!(first.last_line(), "2 passed, 0 failed");
 
     // "b'hello'" becomes "b'jello'": one byte of the blessed transcript.
     let out_file = dir.path().join("send-and-recv.out");
@@ -63,8 +49,8 @@ fn a_changed_byte_fails_with_a_diff_and_bless_restores_it() {
     fs::write(&out_file, &changed).expect("write .out");
 
     let broken = sockrepl_test(dir.path(), &["."]);
-    let report = stdout(&broken);
-    assert_eq!(broken.status.code(), Some(1), "{report}");
+    let report = &broken.stdout;
+    assert_eq!(broken.status, Some(1), "{report}");
     assert!(
         report.contains("failed: send-and-recv.sock: transcript differs from send-and-recv.out"),
         "{report}"
@@ -77,20 +63,22 @@ fn a_changed_byte_fails_with_a_diff_and_bless_restores_it() {
         report.contains("+b'hello'"),
         "the diff shows the actual line: {report}"
     );
-    assert_eq!(last_line(&broken), "1 passed, 1 failed");
+    assert_eq!(broken.last_line(), "1 passed, 1 failed");
 
     let bless = sockrepl_test(dir.path(), &["--bless", "."]);
-    assert_eq!(bless.status.code(), Some(0), "{}", stdout(&bless));
+    assert_eq!(bless.status, Some(0), "{}", bless.stdout);
     assert!(
-        stdout(&bless).contains("blessed: send-and-recv.out (changed)"),
+        bless
+            .stdout
+            .contains("blessed: send-and-recv.out (changed)"),
         "{}",
-        stdout(&bless)
+        bless.stdout
     );
     assert_eq!(fs::read_to_string(&out_file).expect("read .out"), blessed);
 
     let again = sockrepl_test(dir.path(), &["."]);
-    assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
-    assert_eq!(last_line(&again), "2 passed, 0 failed");
+    assert_eq!(again.status, Some(0), "{}", again.stdout);
+    assert_eq!(again.last_line(), "2 passed, 0 failed");
 }
 
 #[test]
@@ -122,12 +110,12 @@ fn hanging_broken_and_crashing_scripts_fail_while_the_rest_run() {
 
     let started = Instant::now();
     let output = sockrepl_test(dir.path(), &["--kill-after", "1s", "-v", "."]);
-    let report = stdout(&output);
+    let report = &output.stdout;
     assert!(
         started.elapsed() < Duration::from_secs(20),
         "the hang was not cut short: {report}"
     );
-    assert_eq!(output.status.code(), Some(1), "{report}");
+    assert_eq!(output.status, Some(1), "{report}");
     assert!(
         report.contains("failed: hang.sock: ran longer than the 1s script timeout"),
         "{report}"
@@ -147,5 +135,5 @@ fn hanging_broken_and_crashing_scripts_fail_while_the_rest_run() {
     assert!(report.contains("ok sendto-recvfrom.sock"), "{report}");
     assert!(report.contains("ok good-no-out.sock"), "{report}");
     assert!(report.contains("ok syntax-blessed.sock"), "{report}");
-    assert_eq!(last_line(&output), "3 passed, 3 failed");
+    assert_eq!(output.last_line(), "3 passed, 3 failed");
 }

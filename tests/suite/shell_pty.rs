@@ -8,10 +8,15 @@ use std::os::fd::FromRawFd;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use crate::common::Sock;
+
+/// Bare `sockrepl`: the shell, since stdin is a terminal.
+const NO_WORDS: [&str; 0] = [];
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -40,7 +45,7 @@ impl Shell {
             .custom_flags(libc::O_NOCTTY)
             .open(&slave_path)
             .expect("open the pty slave");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_sockrepl"));
+        let mut command = Sock::cli(NO_WORDS).into_command();
         command
             .args(args)
             .stdin(Stdio::from(slave.try_clone().unwrap()))
@@ -391,23 +396,9 @@ fn record_writes_a_script_that_replays() {
     let text = std::fs::read_to_string(&script).unwrap();
     assert!(text.contains("connect cli ${srv.addr}"), "{text}");
     assert!(!text.contains("bogus"), "{text}");
-    let replay = Command::new(env!("CARGO_BIN_EXE_sockrepl"))
-        .arg("run")
-        .arg(&script)
-        .output()
-        .unwrap();
-    assert_eq!(
-        replay.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&replay.stdout)
-    );
-    let check = Command::new(env!("CARGO_BIN_EXE_sockrepl"))
-        .arg("check")
-        .arg(&script)
-        .output()
-        .unwrap();
-    assert_eq!(check.status.code(), Some(0));
+    let path = script.to_string_lossy().into_owned();
+    Sock::cli(["run", path.as_str()]).run().assert_status(0);
+    Sock::cli(["check", path.as_str()]).run().assert_status(0);
 }
 
 #[test]

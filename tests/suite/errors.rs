@@ -2,9 +2,7 @@
 //! non-blocking EAGAIN and its EWOULDBLOCK alias, `fails`, `connect_ex`,
 //! socket options, `poll`, `sockets`, and raw sockets without privilege.
 
-mod common;
-
-use common::Sock;
+use crate::common::{self, Sock};
 
 const LISTENER: &str = "socket s\nbind s 127.0.0.1:0\nlisten s\n";
 
@@ -223,10 +221,7 @@ fn non_blocking_connect_is_in_progress() {
 
 #[test]
 fn raw_sockets_without_privilege_hint_at_cap_net_raw() {
-    if let Err(reason) = common::can_run_unprivileged() {
-        eprintln!("skipped: cannot drop to an unprivileged user: {reason}");
-        return;
-    }
+    skip_unless!(common::can_run_unprivileged());
     for line in ["socket r raw", "socket r AF_INET SOCK_RAW IPPROTO_ICMP"] {
         let run = Sock::stdin_script(&format!("{line}\n"))
             .unprivileged()
@@ -239,10 +234,7 @@ fn raw_sockets_without_privilege_hint_at_cap_net_raw() {
 
 #[test]
 fn fails_matches_the_raw_permission_error() {
-    if let Err(reason) = common::can_run_unprivileged() {
-        eprintln!("skipped: cannot drop to an unprivileged user: {reason}");
-        return;
-    }
+    skip_unless!(common::can_run_unprivileged());
     let run = Sock::stdin_script("fails EPERM socket r raw\nprint go-on\n")
         .unprivileged()
         .run();
@@ -251,10 +243,7 @@ fn fails_matches_the_raw_permission_error() {
 
 #[test]
 fn require_raw_skips_without_privilege() {
-    if let Err(reason) = common::can_run_unprivileged() {
-        eprintln!("skipped: cannot drop to an unprivileged user: {reason}");
-        return;
-    }
+    skip_unless!(common::can_run_unprivileged());
     let run = Sock::stdin_script("require raw\nprint never\nexit 1\n")
         .unprivileged()
         .run();

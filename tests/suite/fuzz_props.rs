@@ -11,16 +11,17 @@
 //! Inputs the fuzzer found are kept at the end as regression tests. How to
 //! run everything, and what was found: docs/testing.md, "Fuzzing".
 
-#[path = "../fuzz/src/checks.rs"]
+#[path = "../../fuzz/src/checks.rs"]
 mod checks;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command as Process, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use sockrepl::data::{decode_escapes, decode_hex};
 use sockrepl::lexer::{split_line, Context, Field, Piece, Var, Word};
+
+use crate::common::{self, Run, Sock};
 
 /// Valid lines covering every command and every form of each argument.
 const VALID_LINES: &[&str] = &[
@@ -423,6 +424,7 @@ fn check_with_context(input: &[u8], seed: u64) -> bool {
 
 #[test]
 fn hundred_thousand_mutated_lines() {
+    let _core = common::cpu_heavy();
     let started = Instant::now();
     let mut tally = Tally::default();
     for seed in [0x5eed_0001_u64, 0x5eed_0002, 0x5eed_0003, 0x5eed_0004] {
@@ -454,6 +456,7 @@ fn corpus_lines_are_valid_as_written() {
 
 #[test]
 fn huge_and_odd_lines_do_not_panic() {
+    let _core = common::cpu_heavy();
     let huge_word = "a".repeat(1 << 20);
     let odd = [
         format!("print {huge_word}"),
@@ -677,45 +680,30 @@ fn regression_unterminated_quote_error_is_linear() {
 
 #[test]
 fn regression_deeply_nested_fails_is_not_a_crash() {
-    let output = run_check(&regression("deep-fails.script"), Duration::from_secs(10));
-    assert!(matches!(output.status.code(), Some(0 | 2)), "{output:?}");
+    let run = run_check(&regression("deep-fails.script"), Duration::from_secs(10));
+    assert!(matches!(run.status, Some(0 | 2)), "{}", run.show());
 }
 
 #[test]
 fn regression_source_of_a_device_is_refused() {
-    let output = run_check(
+    let run = run_check(
         &regression("source-dev-zero.script"),
         Duration::from_secs(10),
     );
-    assert_eq!(output.status.code(), Some(2), "{output:?}");
-    let text = String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
+    run.assert_status(2);
+    let text = format!("{}{}", run.stdout, run.stderr);
     assert!(
         text.contains("/dev/zero") && !text.contains("out of memory"),
         "{text}"
     );
 }
 
-/// Runs `sockrepl check FILE` under a 1 GiB memory limit, killing it after
-/// `limit` (a hang is a failure, not a stuck test run).
-fn run_check(path: &Path, limit: Duration) -> Output {
-    let mut child = Process::new("sh")
-        .arg("-c")
-        .arg("ulimit -v 1048576; exec \"$0\" check \"$1\"")
-        .arg(env!("CARGO_BIN_EXE_sockrepl"))
-        .arg(path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > limit {
-            child.kill().unwrap();
-            let output = child.wait_with_output().unwrap();
-            panic!("check ran past {limit:?}: {output:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
+/// Runs `sockrepl check FILE` under a 1 GiB memory limit (`ulimit -v`),
+/// killing it after `limit` (a hang is a failure, not a stuck test run).
+fn run_check(path: &Path, limit: Duration) -> Run {
+    let path = path.to_string_lossy().into_owned();
+    Sock::cli(["check", path.as_str()])
+        .memory_limit(1 << 30)
+        .guard(limit)
+        .run()
 }

@@ -2,9 +2,7 @@
 //! literals, hexdumps, the four receive outcomes, and the data commands of §6
 //! (`send`, `sendall`, `sendto`, `recv*`, `expect*`, `shutdown`).
 
-mod common;
-
-use common::Sock;
+use crate::common::Sock;
 use std::process::Command;
 
 const PAIR: &str = "socketpair a b\n";

@@ -1,9 +1,7 @@
 //! Socket kinds (SPEC §6 `socket`, `socketpair`) and address forms (SPEC §4),
 //! each exercised end to end over loopback or Unix sockets.
 
-mod common;
-
-use common::Sock;
+use crate::common::{self, Sock};
 
 fn created(name: &str, what: &str) -> String {
     format!("created {name}: {what}, fd <{name}.fd>")
@@ -59,10 +57,7 @@ fn icmp_is_a_ping_socket_or_a_clear_permission_error() {
 
 #[test]
 fn raw_is_a_raw_icmp_socket() {
-    if !is_root() {
-        eprintln!("skipped: raw sockets need root here");
-        return;
-    }
+    skip_unless!(common::can_use_root());
     let run = Sock::script("socket r raw\nsocket q AF_INET SOCK_RAW IPPROTO_ICMP\n")
         .stable()
         .run();
@@ -73,10 +68,7 @@ fn raw_is_a_raw_icmp_socket() {
 
 #[test]
 fn raw_ignores_the_port_and_sees_an_icmp_echo() {
-    if !is_root() {
-        eprintln!("skipped: raw sockets need root here");
-        return;
-    }
+    skip_unless!(common::can_use_root());
     // an ICMP echo request, checksum included; the kernel answers it too
     let script =
         "socket r raw\nsendto r 127.0.0.1:4242 --hex '08 00 f7 fe 00 01 00 00'\nrecvfrom r --hex\n";
@@ -91,21 +83,11 @@ fn raw_ignores_the_port_and_sees_an_icmp_echo() {
 
 #[test]
 fn require_raw_passes_for_root() {
-    if !is_root() {
-        eprintln!("skipped: not root");
-        return;
-    }
+    skip_unless!(common::can_use_root());
     Sock::script("require raw\nprint after\n")
         .run()
         .assert_status(0)
         .assert_line("after");
-}
-
-fn is_root() -> bool {
-    // /proc/self belongs to the effective uid of this test process
-    std::fs::metadata("/proc/self")
-        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
-        .unwrap_or(false)
 }
 
 #[test]

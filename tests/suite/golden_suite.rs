@@ -3,8 +3,7 @@
 //! transcript changes and stays failed until the change is blessed with
 //! `sockrepl test --bless`.
 
-use std::path::Path;
-use std::process::Command;
+use crate::common::{self, repo, Sock};
 
 /// The summary line must be exactly `N passed, 0 failed` or
 /// `N passed, 0 failed, K skipped`; returns N.
@@ -21,21 +20,19 @@ fn passed_count(summary: &str) -> Option<usize> {
 
 #[test]
 fn every_golden_script_and_lesson_matches_its_transcript() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let output = Command::new(env!("CARGO_BIN_EXE_sockrepl"))
-        .args(["test", "tests/golden", "scripts"])
-        .current_dir(root)
+    let _lessons = common::lessons_lock();
+    let _core = common::cpu_heavy();
+    let run = Sock::cli(["test", "tests/golden", "scripts"])
+        .in_dir(repo(""))
         .env("NO_COLOR", "1")
-        .output()
-        .expect("sockrepl test runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
+        .run();
+    // all of it, not the tail run.show() keeps: every diff is worth reading
     let report = format!(
-        "status {:?}\n--- stdout\n{stdout}--- stderr\n{stderr}",
-        output.status
+        "status {:?}\n--- stdout\n{}--- stderr\n{}",
+        run.status, run.stdout, run.stderr
     );
-    assert_eq!(output.status.code(), Some(0), "{report}");
-    let summary = stdout.lines().last().unwrap_or_default();
+    assert_eq!(run.status, Some(0), "{report}");
+    let summary = run.last_line();
     let passed =
         passed_count(summary).unwrap_or_else(|| panic!("bad summary line {summary:?}\n{report}"));
     // The suite holds 80+ golden scripts and 12 lessons; far fewer passing

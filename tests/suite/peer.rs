@@ -1,10 +1,7 @@
 //! sockrepl against a peer not written in Rust: the lecture's echo server in
 //! Python (the lecture's `scripts/python/echo-server.py`), started on port 0 per test.
 
-mod common;
-
-use common::{PythonEcho, Sock};
-use std::path::Path;
+use crate::common::{repo, PythonEcho, Sock};
 
 #[test]
 fn talks_to_the_python_echo_server() {
@@ -95,11 +92,7 @@ fn nothing_listens_after_the_python_server_is_gone() {
 
 #[test]
 fn the_shipped_echo_client_script_passes_against_the_python_server() {
-    let client = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/echo-client.sock");
-    if !client.exists() {
-        eprintln!("skipped: scripts/echo-client.sock does not exist yet");
-        return;
-    }
+    let client = repo("scripts/echo-client.sock");
     let server = PythonEcho::start();
     let path = client.to_string_lossy().into_owned();
     let run = Sock::cli(["run", path.as_str(), server.addr.as_str()])
@@ -111,11 +104,7 @@ fn the_shipped_echo_client_script_passes_against_the_python_server() {
 
 #[test]
 fn the_shipped_echo_client_script_needs_its_argument() {
-    let client = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/echo-client.sock");
-    if !client.exists() {
-        eprintln!("skipped: scripts/echo-client.sock does not exist yet");
-        return;
-    }
+    let client = repo("scripts/echo-client.sock");
     let path = client.to_string_lossy().into_owned();
     Sock::cli(["run", path.as_str()])
         .run()

@@ -7,25 +7,13 @@
 //! of a signal or a panic, never wait past its timeout, and never leak a
 //! socket or a socket file. The simpler errno cases (ECONNREFUSED,
 //! EADDRINUSE, EADDRNOTAVAIL, EPIPE on a socketpair, raw-socket EPERM) are
-//! already covered by `core_errors.rs` and `tests/golden/errors/`; this file
+//! already covered by `errors.rs` and `tests/golden/errors/`; this file
 //! adds the ones that need a misbehaving peer, a namespace, a resource
-//! limit or a signal.
+//! limit or a signal. That each blocking command gives up on time is
+//! measured in `tests/timing.rs`, away from this suite's load.
 
-mod common;
-
-use common::{MisbehavingPeer, Run, Sock};
-use std::sync::Mutex;
+use crate::common::{self, MisbehavingPeer, Run, Sock, GATE};
 use std::time::{Duration, Instant};
-
-/// Timing checks must not compete with each other (or with the CPU-heavy
-/// tests here) for the machine's cores, or start-up noise eats the margin.
-static TIMING: Mutex<()> = Mutex::new(());
-
-fn timing_lock() -> std::sync::MutexGuard<'static, ()> {
-    TIMING
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 /// A TCP listener `srv`, a client `cli` connected to it, and `conn` accepted.
 const CONNECTED: &str = "socket srv tcp\nbind srv 127.0.0.1:0\nlisten srv\n\
@@ -38,10 +26,7 @@ const CONNECTED_LINES: usize = 6;
 
 #[test]
 fn network_unreachable_in_an_empty_network_namespace() {
-    if let Err(reason) = common::can_unshare_net() {
-        eprintln!("skipped: cannot create a network namespace: {reason}");
-        return;
-    }
+    skip_unless!(common::can_unshare_net());
     // The new namespace has only a down `lo`: no route, and no packet leaves.
     let run = Sock::script("socket c tcp\nconnect c 10.0.0.1:80\n")
         .in_new_netns()
@@ -53,10 +38,7 @@ fn network_unreachable_in_an_empty_network_namespace() {
 
 #[test]
 fn network_unreachable_is_matched_by_fails_and_the_session_goes_on() {
-    if let Err(reason) = common::can_unshare_net() {
-        eprintln!("skipped: cannot create a network namespace: {reason}");
-        return;
-    }
+    skip_unless!(common::can_unshare_net());
     let run = Sock::script(
         "socket c udp\nfails ENETUNREACH sendto c 10.0.0.1:9 x\nsocket d tcp\n\
          fails ENETUNREACH connect d 10.0.0.1:80\nprint still-here\n",
@@ -66,22 +48,21 @@ fn network_unreachable_is_matched_by_fails_and_the_session_goes_on() {
     run.assert_status(0).assert_line("still-here");
 }
 
-/// The lowest port a normal user may bind, or `None` if unknown.
-fn unprivileged_port_start() -> Option<u32> {
-    let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start").ok()?;
-    text.trim().parse().ok()
+/// `Ok` unless this machine lets every user bind port 80
+/// (`net.ipv4.ip_unprivileged_port_start`).
+fn port_80_is_privileged() -> Result<(), String> {
+    let path = "/proc/sys/net/ipv4/ip_unprivileged_port_start";
+    let start = std::fs::read_to_string(path).ok();
+    match start.and_then(|text| text.trim().parse::<u32>().ok()) {
+        Some(start) if start <= 80 => Err("this machine lets every user bind port 80".into()),
+        _ => Ok(()),
+    }
 }
 
 #[test]
 fn binding_a_privileged_port_as_a_normal_user_is_eacces() {
-    if let Err(reason) = common::can_run_unprivileged() {
-        eprintln!("skipped: cannot drop to an unprivileged user: {reason}");
-        return;
-    }
-    if unprivileged_port_start().is_some_and(|start| start <= 80) {
-        eprintln!("skipped: this machine lets every user bind port 80");
-        return;
-    }
+    skip_unless!(common::can_run_unprivileged());
+    skip_unless!(port_80_is_privileged());
     let run = Sock::stdin_script("socket s tcp\nbind s 127.0.0.1:80\n")
         .unprivileged()
         .stable()
@@ -310,208 +291,7 @@ fn peer_resetting_half_way_through_recvall_into_keeps_what_arrived() {
     );
 }
 
-// ---- timeouts are kept, to within 10% ----------------------------------------
-
-/// Runs `setup` alone, then `setup` plus `blocking`, and checks that the
-/// difference is `timeout` within ±10% (plus 30 ms for process noise), and
-/// that the run ended with a TIMEOUT failure line starting with `expected`.
-fn assert_times_out(setup: &str, blocking: &str, timeout: Duration, expected: &str) {
-    let plain = |script: &str| (Sock::script(script), ());
-    assert_times_out_with(plain, setup, blocking, timeout, expected);
-}
-
-/// Like [`assert_times_out`]; `make` builds each run's [`Sock`] and whatever
-/// must stay alive while it runs (a peer).
-fn assert_times_out_with<K>(
-    make: impl Fn(&str) -> (Sock, K),
-    setup: &str,
-    blocking: &str,
-    timeout: Duration,
-    expected: &str,
-) {
-    let _lock = timing_lock();
-    let millis = format!("{}ms", timeout.as_millis());
-    let (sock, _keep) = make(setup);
-    let baseline = sock.stable().timeout(&millis).run();
-    baseline.assert_status(0);
-    let (sock, _keep) = make(&format!("{setup}{blocking}\n"));
-    let run = sock.stable().timeout(&millis).run();
-    run.assert_status(1).assert_last_line_starts(expected);
-    let waited = run.elapsed.saturating_sub(baseline.elapsed);
-    let slack = timeout / 10 + Duration::from_millis(30);
-    assert!(
-        waited + slack >= timeout && waited <= timeout + slack,
-        "{blocking:?} waited {waited:?} for a {timeout:?} timeout (start-up {:?})\n{}",
-        baseline.elapsed,
-        run.show()
-    );
-    eprintln!("{blocking:?}: waited {waited:?} for {timeout:?}");
-}
-
-const SECOND: Duration = Duration::from_secs(1);
-
-#[test]
-fn accept_times_out_on_time() {
-    assert_times_out(
-        "socket s tcp\nbind s 127.0.0.1:0\nlisten s\n",
-        "accept s",
-        SECOND,
-        "t.sock:4: accept: TIMEOUT (no connection within 1s)",
-    );
-}
-
-/// A listener with backlog 0 whose queue holds one unaccepted connection:
-/// Linux drops further SYNs, so the next connect gets no answer at all.
-#[test]
-fn connect_to_a_full_backlog_times_out_on_time() {
-    assert_times_out(
-        "socket s tcp\nbind s 127.0.0.1:0\nlisten s 0\nsocket c1 tcp\nconnect c1 ${s.addr}\n\
-         socket c2 tcp\n",
-        "connect c2 ${s.addr}",
-        SECOND,
-        "t.sock:7: connect: TIMEOUT (no answer from 127.0.0.1:<s.port> within 1s)",
-    );
-}
-
-#[test]
-fn poll_times_out_on_time() {
-    assert_times_out(
-        "socketpair a b\n",
-        "poll b",
-        SECOND,
-        "t.sock:2: poll: TIMEOUT (no handle ready within 1s)",
-    );
-}
-
-/// Each run gets its own peer that accepts and then never reads or writes;
-/// `PEER` in the script is its address. `files` go next to the script.
-fn against_silent_peer(
-    files: &'static [(&'static str, usize)],
-) -> impl Fn(&str) -> (Sock, MisbehavingPeer) {
-    move |script: &str| {
-        let peer = MisbehavingPeer::start("silent", 0, 0.0);
-        let mut sock = Sock::script(&script.replace("PEER", &peer.addr));
-        for (name, len) in files {
-            sock = sock.file(name, &vec![0u8; *len]);
-        }
-        (sock, peer)
-    }
-}
-
-const SILENT_SETUP: &str = "socket c tcp\nconnect c PEER\n";
-
-fn assert_silent_peer_times_out(blocking: &str, expected: &str) {
-    assert_times_out_with(
-        against_silent_peer(&[]),
-        SILENT_SETUP,
-        blocking,
-        SECOND,
-        expected,
-    );
-}
-
-#[test]
-fn recv_from_a_silent_peer_times_out_on_time() {
-    assert_silent_peer_times_out("recv c", "t.sock:3: recv: TIMEOUT (no data within 1s)");
-}
-
-#[test]
-fn expect_from_a_silent_peer_times_out_on_time() {
-    assert_silent_peer_times_out(
-        "expect c hello",
-        "t.sock:3: expect: TIMEOUT (nothing arrived within 1s; expected b'hello')",
-    );
-}
-
-#[test]
-fn expect_eof_from_a_silent_peer_times_out_on_time() {
-    assert_silent_peer_times_out("expect_eof c", "t.sock:3: expect_eof: TIMEOUT");
-}
-
-#[test]
-fn recvall_from_a_silent_peer_times_out_on_time() {
-    assert_silent_peer_times_out(
-        "recvall c --into got.bin",
-        "t.sock:3: recvall: TIMEOUT (no end of stream within 1s; 0 bytes had arrived and are in got.bin)",
-    );
-}
-
-/// The peer never reads: once the socket buffers are full, sendall waits.
-/// 16 MB is far more than loopback TCP buffers take without a reader.
-#[test]
-fn sendall_to_a_peer_that_never_reads_times_out_on_time() {
-    assert_times_out_with(
-        against_silent_peer(&[("big.bin", 16 << 20)]),
-        SILENT_SETUP,
-        "sendall c --file big.bin",
-        SECOND,
-        "t.sock:3: sendall: TIMEOUT (no room to send within 1s",
-    );
-}
-
-#[test]
-fn the_handle_timeout_wins_over_the_session_default() {
-    let _lock = timing_lock();
-    let started = Instant::now();
-    let run = Sock::script("socketpair a b\nsettimeout b 300ms\nrecv b\n")
-        .timeout("10s")
-        .run();
-    run.assert_status(1)
-        .assert_last_line("t.sock:3: recv: TIMEOUT (no data within 300ms)");
-    assert!(started.elapsed() < Duration::from_secs(3), "{}", run.show());
-}
-
 // ---- a peer that trickles one byte a second --------------------------------------
-
-#[test]
-fn a_trickling_peer_does_not_stretch_the_expect_timeout() {
-    let _lock = timing_lock();
-    let peer = MisbehavingPeer::start("trickle", 10, 1.0);
-    let started = Instant::now();
-    let run = Sock::script(&format!(
-        "socket c tcp\nconnect c {}\nexpect c 0123456789\n",
-        peer.addr
-    ))
-    .timeout("2500ms")
-    .run();
-    let took = started.elapsed();
-    run.assert_status(1)
-        .assert_last_line_starts("t.sock:3: expect: TIMEOUT (only ");
-    // One byte a second for 2.5 s: the first three bytes, shown as they are.
-    run.assert_stdout_contains("only 3 of the 10 expected bytes within 2.5s")
-        .assert_stdout_contains("got b'012'");
-    // Each byte arriving must not restart the clock.
-    let limit = Duration::from_millis(2500);
-    assert!(
-        took >= limit && took <= limit + limit / 10 + Duration::from_millis(100),
-        "took {took:?} for a 2.5s timeout\n{}",
-        run.show()
-    );
-}
-
-#[test]
-fn a_trickling_peer_does_not_stretch_the_recvall_timeout() {
-    let _lock = timing_lock();
-    let peer = MisbehavingPeer::start("trickle", 10, 1.0);
-    let started = Instant::now();
-    let run = Sock::script(&format!(
-        "socket c tcp\nconnect c {}\nrecvall c --into got.bin\n",
-        peer.addr
-    ))
-    .timeout("2500ms")
-    .run();
-    let took = started.elapsed();
-    run.assert_status(1).assert_last_line(
-        "t.sock:3: recvall: TIMEOUT (no end of stream within 2.5s; 3 bytes had arrived and are in got.bin)",
-    );
-    assert_eq!(std::fs::read(run.path("got.bin")).unwrap(), b"012");
-    let limit = Duration::from_millis(2500);
-    assert!(
-        took >= limit && took <= limit + limit / 10 + Duration::from_millis(100),
-        "took {took:?} for a 2.5s timeout\n{}",
-        run.show()
-    );
-}
 
 #[test]
 fn a_trickling_peer_is_read_as_it_comes() {
@@ -586,19 +366,20 @@ fn running_out_of_descriptors_is_emfile_and_closing_handles_frees_them() {
 
 #[test]
 fn ten_thousand_socket_close_cycles_leave_the_fd_count_unchanged() {
-    let _lock = timing_lock();
-    let mut script = String::from("sleep 1s\n");
+    let mut script = format!("{GATE}recv gate\n");
     for i in 0..10_000 {
         let kind = ["tcp", "udp", "unix", "unix-dgram"][i % 4];
         script.push_str(&format!("socket s {kind}\nclose s\n"));
     }
-    script.push_str("print done\nsleep 1s\n");
+    script.push_str("print done\nrecv gate\n");
     let started = Instant::now();
     let child = Sock::script(&script).guard(Duration::from_secs(60)).spawn();
-    child.wait_for_line("> sleep 1s", Duration::from_secs(10));
+    child.wait_for_line("> recv gate", Duration::from_secs(10));
     let before = child.fd_count();
+    child.open_gate();
     child.wait_for_line("done", Duration::from_secs(50));
     let after = child.fd_count();
+    child.open_gate();
     let run = child.finish();
     run.assert_status(0);
     assert_eq!(before, after, "descriptors leaked\n{}", run.show());
@@ -607,18 +388,20 @@ fn ten_thousand_socket_close_cycles_leave_the_fd_count_unchanged() {
 
 #[test]
 fn bind_close_cycles_of_unix_sockets_leave_no_files_and_no_fds() {
-    let mut script = String::from("sleep 500ms\n");
+    let mut script = format!("{GATE}recv gate\n");
     for _ in 0..1_000 {
         script.push_str("socket u unix\nbind u ./cycle.sock\nclose u\n");
         script.push_str("socket d unix-dgram\nbind d ${tmp}/d.sock\nclose d\n");
     }
-    script.push_str("print done\nsleep 500ms\n");
+    script.push_str("print done\nrecv gate\n");
     let child = Sock::script(&script).spawn();
-    child.wait_for_line("> sleep 500ms", Duration::from_secs(10));
+    child.wait_for_line("> recv gate", Duration::from_secs(10));
     let before = child.fd_count();
+    child.open_gate();
     child.wait_for_line("done", Duration::from_secs(15));
     let after = child.fd_count();
     assert!(!child.path("cycle.sock").exists(), "cycle.sock left behind");
+    child.open_gate();
     let run = child.finish();
     run.assert_status(0);
     assert_eq!(before, after, "descriptors leaked\n{}", run.show());
@@ -636,11 +419,12 @@ fn listing(dir: &std::path::Path) -> Vec<String> {
 
 #[test]
 fn closing_a_unix_handle_removes_its_path_and_nothing_else() {
-    // A unique abstract name: the abstract namespace is shared machine-wide.
+    // A name no other test uses: the abstract namespace is shared by every
+    // process on the machine, and by every test of this binary.
     let script = format!(
-        "socket a unix\nbind a ./a.sock\nsocket b unix-dgram\nbind b ./b.sock\n\
-         socket c unix\nbind c @sockrepl-test-{}\nsocketpair p q\nprint bound\nsleep 1s\n\
-         close a\nclose c\nclose p\nprint closed\nsleep 1s\n",
+        "{GATE}socket a unix\nbind a ./a.sock\nsocket b unix-dgram\nbind b ./b.sock\n\
+         socket c unix\nbind c @sockrepl-close-{}\nsocketpair p q\nprint bound\nrecv gate\n\
+         close a\nclose c\nclose p\nprint closed\nrecv gate\n",
         std::process::id()
     );
     let child = Sock::script(&script)
@@ -649,8 +433,10 @@ fn closing_a_unix_handle_removes_its_path_and_nothing_else() {
         .spawn();
     child.wait_for_line("bound", Duration::from_secs(10));
     let bound = listing(&child.path("."));
+    child.open_gate();
     child.wait_for_line("closed", Duration::from_secs(10));
     let closed = listing(&child.path("."));
+    child.open_gate();
     let run = child.finish();
     run.assert_status(0);
     let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
@@ -664,7 +450,7 @@ fn closing_a_unix_handle_removes_its_path_and_nothing_else() {
         closed,
         names(&["a.sock.keep", "b.keep", "b.sock", "t.sock"])
     );
-    assert_eq!(listing(run.dir.path()), names(&keep), "{}", run.show());
+    assert_eq!(listing(&run.path(".")), names(&keep), "{}", run.show());
 }
 
 /// Another program replaced the socket file sockrepl bound (a student's
@@ -672,16 +458,19 @@ fn closing_a_unix_handle_removes_its_path_and_nothing_else() {
 /// handle must not delete the other program's socket.
 #[test]
 fn closing_a_unix_handle_leaves_a_path_someone_else_rebound() {
-    let child = Sock::script(
-        "socket u unix\nbind u ./lab.sock\nprint bound\nsleep 2s\nclose u\nprint closed\nsleep 200ms\n",
-    )
+    let child = Sock::script(&format!(
+        "{GATE}socket u unix\nbind u ./lab.sock\nprint bound\nrecv gate\nclose u\nprint closed\n\
+         recv gate\n"
+    ))
     .spawn();
     child.wait_for_line("bound", Duration::from_secs(10));
     let path = child.path("lab.sock");
     std::fs::remove_file(&path).unwrap();
     let other = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    child.open_gate();
     child.wait_for_line("closed", Duration::from_secs(10));
     let still_there = path.exists();
+    child.open_gate();
     let run = child.finish();
     run.assert_status(0);
     assert!(

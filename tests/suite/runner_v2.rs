@@ -10,7 +10,6 @@
 //! arguments, starts programs in its process group, hangs or writes to the
 //! skip channel exactly as a test needs.
 
-mod common;
 
 use std::ffi::CString;
 use std::fs;
@@ -19,7 +18,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Run, Sock};
+use crate::common::{Run, Sock};
 use serde_json::Value;
 
 /// `sockrepl test ARGS...`, run by the builder (files go beside `t.sock`,
@@ -143,7 +142,7 @@ for line in Parser().parse_file(sys.argv[1]):
 fn reports_in_all_four_formats_are_read_back_by_their_consumers() {
     // A fresh network namespace has ping sockets disabled
     // (net.ipv4.ping_group_range = "1 0"), so `require icmp` is a sure skip.
-    if let Err(reason) = common::can_unshare_net() {
+    if let Err(reason) = crate::common::can_unshare_net() {
         eprintln!("skipped: needs a network namespace for a sure skip: {reason}");
         return;
     }
@@ -503,7 +502,7 @@ fn the_skip_channel_is_what_counts_not_the_exit_status() {
 
 #[test]
 fn a_real_require_is_still_skipped() {
-    if let Err(reason) = common::can_unshare_net() {
+    if let Err(reason) = crate::common::can_unshare_net() {
         eprintln!("skipped: needs a network namespace for a sure skip: {reason}");
         return;
     }
@@ -590,7 +589,7 @@ fn a_folder_nested_too_deep_is_one_failed_entry_and_the_rest_run() {
 
 #[test]
 fn an_unreadable_folder_is_one_failed_entry_and_the_rest_run() {
-    if let Err(reason) = common::can_run_unprivileged() {
+    if let Err(reason) = crate::common::can_run_unprivileged() {
         eprintln!("skipped: root reads every folder, and no setpriv here: {reason}");
         return;
     }
@@ -634,7 +633,7 @@ fn a_huge_transcript_against_a_short_out_is_judged_in_bounded_time() {
 }
 
 /// The runner's peak resident memory (VmHWM), sampled until it exits.
-fn peak_memory_kib(running: &common::Running) -> u64 {
+fn peak_memory_kib(running: &crate::common::Running) -> u64 {
     let status = format!("/proc/{}/status", running.pid());
     let mut peak = 0;
     while let Ok(text) = fs::read_to_string(&status) {
@@ -688,7 +687,7 @@ fn a_closed_stdout_ends_the_run_quietly_without_status_2() {
     }
     // `sockrepl test -v DIR | head -1`, with the reading end in our hands.
     let started = Instant::now();
-    let mut child = Command::new(common::BIN)
+    let mut child = Command::new(crate::common::BIN)
         .args(["test", "-v", "-j", "1"])
         .arg(dir.path())
         .stdin(Stdio::null())

@@ -1,9 +1,7 @@
 //! The command line (SPEC §1, §7): modes, global flags, exit statuses,
 //! `check`, scripts on stdin, and the `--stable` transcript.
 
-mod common;
-
-use common::Sock;
+use crate::common::Sock;
 
 /// A script that touches every kind of kernel-chosen value: fds, ports, tmp.
 const RICH: &str = "\

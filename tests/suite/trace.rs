@@ -9,9 +9,8 @@
 //! and are skipped by `require capture` without it. This file runs them
 //! again as `nobody` under `--netns`, so they run whoever runs the tests.
 
-mod common;
 
-use common::Sock;
+use crate::common::Sock;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -76,7 +75,7 @@ fn unprivileged(sock: Sock) -> Option<Sock> {
     if !is_root() {
         return Some(sock);
     }
-    match common::can_run_unprivileged() {
+    match crate::common::can_run_unprivileged() {
         Ok(()) => Some(sock.unprivileged()),
         Err(reason) => {
             eprintln!("skipped: cannot drop to an unprivileged user: {reason}");
@@ -285,7 +284,7 @@ fn fifty_runs_of_each_trace_lesson_are_identical() {
     for lesson in TRACED.iter().filter(|l| l.ends_with(".sock")) {
         let mut first: Option<String> = None;
         for run in 0..50 {
-            let output = Command::new(common::BIN)
+            let output = Command::new(crate::common::BIN)
                 .args(["--stable", "run", lesson])
                 .current_dir(repo(""))
                 .output()

@@ -4,9 +4,8 @@
 //! lecture-style Python UDP client and a hand-built DNS client. Nothing
 //! here depends on a server that may be missing from the machine.
 
-mod common;
 
-use common::{Running, Sock, GUARD};
+use crate::common::{Running, Sock, GUARD};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
