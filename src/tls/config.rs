@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::ServerName;
+use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 
 use super::cert::{read_certificates, ServerIdentity};
@@ -104,7 +104,13 @@ pub(crate) fn client_setup(
     let name = server_name(options.sni.as_deref(), peer)?;
     let verifier = Arc::new(match &options.trust {
         Trust::Insecure => RecordingVerifier::insecure(),
-        Trust::Verify { ca } => RecordingVerifier::trusting(roots(ca.as_ref())?),
+        Trust::Verify { ca } => {
+            let given = match ca {
+                Some(path) => read_certificates(path)?,
+                None => Vec::new(),
+            };
+            RecordingVerifier::trusting(roots(ca.as_ref(), &given)?, given)
+        }
     });
     let mut config = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
@@ -143,14 +149,17 @@ fn server_name(sni: Option<&str>, peer: Option<IpAddr>) -> Result<ServerName<'st
     }
 }
 
-/// The system's roots, plus every certificate of the `--ca` file.
-fn roots(ca: Option<&PathBuf>) -> Result<RootCertStore, TlsError> {
+/// The system's roots, plus `given`, the certificates of the `--ca` file.
+fn roots(
+    ca: Option<&PathBuf>,
+    given: &[CertificateDer<'static>],
+) -> Result<RootCertStore, TlsError> {
     let mut roots = system_roots().clone();
     let Some(path) = ca else {
         return Ok(roots);
     };
-    for cert in read_certificates(path)? {
-        roots.add(cert).map_err(|e| TlsError::File {
+    for cert in given {
+        roots.add(cert.clone()).map_err(|e| TlsError::File {
             path: path.clone(),
             problem: FileProblem::Malformed(e.to_string()),
         })?;

@@ -6,16 +6,25 @@
 //! trusted here"), and `--insecure` must still show it. So every client
 //! verifier is this one: it records, then checks with webpki, or checks
 //! nothing but the handshake signature (`--insecure`, as `curl -k`).
+//!
+//! A certificate given with `--ca` is also trusted as itself when the
+//! server presents exactly it, as OpenSSL, curl and Python trust it: webpki
+//! alone refuses a self-signed certificate marked as a CA, which is what
+//! `openssl req -x509` makes, the usual certificate of a lab.
 
 use std::sync::{Arc, Mutex};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::client::WebPkiServerVerifier;
+use rustls::client::{verify_server_name, WebPkiServerVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, WebPkiSupportedAlgorithms};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, DigitallySignedStruct, Error, RootCertStore, SignatureScheme};
+use rustls::server::ParsedCertificate;
+use rustls::{
+    CertificateError, DigitallySignedStruct, Error, OtherError, RootCertStore, SignatureScheme,
+};
 
 use super::config::provider;
+use super::info::CertificateInfo;
 
 /// How the certificate chain is judged.
 #[derive(Debug)]
@@ -32,13 +41,17 @@ enum Check {
 #[derive(Debug)]
 pub(crate) struct RecordingVerifier {
     check: Check,
+    /// The certificates of `--ca`: a server presenting one of them is
+    /// trusted as that very certificate, even one marked as a CA.
+    pinned: Vec<CertificateDer<'static>>,
     algorithms: WebPkiSupportedAlgorithms,
     seen: Mutex<Option<CertificateDer<'static>>>,
 }
 
 impl RecordingVerifier {
-    /// Verifies chains against `roots` (system roots plus `--ca`).
-    pub(crate) fn trusting(roots: RootCertStore) -> Self {
+    /// Verifies chains against `roots` (system roots plus `--ca`), and
+    /// trusts the `--ca` certificates themselves (`pinned`).
+    pub(crate) fn trusting(roots: RootCertStore, pinned: Vec<CertificateDer<'static>>) -> Self {
         let check = if roots.is_empty() {
             Check::NoRoots
         } else {
@@ -49,18 +62,19 @@ impl RecordingVerifier {
                 Err(_) => Check::NoRoots,
             }
         };
-        Self::with(check)
+        Self::with(check, pinned)
     }
 
     /// `--insecure`: accepts any certificate, but still checks that the
     /// server holds its key (the handshake signature).
     pub(crate) fn insecure() -> Self {
-        Self::with(Check::Nothing)
+        Self::with(Check::Nothing, Vec::new())
     }
 
-    fn with(check: Check) -> Self {
+    fn with(check: Check, pinned: Vec<CertificateDer<'static>>) -> Self {
         RecordingVerifier {
             check,
+            pinned,
             algorithms: provider().signature_verification_algorithms,
             seen: Mutex::new(None),
         }
@@ -84,7 +98,7 @@ impl ServerCertVerifier for RecordingVerifier {
         if let Ok(mut seen) = self.seen.lock() {
             *seen = Some(end_entity.clone().into_owned());
         }
-        match &self.check {
+        let verdict = match &self.check {
             Check::WebPki(verifier) => verifier.verify_server_cert(
                 end_entity,
                 intermediates,
@@ -93,7 +107,18 @@ impl ServerCertVerifier for RecordingVerifier {
                 now,
             ),
             Check::NoRoots => Err(Error::InvalidCertificate(CertificateError::UnknownIssuer)),
-            Check::Nothing => Ok(ServerCertVerified::assertion()),
+            Check::Nothing => return Ok(ServerCertVerified::assertion()),
+        };
+        match verdict {
+            // webpki refuses a CA certificate as a server's own (what
+            // `openssl req -x509` makes) and a leaf that is its own anchor;
+            // OpenSSL, curl and Python trust the exact certificate given.
+            Err(Error::InvalidCertificate(
+                CertificateError::Other(_) | CertificateError::UnknownIssuer,
+            )) if self.pinned.iter().any(|cert| cert == end_entity) => {
+                verify_pinned(end_entity, server_name, now)
+            }
+            verdict => verdict,
         }
     }
 
@@ -119,3 +144,40 @@ impl ServerCertVerifier for RecordingVerifier {
         self.algorithms.supported_schemes()
     }
 }
+
+/// A certificate trusted as itself still has to be for the name asked
+/// for, and valid now; that the server holds its key, the handshake
+/// signature shows.
+fn verify_pinned(
+    end_entity: &CertificateDer<'_>,
+    server_name: &ServerName<'_>,
+    now: UnixTime,
+) -> Result<ServerCertVerified, Error> {
+    let parsed = ParsedCertificate::try_from(end_entity)?;
+    verify_server_name(&parsed, server_name)?;
+    let info = CertificateInfo::from_der(end_entity).map_err(|why| {
+        Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(Unreadable(
+            why,
+        )))))
+    })?;
+    let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+    if now < info.not_before.0 {
+        return Err(Error::InvalidCertificate(CertificateError::NotValidYet));
+    }
+    if now > info.not_after.0 {
+        return Err(Error::InvalidCertificate(CertificateError::Expired));
+    }
+    Ok(ServerCertVerified::assertion())
+}
+
+/// A certificate x509-parser could not read, as rustls' "other" error.
+#[derive(Debug)]
+struct Unreadable(String);
+
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unreadable certificate: {}", self.0)
+    }
+}
+
+impl std::error::Error for Unreadable {}
