@@ -136,6 +136,10 @@ pub(crate) fn server_config(options: &ServerOptions) -> Result<Arc<ServerConfig>
         .with_single_cert(identity.chain, identity.key)
         .map_err(|e| TlsError::Protocol(e.to_string()))?;
     config.alpn_protocols = alpn_wire(&options.alpn)?;
+    // No session tickets: a sockrepl client never resumes (each connection
+    // has a configuration of its own), and the tickets' bytes, arriving
+    // after the handshake, would show as a receive queue that holds no data.
+    config.send_tls13_tickets = 0;
     Ok(Arc::new(config))
 }
 

@@ -576,3 +576,16 @@ fn a_certificate_trusted_as_itself_must_still_be_valid_now() {
         "{result:?}"
     );
 }
+
+#[test]
+fn the_server_sends_no_session_ticket_after_the_handshake() {
+    let (_info, ends, _session) = connected((&[], &[]));
+    // The server's last flight is done: a ticket would now wait unread.
+    let mut byte = [0u8; 1];
+    let peeked = ends.client_socket.peek(&mut byte);
+    assert_eq!(
+        peeked.map_err(|e| e.kind()),
+        Err(std::io::ErrorKind::WouldBlock),
+        "bytes wait on the client after the handshake"
+    );
+}
