@@ -19,6 +19,8 @@ pub struct SocketRow {
     pub local: Option<SockAddr>,
     pub foreign: Option<SockAddr>,
     pub state: &'static str,
+    /// A protocol layered on the socket (`tls`), shown beside its own.
+    pub layer: Option<&'static str>,
 }
 
 /// The receive and send queues of this network namespace's TCP sockets, as
@@ -112,6 +114,7 @@ pub fn socket_row(handle: &Handle, socket: &SocketIo, proc_tcp: &ProcTcp) -> Soc
         local: handle.local_addr(),
         foreign: handle.peer_addr(),
         state,
+        layer: handle.io.layer(),
     }
 }
 

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use crate::errors::Failure;
 use crate::kind::Kind;
 use crate::netstat::SocketRow;
+use crate::tls::StreamEnd;
 
 /// An address with the kind of socket it belongs to, so that TCP port
 /// 5000 and UDP port 5000 get their own `--stable` placeholders.
@@ -61,6 +62,8 @@ pub enum Outcome {
     Saved {
         count: u64,
         path: PathBuf,
+        /// How a TLS stream ended (`None`: not TLS).
+        tls_end: Option<StreamEnd>,
     },
     Closed {
         removed: Option<PathBuf>,
@@ -89,6 +92,8 @@ pub enum Outcome {
         captured: bool,
     },
     EndOfStreamExpected,
+    /// `expect_eof` on a TLS handle: the peer sent `close_notify`.
+    CloseNotifyExpected,
     FailedAsExpected(Failure),
     /// `require` found something missing: the rest of the script is skipped.
     Skip(String),
@@ -115,6 +120,10 @@ pub enum ReceiveKind {
     },
     /// `recvall`: everything up to the end of the stream.
     All(Vec<u8>),
+    /// `recvall` on a TLS handle: everything, and how the stream ended.
+    AllTls(Vec<u8>, StreamEnd),
     EndOfStream,
+    /// The end of a TLS stream: `close_notify`, or a truncation.
+    TlsEnd(StreamEnd),
     EmptyDatagram,
 }

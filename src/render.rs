@@ -12,6 +12,7 @@ use crate::kind::Kind;
 use crate::netstat::SocketRow;
 use crate::outcome::{Endpoint, Outcome, ReceiveKind, Received};
 use crate::session::Session;
+use crate::tls::StreamEnd;
 
 /// Appends the text an outcome shows to `out` (nothing for a silent one).
 /// Writing into one reused buffer keeps the per-command cost to the system
@@ -58,11 +59,16 @@ pub fn render(outcome: &Outcome, session: &Session, out: &mut String) {
             write!(out, "sent {} to {}", Count(*sent, "byte"), addr(to))
         }
         Outcome::Received(received) => render_received(received, session, out),
-        Outcome::Saved { count, path } => write!(
+        Outcome::Saved {
+            count,
+            path,
+            tls_end,
+        } => write!(
             out,
-            "received {} into {}, then end of stream",
+            "received {} into {}, then {}",
             Count(*count, "byte"),
-            session.show_path(path)
+            session.show_path(path),
+            end_of(*tls_end)
         ),
         Outcome::Closed { removed: None } => out.write_str("closed"),
         Outcome::Closed {
@@ -98,6 +104,7 @@ pub fn render(outcome: &Outcome, session: &Session, out: &mut String) {
             write!(out, "{name} = {}", bytes_literal(bytes))
         }
         Outcome::EndOfStreamExpected => out.write_str("ok: end of stream"),
+        Outcome::CloseNotifyExpected => out.write_str("ok: end of stream (close_notify)"),
         Outcome::FailedAsExpected(failure) => write!(out, "failed as expected: {failure}"),
         Outcome::Skip(reason) => write!(out, "skipped: {reason}"),
     };
@@ -210,9 +217,11 @@ fn render_received(received: &Received, session: &Session, out: &mut String) -> 
                 write!(out, "<{name}>{from}{cut}")
             }
             ReceiveKind::All(_) => write!(out, "<{name}> (then end of stream)"),
+            ReceiveKind::AllTls(_, end) => write!(out, "<{name}> (then {})", end_of(Some(*end))),
             ReceiveKind::EndOfStream => {
                 out.write_str("b'' (end of stream: the peer closed its side)")
             }
+            ReceiveKind::TlsEnd(end) => out.write_str(tls_end_received(*end)),
             ReceiveKind::EmptyDatagram => write!(out, "b'' (an empty datagram){from}"),
         };
     }
@@ -235,24 +244,46 @@ fn render_received(received: &Received, session: &Session, out: &mut String) -> 
                 write!(out, "{}{from}{cut}", bytes_literal(bytes))
             }
         }
-        ReceiveKind::All(bytes) if received.hex => {
-            write!(
-                out,
-                "{}, then end of stream:\n{}",
-                Count(bytes.len() as u64, "byte"),
-                hexdump(bytes)
-            )
-        }
-        ReceiveKind::All(bytes) => {
-            write!(
-                out,
-                "{} ({}, then end of stream)",
-                bytes_literal(bytes),
-                Count(bytes.len() as u64, "byte")
-            )
-        }
+        ReceiveKind::All(bytes) => render_all(bytes, None, received.hex, out),
+        ReceiveKind::AllTls(bytes, end) => render_all(bytes, Some(*end), received.hex, out),
         ReceiveKind::EndOfStream => out.write_str("b'' (end of stream: the peer closed its side)"),
+        ReceiveKind::TlsEnd(end) => out.write_str(tls_end_received(*end)),
         ReceiveKind::EmptyDatagram => write!(out, "b'' (an empty datagram){from}"),
+    }
+}
+
+/// `recvall`'s bytes and how the stream ended.
+fn render_all(
+    bytes: &[u8],
+    tls_end: Option<StreamEnd>,
+    hex: bool,
+    out: &mut String,
+) -> fmt::Result {
+    let count = Count(bytes.len() as u64, "byte");
+    let end = end_of(tls_end);
+    match hex {
+        true => write!(out, "{count}, then {end}:\n{}", hexdump(bytes)),
+        false => write!(out, "{} ({count}, then {end})", bytes_literal(bytes)),
+    }
+}
+
+/// How a stream ended, after "then": a TLS stream's end says whether the
+/// peer sent `close_notify`.
+fn end_of(tls_end: Option<StreamEnd>) -> &'static str {
+    match tls_end {
+        None => "end of stream",
+        Some(StreamEnd::CloseNotify) => "close_notify: a clean end",
+        Some(StreamEnd::Truncated) => "a truncated end: no close_notify",
+    }
+}
+
+/// A receive that met the end of a TLS stream.
+fn tls_end_received(end: StreamEnd) -> &'static str {
+    match end {
+        StreamEnd::CloseNotify => "b'' (end of stream: the peer sent close_notify)",
+        StreamEnd::Truncated => {
+            "b'' (truncated: the connection ended without close_notify; what came may be cut short)"
+        }
     }
 }
 
@@ -272,7 +303,10 @@ fn render_table(rows: &[SocketRow], session: &Session) -> String {
         .map(|row| {
             [
                 row.name.clone(),
-                row.kind.proto_name().to_string(),
+                match row.layer {
+                    Some(layer) => format!("{}+{layer}", row.kind.proto_name()),
+                    None => row.kind.proto_name().to_string(),
+                },
                 row.recv_q.to_string(),
                 row.send_q.to_string(),
                 table_addr(row.local.as_ref(), None, row.kind, session),

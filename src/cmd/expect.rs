@@ -13,6 +13,7 @@ use crate::outcome::Outcome;
 use crate::parser::{Args, DataArg, SyntaxError};
 use crate::pattern::Pattern;
 use crate::session::Session;
+use crate::tls::StreamEnd;
 use crate::wait::Deadline;
 
 pub const SPECS: &[Spec] = &[EXPECT, EXPECT_EOF];
@@ -362,8 +363,9 @@ fn expect_stream(
         };
         if n == 0 {
             return Err(Failure::Assertion(format!(
-                "expected {}, but the stream ended after {}",
+                "expected {}, but the stream ended{} after {}",
                 whole.expected(expected),
+                truncation(handle),
                 whole.arrived(expected, got, "")
             )));
         }
@@ -388,6 +390,14 @@ fn expect_stream(
         got += n;
     }
     Ok(expected.len() as u64)
+}
+
+/// Says when a TLS stream's end was a truncation (no close_notify).
+fn truncation(handle: &Handle) -> &'static str {
+    match handle.io.tls_end() {
+        Some(StreamEnd::Truncated) => " without close_notify (truncated)",
+        _ => "",
+    }
 }
 
 fn expect_file(
@@ -499,6 +509,14 @@ impl Run for ExpectEof {
                 bytes_literal(&buffer[..n])
             )));
         }
-        Ok(Outcome::EndOfStreamExpected)
+        match handle.io.tls_end() {
+            None => Ok(Outcome::EndOfStreamExpected),
+            Some(StreamEnd::CloseNotify) => Ok(Outcome::CloseNotifyExpected),
+            Some(StreamEnd::Truncated) => Err(Failure::Assertion(
+                "expected a clean end of stream, but the connection ended without close_notify \
+                 (truncated: the peer closed TCP without ending TLS, so what came may be cut short)"
+                    .to_string(),
+            )),
+        }
     }
 }

@@ -168,10 +168,11 @@ impl Session {
                     if deadline.expired() {
                         return Err(deadline.timeout(what));
                     }
-                    if polled {
+                    if polled && handle.io.passes_through() {
                         // Ready by poll(2) yet still EAGAIN (a unix-dgram
                         // sender whose receiver is full): wait a little
-                        // rather than spin.
+                        // rather than spin. (Under TLS a wake-up may bring
+                        // part of a record only: that is no spin.)
                         let pause = deadline.remaining().unwrap_or(RETRY_PAUSE).min(RETRY_PAUSE);
                         crate::wait::sleep(pause)?;
                     }
