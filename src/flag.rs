@@ -17,6 +17,14 @@ pub const ALL: &[&str] = &[
     "--as",
     "--re",
     "--max",
+    "--sni",
+    "--alpn",
+    "--ca",
+    "--insecure",
+    "--server",
+    "--cert",
+    "--key",
+    "--with",
 ];
 
 /// Whether `word` is one of the language's flags.

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use crate::errors::Failure;
 use crate::kind::Kind;
 use crate::netstat::SocketRow;
-use crate::tls::StreamEnd;
+use crate::tls::{HandshakeInfo, StreamEnd};
 
 /// An address with the kind of socket it belongs to, so that TCP port
 /// 5000 and UDP port 5000 get their own `--stable` placeholders.
@@ -94,6 +94,8 @@ pub enum Outcome {
     EndOfStreamExpected,
     /// `expect_eof` on a TLS handle: the peer sent `close_notify`.
     CloseNotifyExpected,
+    /// `tls`: the handshake done.
+    Tls(Box<TlsDone>),
     FailedAsExpected(Failure),
     /// `require` found something missing: the rest of the script is skipped.
     Skip(String),
@@ -126,4 +128,27 @@ pub enum ReceiveKind {
     /// The end of a TLS stream: `close_notify`, or a truncation.
     TlsEnd(StreamEnd),
     EmptyDatagram,
+}
+
+/// What `tls` did: which side this handle took, and the handshake as that
+/// side saw it.
+#[derive(Debug)]
+pub struct TlsDone {
+    pub handle: String,
+    pub side: TlsSide,
+    pub info: HandshakeInfo,
+}
+
+#[derive(Debug)]
+pub enum TlsSide {
+    /// The client: the certificate shown is the server's, verified for
+    /// `verified_for` (`None`: `--insecure`, not verified).
+    Client { verified_for: Option<String> },
+    /// The server, presenting this certificate.
+    Server {
+        presented: crate::tls::CertificateInfo,
+    },
+    /// `--with PEER`: this handle the client, PEER the server presenting
+    /// the session's certificate, verified for `verified_for`.
+    Pair { peer: String, verified_for: String },
 }

@@ -10,9 +10,9 @@ use crate::data::{bytes_literal, hexdump};
 use crate::errors::describe_errno;
 use crate::kind::Kind;
 use crate::netstat::SocketRow;
-use crate::outcome::{Endpoint, Outcome, ReceiveKind, Received};
+use crate::outcome::{Endpoint, Outcome, ReceiveKind, Received, TlsDone, TlsSide};
 use crate::session::Session;
-use crate::tls::StreamEnd;
+use crate::tls::{CertificateInfo, StreamEnd};
 
 /// Appends the text an outcome shows to `out` (nothing for a silent one).
 /// Writing into one reused buffer keeps the per-command cost to the system
@@ -105,6 +105,7 @@ pub fn render(outcome: &Outcome, session: &Session, out: &mut String) {
         }
         Outcome::EndOfStreamExpected => out.write_str("ok: end of stream"),
         Outcome::CloseNotifyExpected => out.write_str("ok: end of stream (close_notify)"),
+        Outcome::Tls(done) => render_tls(done, session, out),
         Outcome::FailedAsExpected(failure) => write!(out, "failed as expected: {failure}"),
         Outcome::Skip(reason) => write!(out, "skipped: {reason}"),
     };
@@ -285,6 +286,92 @@ fn tls_end_received(end: StreamEnd) -> &'static str {
             "b'' (truncated: the connection ended without close_notify; what came may be cut short)"
         }
     }
+}
+
+/// `tls`: the connection on one line, then the certificate that matters
+/// to this side (the peer's, or for a server its own).
+fn render_tls(done: &TlsDone, session: &Session, out: &mut String) -> fmt::Result {
+    let info = &done.info;
+    if let TlsSide::Pair { peer, .. } = &done.side {
+        write!(out, "{} client, {peer} server: ", done.handle)?;
+    }
+    write!(out, "{}, {}", info.version, info.cipher_suite)?;
+    if let Some(group) = &info.key_exchange {
+        write!(out, ", key exchange {group}")?;
+    }
+    write!(out, ", ALPN {}", info.alpn.as_deref().unwrap_or("none"))?;
+    let (heading, certificate) = match &done.side {
+        TlsSide::Client { verified_for } => {
+            let how = match verified_for {
+                Some(name) => format!("verified for {name}"),
+                None => "NOT verified (--insecure)".to_string(),
+            };
+            (
+                format!("the server's certificate, {how}:"),
+                info.peer_certificate.as_ref(),
+            )
+        }
+        TlsSide::Server { presented } => {
+            let asked = match &info.server_name {
+                Some(name) => format!("the client asked for {name} (SNI)"),
+                None => "the client sent no server name (SNI)".to_string(),
+            };
+            (
+                format!("{asked}; this side's certificate:"),
+                Some(presented),
+            )
+        }
+        TlsSide::Pair { peer, verified_for } => (
+            format!(
+                "{peer}'s certificate, verified by {} for {verified_for}:",
+                done.handle
+            ),
+            info.peer_certificate.as_ref(),
+        ),
+    };
+    match certificate {
+        Some(cert) => {
+            write!(out, "\n{heading}")?;
+            render_certificate(cert, &done.handle, session, out)
+        }
+        None => out.write_str("\nthe server sent no certificate"),
+    }
+}
+
+/// A certificate's subject, issuer, validity and SHA-256 fingerprint; under
+/// `--stable` the dates and the fingerprint are placeholders, named
+/// `<tls.cert...>` for the session's own certificate and `<H.cert...>` for
+/// another that handle H saw.
+fn render_certificate(
+    cert: &CertificateInfo,
+    handle: &str,
+    session: &Session,
+    out: &mut String,
+) -> fmt::Result {
+    let self_signed = if cert.subject == cert.issuer {
+        " (self-signed)"
+    } else {
+        ""
+    };
+    write!(out, "\n  subject   {}", cert.subject)?;
+    write!(out, "\n  issuer    {}{self_signed}", cert.issuer)?;
+    if !session.stable {
+        write!(
+            out,
+            "\n  validity  {} to {}",
+            cert.not_before, cert.not_after
+        )?;
+        return write!(out, "\n  SHA-256   {}", cert.sha256_fingerprint);
+    }
+    let owner = match session.session_cert_fingerprint() {
+        Some(ours) if ours == cert.sha256_fingerprint => "tls".to_string(),
+        _ => handle.to_string(),
+    };
+    write!(
+        out,
+        "\n  validity  <{owner}.cert.not_before> to <{owner}.cert.not_after>"
+    )?;
+    write!(out, "\n  SHA-256   <{owner}.cert.sha256>")
 }
 
 /// The `sockets` table, laid out like `netstat -tanp`.

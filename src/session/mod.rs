@@ -7,6 +7,7 @@
 
 pub mod expand;
 pub mod placeholders;
+mod tls;
 pub mod variables;
 
 use rustc_hash::FxHashMap;
@@ -49,6 +50,8 @@ pub struct Session {
     pub vars: Variables,
     /// What `sendline` ends a line with.
     pub line_ending: LineEnding,
+    /// The session's own TLS certificate (`${tls.cert}`), once made.
+    tls_cert: Option<crate::tls::SessionCert>,
     pub out: Transcript,
 }
 
@@ -65,6 +68,7 @@ impl Session {
             tmp_dir: None,
             vars: Variables::default(),
             line_ending: LineEnding::default(),
+            tls_cert: None,
             out,
         }
     }

@@ -143,6 +143,11 @@ pub(crate) fn server_config(options: &ServerOptions) -> Result<Arc<ServerConfig>
     Ok(Arc::new(config))
 }
 
+/// Checks `--sni HOST` before anything runs: a DNS name or an IP address.
+pub fn check_sni(host: &str) -> Result<(), TlsError> {
+    server_name(Some(host), None).map(|_| ())
+}
+
 /// `--sni HOST` as given, else the IP address connected to.
 fn server_name(sni: Option<&str>, peer: Option<IpAddr>) -> Result<ServerName<'static>, TlsError> {
     match (sni, peer) {

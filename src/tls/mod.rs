@@ -46,7 +46,7 @@ mod tests;
 mod throughput_tests;
 
 pub use cert::{LazySessionCert, ServerIdentity, SessionCert};
-pub use config::{parse_alpn, ClientOptions, ServerOptions, Trust};
+pub use config::{check_sni, parse_alpn, ClientOptions, ServerOptions, Trust};
 pub use conn::{Fill, Interest, Received, Step, StreamEnd, TlsConn};
 pub use error::{Alert, FileProblem, TlsError};
 pub use info::{sha256_fingerprint, CertTime, CertificateInfo, HandshakeInfo};
