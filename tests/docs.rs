@@ -245,7 +245,7 @@ fn every_lesson_runs_to_the_end() {
         .filter(|path| path.extension().is_some_and(|e| e == "sock"))
         .collect();
     lessons.sort();
-    assert_eq!(lessons.len(), 12, "{lessons:?}");
+    assert_eq!(lessons.len(), 13, "{lessons:?}");
     for lesson in &lessons {
         let path = lesson.to_string_lossy();
         assert_ran(&sockrepl(&["--stable", "run", &path]), &path);
