@@ -3,10 +3,11 @@
 //! One rustls configuration is built per connection: the client's verifier
 //! records the certificate of that one connection ([`RecordingVerifier`]),
 //! and building costs little next to a handshake. What is costly, loading
-//! the system's roots, happens once per process.
+//! the system's roots, happens once per process, and only when a chain
+//! needs them (not one that `--ca` vouches for).
 
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use rustls::crypto::CryptoProvider;
@@ -109,7 +110,11 @@ pub(crate) fn client_setup(
                 Some(path) => read_certificates(path)?,
                 None => Vec::new(),
             };
-            RecordingVerifier::trusting(roots(ca.as_ref(), &given)?, given)
+            let anchors = match ca {
+                Some(path) => Some(anchors(path, &given)?),
+                None => None,
+            };
+            RecordingVerifier::trusting(anchors, given)
         }
     });
     let mut config = ClientConfig::builder_with_provider(provider())
@@ -158,33 +163,28 @@ fn server_name(sni: Option<&str>, peer: Option<IpAddr>) -> Result<ServerName<'st
     }
 }
 
-/// The system's roots, plus `given`, the certificates of the `--ca` file.
-fn roots(
-    ca: Option<&PathBuf>,
-    given: &[CertificateDer<'static>],
-) -> Result<RootCertStore, TlsError> {
-    let mut roots = system_roots().clone();
-    let Some(path) = ca else {
-        return Ok(roots);
-    };
+/// The certificates of the `--ca` file, as trust anchors of their own.
+fn anchors(path: &Path, given: &[CertificateDer<'static>]) -> Result<RootCertStore, TlsError> {
+    let mut roots = RootCertStore::empty();
     for cert in given {
         roots.add(cert.clone()).map_err(|e| TlsError::File {
-            path: path.clone(),
+            path: path.to_path_buf(),
             problem: FileProblem::Malformed(e.to_string()),
         })?;
     }
     Ok(roots)
 }
 
-/// Loaded on first use and kept: reading the system store takes a while.
-/// Certificates it cannot parse are left out; none at all is not an error
-/// (every chain is then of an unknown issuer, unless `--ca` adds one).
-fn system_roots() -> &'static RootCertStore {
-    static ROOTS: OnceLock<RootCertStore> = OnceLock::new();
+/// The system's roots, loaded on first use and kept: reading the system
+/// store takes milliseconds, so a chain that `--ca` vouches for never
+/// waits for it. Certificates it cannot parse are left out; none at all is
+/// not an error (every chain is then of an unknown issuer).
+pub(crate) fn system_roots() -> &'static Arc<RootCertStore> {
+    static ROOTS: OnceLock<Arc<RootCertStore>> = OnceLock::new();
     ROOTS.get_or_init(|| {
         let mut roots = RootCertStore::empty();
         roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-        roots
+        Arc::new(roots)
     })
 }
 

@@ -12,7 +12,7 @@
 //! alone refuses a self-signed certificate marked as a CA, which is what
 //! `openssl req -x509` makes, the usual certificate of a lab.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{verify_server_name, WebPkiServerVerifier};
@@ -23,16 +23,17 @@ use rustls::{
     CertificateError, DigitallySignedStruct, Error, OtherError, RootCertStore, SignatureScheme,
 };
 
-use super::config::provider;
+use super::config::{provider, system_roots};
 use super::info::CertificateInfo;
 
 /// How the certificate chain is judged.
 #[derive(Debug)]
 enum Check {
-    /// Against trust anchors.
-    WebPki(Arc<WebPkiServerVerifier>),
-    /// There are no trust anchors at all, so no chain can be trusted.
-    NoRoots,
+    /// Against the `--ca` certificates (if any) first, then the system's
+    /// roots: together, the anchors a chain may end at.
+    Anchors {
+        given: Option<Arc<WebPkiServerVerifier>>,
+    },
     /// `--insecure`: any chain is accepted.
     Nothing,
 }
@@ -49,20 +50,15 @@ pub(crate) struct RecordingVerifier {
 }
 
 impl RecordingVerifier {
-    /// Verifies chains against `roots` (system roots plus `--ca`), and
-    /// trusts the `--ca` certificates themselves (`pinned`).
-    pub(crate) fn trusting(roots: RootCertStore, pinned: Vec<CertificateDer<'static>>) -> Self {
-        let check = if roots.is_empty() {
-            Check::NoRoots
-        } else {
-            let built =
-                WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider()).build();
-            match built {
-                Ok(verifier) => Check::WebPki(verifier),
-                Err(_) => Check::NoRoots,
-            }
-        };
-        Self::with(check, pinned)
+    /// Verifies chains against `given` (the `--ca` certificates as
+    /// anchors), then the system's roots, and trusts the `--ca`
+    /// certificates themselves (`pinned`).
+    pub(crate) fn trusting(
+        given: Option<RootCertStore>,
+        pinned: Vec<CertificateDer<'static>>,
+    ) -> Self {
+        let given = given.and_then(|roots| webpki_verifier(Arc::new(roots)));
+        Self::with(Check::Anchors { given }, pinned)
     }
 
     /// `--insecure`: accepts any certificate, but still checks that the
@@ -84,6 +80,45 @@ impl RecordingVerifier {
     pub(crate) fn seen(&self) -> Option<CertificateDer<'static>> {
         self.seen.lock().ok()?.clone()
     }
+
+    fn is_pinned(&self, end_entity: &CertificateDer<'_>) -> bool {
+        self.pinned.iter().any(|cert| cert == end_entity)
+    }
+}
+
+/// webpki's verifier over `roots`; `None` when there are none.
+fn webpki_verifier(roots: Arc<RootCertStore>) -> Option<Arc<WebPkiServerVerifier>> {
+    if roots.is_empty() {
+        return None;
+    }
+    WebPkiServerVerifier::builder_with_provider(roots, provider())
+        .build()
+        .ok()
+}
+
+/// The verifier over the system's roots, built on first use and kept.
+fn system_verifier() -> Option<&'static Arc<WebPkiServerVerifier>> {
+    static VERIFIER: OnceLock<Option<Arc<WebPkiServerVerifier>>> = OnceLock::new();
+    VERIFIER
+        .get_or_init(|| webpki_verifier(system_roots().clone()))
+        .as_ref()
+}
+
+/// Whether a refusal says the chain reached a trusted anchor and the
+/// certificate itself is wrong (its name, its dates): the system's roots
+/// would say no more.
+fn is_final(error: &Error) -> bool {
+    matches!(
+        error,
+        Error::InvalidCertificate(
+            CertificateError::NotValidForName
+                | CertificateError::NotValidForNameContext { .. }
+                | CertificateError::Expired
+                | CertificateError::ExpiredContext { .. }
+                | CertificateError::NotValidYet
+                | CertificateError::NotValidYetContext { .. }
+        )
+    )
 }
 
 impl ServerCertVerifier for RecordingVerifier {
@@ -98,27 +133,28 @@ impl ServerCertVerifier for RecordingVerifier {
         if let Ok(mut seen) = self.seen.lock() {
             *seen = Some(end_entity.clone().into_owned());
         }
-        let verdict = match &self.check {
-            Check::WebPki(verifier) => verifier.verify_server_cert(
-                end_entity,
-                intermediates,
-                server_name,
-                ocsp_response,
-                now,
-            ),
-            Check::NoRoots => Err(Error::InvalidCertificate(CertificateError::UnknownIssuer)),
-            Check::Nothing => return Ok(ServerCertVerified::assertion()),
+        let Check::Anchors { given } = &self.check else {
+            return Ok(ServerCertVerified::assertion());
         };
-        match verdict {
+        let verify = |verifier: &WebPkiServerVerifier| {
+            verifier.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        };
+        let first = match given {
+            Some(verifier) => verify(verifier),
+            None => Err(Error::InvalidCertificate(CertificateError::UnknownIssuer)),
+        };
+        match first {
+            Ok(verified) => Ok(verified),
+            Err(error) if is_final(&error) => Err(error),
             // webpki refuses a CA certificate as a server's own (what
             // `openssl req -x509` makes) and a leaf that is its own anchor;
             // OpenSSL, curl and Python trust the exact certificate given.
-            Err(Error::InvalidCertificate(
-                CertificateError::Other(_) | CertificateError::UnknownIssuer,
-            )) if self.pinned.iter().any(|cert| cert == end_entity) => {
-                verify_pinned(end_entity, server_name, now)
-            }
-            verdict => verdict,
+            Err(_) if self.is_pinned(end_entity) => verify_pinned(end_entity, server_name, now),
+            Err(first) => match (system_verifier(), given) {
+                (Some(system), _) => verify(system),
+                (None, Some(_)) => Err(first),
+                (None, None) => Err(Error::InvalidCertificate(CertificateError::UnknownIssuer)),
+            },
         }
     }
 
