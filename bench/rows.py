@@ -543,6 +543,13 @@ def _protocol_rows():
     }
 
 
+def _tls_rows():
+    # Imported here, as protocol_rows: tls_rows imports this module's helpers.
+    import tls_rows
+
+    return {"tls-bulk": tls_rows.tls_bulk, "tls-handshake": tls_rows.tls_handshake}
+
+
 ROWS = {
     "startup": startup,
     "roundtrip": roundtrip,
@@ -551,4 +558,5 @@ ROWS = {
     "golden": golden,
     "scale": scale,
     **_protocol_rows(),
+    **_tls_rows(),
 }
