@@ -170,6 +170,14 @@ impl Send {
         let to = session.resolve(to)?.into_owned();
         let handle = session.handle(&self.name)?;
         let kind = handle.socket()?.kind;
+        if let Some(layer) = handle.io.layer() {
+            // sendto writes to the socket itself: the bytes would bypass TLS.
+            let layer = layer.to_uppercase();
+            return Err(Failure::usage(format!(
+                "{} is a {layer} connection: sendto would write past {layer} (use send or sendall)",
+                self.name
+            )));
+        }
         let deadline = session.deadline(handle);
         let target = to.resolve(kind)?;
         let bytes = datagram_bytes(&data)?;
