@@ -193,3 +193,107 @@ fn into_io(error: TlsError) -> io::Error {
 fn would_block() -> io::Error {
     io::Error::from_raw_os_error(libc::EAGAIN)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use socket2::{Domain, Socket, Type};
+
+    use super::*;
+    use crate::kind::Kind;
+    use crate::tls::{
+        handshake_pair, poll_until, ClientOptions, ServerOptions, SessionCert, Trust,
+    };
+
+    /// Both ends of a socketpair, with TLS between them (and the directory
+    /// that holds the certificate, alive as long as they are).
+    fn pair() -> (TlsIo, TlsIo, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = SessionCert::create(dir.path()).unwrap();
+        let (a, b) = Socket::pair(Domain::UNIX, Type::STREAM, None).unwrap();
+        a.set_nonblocking(true).unwrap();
+        b.set_nonblocking(true).unwrap();
+        let trust = Trust::Verify {
+            ca: Some(cert.path().to_path_buf()),
+        };
+        let options = ClientOptions {
+            trust,
+            ..ClientOptions::default()
+        };
+        let mut client = TlsConn::client(&options, None).unwrap();
+        let server_options = ServerOptions {
+            identity: cert.identity(),
+            alpn: Vec::new(),
+        };
+        let mut server = TlsConn::server(&server_options).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        handshake_pair(&mut client, a.as_fd(), &mut server, b.as_fd(), |blocked| {
+            poll_until(blocked, deadline)
+        })
+        .unwrap();
+        let unix = Kind::from_short("unix").unwrap();
+        let ends = (
+            TlsIo::new(SocketIo::new(a, unix), client),
+            TlsIo::new(SocketIo::new(b, unix), server),
+        );
+        (ends.0, ends.1, dir)
+    }
+
+    fn send_all(io: &TlsIo, bytes: &[u8]) {
+        assert_eq!(io.send(bytes).unwrap(), bytes.len());
+        io.flush().unwrap();
+    }
+
+    #[test]
+    fn a_look_takes_nothing_and_a_take_takes_exactly_what_it_asks() {
+        let (client, server, _dir) = pair();
+        send_all(&server, b"one\ntwo\n");
+        let view = client.look(64, true).unwrap();
+        assert_eq!(&*view.bytes, b"one\ntwo\n");
+        assert!(!view.ended);
+        drop(view);
+        assert_eq!(client.take(4).unwrap(), b"one\n");
+        assert!(client.readable_now(), "the rest waits in user space");
+        let mut buffer = [0u8; 64];
+        let (count, _) = client.receive(&mut buffer, ReceiveMode::default()).unwrap();
+        assert_eq!(&buffer[..count], b"two\n");
+        assert!(!client.readable_now());
+    }
+
+    #[test]
+    fn nothing_decrypted_yet_is_eagain() {
+        let (client, _server, _dir) = pair();
+        let mut buffer = [0u8; 16];
+        let error = client
+            .receive(&mut buffer, ReceiveMode::default())
+            .unwrap_err();
+        assert_eq!(error.raw_os_error(), Some(libc::EAGAIN));
+    }
+
+    #[test]
+    fn finish_sends_close_notify_and_the_peer_sees_a_clean_end() {
+        let (client, server, _dir) = pair();
+        send_all(&server, b"bye");
+        server.finish().unwrap();
+        let mut buffer = [0u8; 16];
+        let (count, _) = client.receive(&mut buffer, ReceiveMode::default()).unwrap();
+        assert_eq!(&buffer[..count], b"bye");
+        let (count, _) = client.receive(&mut buffer, ReceiveMode::default()).unwrap();
+        assert_eq!(count, 0);
+        assert_eq!(client.tls_end(), Some(StreamEnd::CloseNotify));
+    }
+
+    #[test]
+    fn a_socket_closed_without_close_notify_is_a_truncation() {
+        let (client, server, _dir) = pair();
+        send_all(&server, b"cut");
+        drop(server); // the socket closes; no close_notify was sent
+        let mut buffer = [0u8; 16];
+        let (count, _) = client.receive(&mut buffer, ReceiveMode::default()).unwrap();
+        assert_eq!(&buffer[..count], b"cut");
+        let (count, _) = client.receive(&mut buffer, ReceiveMode::default()).unwrap();
+        assert_eq!(count, 0);
+        assert_eq!(client.tls_end(), Some(StreamEnd::Truncated));
+    }
+}
