@@ -27,16 +27,14 @@ pub const SPECS: &[Spec] = &[TLS];
 
 pub const TLS: Spec = Spec {
     name: "tls",
-    synopsis: "tls NAME [--sni HOST] [--alpn P,...] [--ca FILE | --insecure] \
-               | tls NAME --server [--cert FILE --key FILE] [--alpn P,...] \
-               | tls NAME --with PEER [--alpn P,...]",
-    summary: "Start TLS on a connected stream: as the client (the server's certificate is \
-              verified against the system's roots plus --ca, for --sni HOST or else the address \
-              connected to, unless --insecure), as the server (--server, with --cert and --key or \
-              the session's own certificate, ${tls.cert}), or as both ends of a connection of this \
-              session (--with PEER, PEER the server). Shows the version, cipher suite, ALPN and the \
-              certificate; then every send, receive and expect goes through TLS, and close sends \
-              close_notify.",
+    synopsis: "tls NAME [--sni HOST] [--ca FILE|--insecure] | --server [--cert F --key F] | --with PEER",
+    summary: "Start TLS on a connected stream: as client, server (--server) or both ends (--with PEER). \
+              A client verifies the server's certificate against the system's roots plus --ca, for \
+              --sni HOST or else the address connected to, unless --insecure; a server presents \
+              --cert and --key, or the session's own certificate (${tls.cert}); with --with, PEER is \
+              the server of a connection of this session; --alpn P,... offers or accepts ALPN \
+              protocols. Shows the version, cipher suite, ALPN and the certificate; then every send, \
+              receive and expect goes through TLS, and close sends close_notify.",
     python: "s = ssl.create_default_context(cafile=ca).wrap_socket(s, server_hostname='localhost')",
     example: "tls cli --ca ${tls.cert}",
     args: &[Slot::Handle(Fits::NotListening)],
