@@ -27,7 +27,7 @@ pub const SPECS: &[Spec] = &[TLS];
 
 pub const TLS: Spec = Spec {
     name: "tls",
-    synopsis: "tls NAME [--sni HOST] [--ca FILE|--insecure] | --server [--cert F --key F] | --with PEER",
+    synopsis: "tls NAME [--sni HOST] [--ca FILE|--insecure] | --server [--cert F --key F] | --with PEER [--alpn P,...]",
     summary: "Start TLS on a connected stream: as client, server (--server) or both ends (--with PEER). \
               A client verifies the server's certificate against the system's roots plus --ca, for \
               --sni HOST or else the address connected to, unless --insecure; a server presents \
