@@ -364,7 +364,7 @@ fn render_certificate(
         return write!(out, "\n  SHA-256   {}", cert.sha256_fingerprint);
     }
     let owner = match session.session_cert_fingerprint() {
-        Some(ours) if ours == cert.sha256_fingerprint => "tls".to_string(),
+        Some(ours) if ours == cert.sha256_fingerprint => crate::tls::NAME.to_string(),
         _ => handle.to_string(),
     };
     write!(

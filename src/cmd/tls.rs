@@ -26,7 +26,7 @@ use crate::wait::{poll_many, wait_for};
 pub const SPECS: &[Spec] = &[TLS];
 
 pub const TLS: Spec = Spec {
-    name: "tls",
+    name: crate::tls::NAME,
     synopsis: "tls NAME [--sni HOST] [--ca FILE|--insecure] | --server [--cert F --key F] | --with PEER [--alpn P,...]",
     summary: "Start TLS on a connected stream: as client, server (--server) or both ends (--with PEER). \
               A client verifies the server's certificate against the system's roots plus --ca, for \

@@ -163,7 +163,7 @@ impl Io for TlsIo {
     }
 
     fn layer(&self) -> Option<&'static str> {
-        Some("tls")
+        Some(crate::tls::NAME)
     }
 
     fn tls_end(&self) -> Option<StreamEnd> {
