@@ -191,7 +191,7 @@ impl Tls {
         let handle = session.handle(&self.name)?;
         let peer = ready_for_tls(handle)?;
         let mut conn = TlsConn::client(options, peer).map_err(|e| tls_failure(session, &e))?;
-        let info = handshake(session, handle, &mut conn, "the server")?;
+        let info = handshake(session, handle, &mut conn, SILENT_SERVER)?;
         session.start_tls(&self.name, conn)?;
         let verified_for = match options.trust {
             Trust::Insecure => None,
@@ -223,7 +223,7 @@ impl Tls {
         let options = ServerOptions { identity, alpn };
         let mut conn = TlsConn::server(&options).map_err(|e| tls_failure(session, &e))?;
         let handle = session.handle(&self.name)?;
-        let info = handshake(session, handle, &mut conn, "the client")?;
+        let info = handshake(session, handle, &mut conn, SILENT_CLIENT)?;
         session.start_tls(&self.name, conn)?;
         Ok(TlsDone {
             handle: self.name.clone(),
@@ -268,7 +268,7 @@ impl Tls {
         let info = result.map_err(|failure| match failure {
             PairFailure::Client(e) => named_failure(session, &self.name, "client", &e),
             PairFailure::Server(e) => named_failure(session, peer, "server", &e),
-            PairFailure::Wait(failure) => waited(failure, "both ends"),
+            PairFailure::Wait(failure) => waited(failure, SILENT_PAIR),
         })?;
         session.start_tls(&self.name, client)?;
         session.start_tls(peer, server)?;
@@ -296,7 +296,7 @@ fn handshake(
     session: &Session,
     handle: &Handle,
     conn: &mut TlsConn,
-    peer: &str,
+    silent: &str,
 ) -> Result<HandshakeInfo, Failure> {
     let deadline = session.deadline(handle);
     let fd = fd_of(handle);
@@ -309,7 +309,7 @@ fn handshake(
             Failure::Tls(format!("{error}; hint: {PLAIN_CLIENT}"))
         }
         Stopped::Tls(error) => tls_failure(session, &error),
-        Stopped::Wait(failure) => waited(failure, peer),
+        Stopped::Wait(failure) => waited(failure, silent),
     })
 }
 
@@ -330,16 +330,23 @@ impl From<TlsError> for Stopped {
     }
 }
 
+/// What a handshake that timed out was waiting for, and what usually
+/// causes it, for each form.
+const SILENT_SERVER: &str = "the server did not complete its part; hint: is it a TLS server, \
+     and running? a plain-text server that waits for the client to speak first never answers a \
+     ClientHello (a STARTTLS protocol must be asked first)";
+const SILENT_CLIENT: &str = "the client did not finish its part; hint: is it a TLS client? a \
+     plain-text client that waits for the server to speak first never sends a ClientHello";
+const SILENT_PAIR: &str = "the two ends did not finish; hint: are they the two ends of one \
+     connection, and is neither holding bytes of another protocol?";
+
 /// A timeout says what it was waiting for, and what usually causes it.
-fn waited(failure: Failure, peer: &str) -> Failure {
+fn waited(failure: Failure, why: &str) -> Failure {
     match failure {
         Failure::Timeout { what, after, .. } => Failure::Timeout {
             what,
             after,
-            detail: Some(format!(
-                "{peer} did not finish its part; hint: is it speaking TLS, and is it running? \
-                 (a plain-text server that waits for the client to speak first never answers)"
-            )),
+            detail: Some(why.to_string()),
         },
         other => other,
     }
