@@ -550,6 +550,13 @@ def _trace_rows():
     return trace_rows.ROWS
 
 
+def _tls_rows():
+    # Imported here, as protocol_rows: tls_rows imports this module's helpers.
+    import tls_rows
+
+    return {"tls-bulk": tls_rows.tls_bulk, "tls-handshake": tls_rows.tls_handshake}
+
+
 ROWS = {
     "startup": startup,
     "roundtrip": roundtrip,
@@ -559,4 +566,5 @@ ROWS = {
     "scale": scale,
     **_protocol_rows(),
     **_trace_rows(),
+    **_tls_rows(),
 }

@@ -2,7 +2,8 @@
 //! kernel for the length of the command, with SO_SNDTIMEO/SO_RCVTIMEO set
 //! to the time left, so a gigabyte costs its reads and writes alone and
 //! not a poll(2) every time a buffer runs dry. Timeouts and Ctrl-C behave
-//! as in [`Session::retry`], which a non-blocking handle keeps using.
+//! as in [`Session::retry`], which a non-blocking handle keeps using, and
+//! so does a TLS handle, whose reads and writes go through user space.
 
 use std::io;
 use std::time::Duration;
@@ -37,8 +38,10 @@ impl<'a> Bulk<'a> {
         direction: Direction,
         what: &'a str,
     ) -> Self {
-        // Only a kernel socket can block with a timeout of its own.
+        // Only a kernel socket can block with a timeout of its own, and
+        // only one whose bytes are the handle's (not under TLS).
         let in_kernel = handle.blocking()
+            && handle.io.passes_through()
             && handle
                 .socket()
                 .is_ok_and(|socket| socket.set_nonblocking(false).is_ok());

@@ -11,6 +11,7 @@ use std::io;
 use std::time::Duration;
 
 use crate::duration::format_duration;
+use crate::tls::TlsError;
 
 /// Why a command did not succeed at run time.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +28,9 @@ pub enum Failure {
     Assertion(String),
     /// A host name could not be resolved.
     Resolve(String),
+    /// TLS failed: a handshake, a verification, an alert, a certificate
+    /// file. The message names the reason and ends with a hint.
+    Tls(String),
     /// The script asked for something impossible: unknown handle, wrong socket kind...
     Usage(String),
     /// Ctrl-C arrived while the command waited.
@@ -122,9 +126,26 @@ impl Failure {
 
 impl From<io::Error> for Failure {
     fn from(error: io::Error) -> Self {
+        if let Some(tls) = error.get_ref().and_then(|e| e.downcast_ref::<TlsError>()) {
+            return Failure::from(tls);
+        }
         match error.raw_os_error() {
             Some(code) => Failure::sys(Errno::from_raw(code)),
             None => Failure::Usage(error.to_string()),
+        }
+    }
+}
+
+/// A TLS failure keeps the errno of a failed system call (so `fails
+/// ECONNRESET` matches it); every other one is named with its hint.
+impl From<&TlsError> for Failure {
+    fn from(error: &TlsError) -> Self {
+        if let Some(code) = error.raw_os_error() {
+            return Failure::sys(Errno::from_raw(code));
+        }
+        match error.hint() {
+            Some(hint) => Failure::Tls(format!("{error}; hint: {hint}")),
+            None => Failure::Tls(error.to_string()),
         }
     }
 }
@@ -156,7 +177,9 @@ impl fmt::Display for Failure {
                 }
                 f.write_str(")")
             }
-            Failure::Assertion(message) | Failure::Usage(message) => f.write_str(message),
+            Failure::Assertion(message) | Failure::Usage(message) | Failure::Tls(message) => {
+                f.write_str(message)
+            }
             Failure::Resolve(message) => write!(f, "cannot resolve {message}"),
             Failure::Interrupted => f.write_str("interrupted"),
         }

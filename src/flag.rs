@@ -19,6 +19,14 @@ pub const ALL: &[&str] = &[
     "--max",
     "--pcap",
     "--all",
+    "--sni",
+    "--alpn",
+    "--ca",
+    "--insecure",
+    "--server",
+    "--cert",
+    "--key",
+    "--with",
 ];
 
 /// Whether `word` is one of the language's flags.

@@ -86,7 +86,7 @@ impl Var {
 
 /// Names no variable or handle may take: `${env.NAME}`, `${tmp}` and
 /// `${tls.cert}` would be ambiguous.
-pub const RESERVED_NAMES: &[&str] = &["env", "tmp", "tls"];
+pub const RESERVED_NAMES: &[&str] = &["env", "tmp", crate::tls::NAME];
 
 /// A syntax error in one line; `column` is 1-based where it helps.
 #[derive(Debug, Clone, PartialEq, Eq)]

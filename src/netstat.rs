@@ -20,6 +20,8 @@ pub struct SocketRow {
     pub local: Option<SockAddr>,
     pub foreign: Option<SockAddr>,
     pub state: &'static str,
+    /// A protocol layered on the socket (`tls`), shown beside its own.
+    pub layer: Option<&'static str>,
     /// Why netstat would show this row otherwise, or not at all.
     pub note: Option<Note>,
 }
@@ -173,6 +175,7 @@ pub fn socket_row(handle: &Handle, socket: &SocketIo, proc_tcp: &ProcTcp) -> Soc
         foreign: handle.peer_addr(),
         state,
         note,
+        layer: handle.io.layer(),
     }
 }
 

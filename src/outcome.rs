@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use crate::errors::Failure;
 use crate::kind::Kind;
 use crate::netstat::SocketRow;
+use crate::tls::{HandshakeInfo, StreamEnd};
 
 /// An address with the kind of socket it belongs to, so that TCP port
 /// 5000 and UDP port 5000 get their own `--stable` placeholders.
@@ -61,6 +62,8 @@ pub enum Outcome {
     Saved {
         count: u64,
         path: PathBuf,
+        /// How a TLS stream ended (`None`: not TLS).
+        tls_end: Option<StreamEnd>,
     },
     Closed {
         removed: Option<PathBuf>,
@@ -89,6 +92,10 @@ pub enum Outcome {
         captured: bool,
     },
     EndOfStreamExpected,
+    /// `expect_eof` on a TLS handle: the peer sent `close_notify`.
+    CloseNotifyExpected,
+    /// `tls`: the handshake done.
+    Tls(Box<TlsDone>),
     FailedAsExpected(Failure),
     /// `require` found something missing: the rest of the script is skipped.
     Skip(String),
@@ -115,6 +122,33 @@ pub enum ReceiveKind {
     },
     /// `recvall`: everything up to the end of the stream.
     All(Vec<u8>),
+    /// `recvall` on a TLS handle: everything, and how the stream ended.
+    AllTls(Vec<u8>, StreamEnd),
     EndOfStream,
+    /// The end of a TLS stream: `close_notify`, or a truncation.
+    TlsEnd(StreamEnd),
     EmptyDatagram,
+}
+
+/// What `tls` did: which side this handle took, and the handshake as that
+/// side saw it.
+#[derive(Debug)]
+pub struct TlsDone {
+    pub handle: String,
+    pub side: TlsSide,
+    pub info: HandshakeInfo,
+}
+
+#[derive(Debug)]
+pub enum TlsSide {
+    /// The client: the certificate shown is the server's, verified for
+    /// `verified_for` (`None`: `--insecure`, not verified).
+    Client { verified_for: Option<String> },
+    /// The server, presenting this certificate.
+    Server {
+        presented: crate::tls::CertificateInfo,
+    },
+    /// `--with PEER`: this handle the client, PEER the server presenting
+    /// the session's certificate, verified for `verified_for`.
+    Pair { peer: String, verified_for: String },
 }

@@ -10,8 +10,9 @@ use crate::data::{bytes_literal, hexdump};
 use crate::errors::describe_errno;
 use crate::kind::Kind;
 use crate::netstat::{Note, SocketRow};
-use crate::outcome::{Endpoint, Outcome, ReceiveKind, Received};
+use crate::outcome::{Endpoint, Outcome, ReceiveKind, Received, TlsDone, TlsSide};
 use crate::session::Session;
+use crate::tls::{CertificateInfo, StreamEnd};
 
 /// Appends the text an outcome shows to `out` (nothing for a silent one).
 /// Writing into one reused buffer keeps the per-command cost to the system
@@ -58,11 +59,16 @@ pub fn render(outcome: &Outcome, session: &Session, out: &mut String) {
             write!(out, "sent {} to {}", Count(*sent, "byte"), addr(to))
         }
         Outcome::Received(received) => render_received(received, session, out),
-        Outcome::Saved { count, path } => write!(
+        Outcome::Saved {
+            count,
+            path,
+            tls_end,
+        } => write!(
             out,
-            "received {} into {}, then end of stream",
+            "received {} into {}, then {}",
             Count(*count, "byte"),
-            session.show_path(path)
+            session.show_path(path),
+            end_of(*tls_end)
         ),
         Outcome::Closed { removed: None } => out.write_str("closed"),
         Outcome::Closed {
@@ -98,6 +104,8 @@ pub fn render(outcome: &Outcome, session: &Session, out: &mut String) {
             write!(out, "{name} = {}", bytes_literal(bytes))
         }
         Outcome::EndOfStreamExpected => out.write_str("ok: end of stream"),
+        Outcome::CloseNotifyExpected => out.write_str("ok: end of stream (close_notify)"),
+        Outcome::Tls(done) => render_tls(done, session, out),
         Outcome::FailedAsExpected(failure) => write!(out, "failed as expected: {failure}"),
         Outcome::Skip(reason) => write!(out, "skipped: {reason}"),
     };
@@ -210,9 +218,11 @@ fn render_received(received: &Received, session: &Session, out: &mut String) -> 
                 write!(out, "<{name}>{from}{cut}")
             }
             ReceiveKind::All(_) => write!(out, "<{name}> (then end of stream)"),
+            ReceiveKind::AllTls(_, end) => write!(out, "<{name}> (then {})", end_of(Some(*end))),
             ReceiveKind::EndOfStream => {
                 out.write_str("b'' (end of stream: the peer closed its side)")
             }
+            ReceiveKind::TlsEnd(end) => out.write_str(tls_end_received(*end)),
             ReceiveKind::EmptyDatagram => write!(out, "b'' (an empty datagram){from}"),
         };
     }
@@ -235,25 +245,133 @@ fn render_received(received: &Received, session: &Session, out: &mut String) -> 
                 write!(out, "{}{from}{cut}", bytes_literal(bytes))
             }
         }
-        ReceiveKind::All(bytes) if received.hex => {
-            write!(
-                out,
-                "{}, then end of stream:\n{}",
-                Count(bytes.len() as u64, "byte"),
-                hexdump(bytes)
-            )
-        }
-        ReceiveKind::All(bytes) => {
-            write!(
-                out,
-                "{} ({}, then end of stream)",
-                bytes_literal(bytes),
-                Count(bytes.len() as u64, "byte")
-            )
-        }
+        ReceiveKind::All(bytes) => render_all(bytes, None, received.hex, out),
+        ReceiveKind::AllTls(bytes, end) => render_all(bytes, Some(*end), received.hex, out),
         ReceiveKind::EndOfStream => out.write_str("b'' (end of stream: the peer closed its side)"),
+        ReceiveKind::TlsEnd(end) => out.write_str(tls_end_received(*end)),
         ReceiveKind::EmptyDatagram => write!(out, "b'' (an empty datagram){from}"),
     }
+}
+
+/// `recvall`'s bytes and how the stream ended.
+fn render_all(
+    bytes: &[u8],
+    tls_end: Option<StreamEnd>,
+    hex: bool,
+    out: &mut String,
+) -> fmt::Result {
+    let count = Count(bytes.len() as u64, "byte");
+    let end = end_of(tls_end);
+    match hex {
+        true => write!(out, "{count}, then {end}:\n{}", hexdump(bytes)),
+        false => write!(out, "{} ({count}, then {end})", bytes_literal(bytes)),
+    }
+}
+
+/// How a stream ended, after "then": a TLS stream's end says whether the
+/// peer sent `close_notify`.
+fn end_of(tls_end: Option<StreamEnd>) -> &'static str {
+    match tls_end {
+        None => "end of stream",
+        Some(StreamEnd::CloseNotify) => "close_notify: a clean end",
+        Some(StreamEnd::Truncated) => "a truncated end: no close_notify",
+    }
+}
+
+/// A receive that met the end of a TLS stream.
+fn tls_end_received(end: StreamEnd) -> &'static str {
+    match end {
+        StreamEnd::CloseNotify => "b'' (end of stream: the peer sent close_notify)",
+        StreamEnd::Truncated => {
+            "b'' (truncated: the connection ended without close_notify; what came may be cut short)"
+        }
+    }
+}
+
+/// `tls`: the connection on one line, then the certificate that matters
+/// to this side (the peer's, or for a server its own).
+fn render_tls(done: &TlsDone, session: &Session, out: &mut String) -> fmt::Result {
+    let info = &done.info;
+    if let TlsSide::Pair { peer, .. } = &done.side {
+        write!(out, "{} client, {peer} server: ", done.handle)?;
+    }
+    write!(out, "{}, {}", info.version, info.cipher_suite)?;
+    if let Some(group) = &info.key_exchange {
+        write!(out, ", key exchange {group}")?;
+    }
+    write!(out, ", ALPN {}", info.alpn.as_deref().unwrap_or("none"))?;
+    let (heading, certificate) = match &done.side {
+        TlsSide::Client { verified_for } => {
+            let how = match verified_for {
+                Some(name) => format!("verified for {name}"),
+                None => "NOT verified (--insecure)".to_string(),
+            };
+            (
+                format!("the server's certificate, {how}:"),
+                info.peer_certificate.as_ref(),
+            )
+        }
+        TlsSide::Server { presented } => {
+            let asked = match &info.server_name {
+                Some(name) => format!("the client asked for {name} (SNI)"),
+                None => "the client sent no server name (SNI)".to_string(),
+            };
+            (
+                format!("{asked}; this side's certificate:"),
+                Some(presented),
+            )
+        }
+        TlsSide::Pair { peer, verified_for } => (
+            format!(
+                "{peer}'s certificate, verified by {} for {verified_for}:",
+                done.handle
+            ),
+            info.peer_certificate.as_ref(),
+        ),
+    };
+    match certificate {
+        Some(cert) => {
+            write!(out, "\n{heading}")?;
+            render_certificate(cert, &done.handle, session, out)
+        }
+        None => out.write_str("\nthe server sent no certificate"),
+    }
+}
+
+/// A certificate's subject, issuer, validity and SHA-256 fingerprint; under
+/// `--stable` the dates and the fingerprint are placeholders, named
+/// `<tls.cert...>` for the session's own certificate and `<H.cert...>` for
+/// another that handle H saw.
+fn render_certificate(
+    cert: &CertificateInfo,
+    handle: &str,
+    session: &Session,
+    out: &mut String,
+) -> fmt::Result {
+    let self_signed = if cert.subject == cert.issuer {
+        " (self-signed)"
+    } else {
+        ""
+    };
+    write!(out, "\n  subject   {}", cert.subject)?;
+    write!(out, "\n  issuer    {}{self_signed}", cert.issuer)?;
+    if !session.stable {
+        write!(
+            out,
+            "\n  validity  {} to {}",
+            cert.not_before, cert.not_after
+        )?;
+        return write!(out, "\n  SHA-256   {}", cert.sha256_fingerprint);
+    }
+    let owner = match session.session_cert_fingerprint() {
+        Some(ours) if ours == cert.sha256_fingerprint => crate::tls::NAME.to_string(),
+        _ => handle.to_string(),
+    };
+    write!(
+        out,
+        "\n  validity  <{owner}.cert.not_before> to <{owner}.cert.not_after>"
+    )?;
+    write!(out, "\n  SHA-256   <{owner}.cert.sha256>")
 }
 
 /// The `sockets` table, laid out like `netstat -tanp`.
@@ -273,7 +391,10 @@ fn render_table(rows: &[SocketRow], session: &Session) -> String {
         .map(|row| {
             [
                 row.name.clone(),
-                row.kind.proto_name().to_string(),
+                match row.layer {
+                    Some(layer) => format!("{}+{layer}", row.kind.proto_name()),
+                    None => row.kind.proto_name().to_string(),
+                },
                 row.recv_q.to_string(),
                 row.send_q.to_string(),
                 table_addr(row.local.as_ref(), None, row.kind, session),

@@ -15,6 +15,7 @@ use crate::parser::{Arg, Args, DataArg, SyntaxError};
 use crate::pattern::{as_written, Pattern};
 use crate::session::expand::Show;
 use crate::session::Session;
+use crate::tls::StreamEnd;
 use crate::wait::Deadline;
 
 pub const SPECS: &[Spec] = &[EXPECT, EXPECT_EOF];
@@ -391,8 +392,9 @@ fn expect_stream(
         };
         if n == 0 {
             return Err(Failure::Assertion(format!(
-                "expected {}, but the stream ended after {}",
+                "expected {}, but the stream ended{} after {}",
                 whole.expected(expected),
+                truncation(handle),
                 whole.arrived(expected, got, "")
             )));
         }
@@ -448,6 +450,14 @@ fn expect_timeout(whole: &Whole, expected: &[u8], got: usize, after: Duration) -
         what,
         after,
         detail: Some(detail),
+    }
+}
+
+/// Says when a TLS stream's end was a truncation (no close_notify).
+fn truncation(handle: &Handle) -> &'static str {
+    match handle.io.tls_end() {
+        Some(StreamEnd::Truncated) => " without close_notify (truncated)",
+        _ => "",
     }
 }
 
@@ -560,6 +570,14 @@ impl Run for ExpectEof {
                 bytes_literal(&buffer[..n])
             )));
         }
-        Ok(Outcome::EndOfStreamExpected)
+        match handle.io.tls_end() {
+            None => Ok(Outcome::EndOfStreamExpected),
+            Some(StreamEnd::CloseNotify) => Ok(Outcome::CloseNotifyExpected),
+            Some(StreamEnd::Truncated) => Err(Failure::Assertion(
+                "expected a clean end of stream, but the connection ended without close_notify \
+                 (truncated: the peer closed TCP without ending TLS, so what came may be cut short)"
+                    .to_string(),
+            )),
+        }
     }
 }

@@ -82,6 +82,7 @@ commands! {
     newline { NewLine }
     recv { Recv }
     framed { Framed }
+    tls { Tls }
     shutdown { Shutdown }
     close { Close }
     setsockopt { SetSockOpt }

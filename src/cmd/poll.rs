@@ -5,6 +5,7 @@ use std::time::Duration;
 use super::{Command, Fits, Flag, Run, Scope, Slot, Spec};
 use crate::duration::parse_timeout;
 use crate::errors::Failure;
+use crate::handle::Handle;
 use crate::outcome::Outcome;
 use crate::parser::{Arg, Args, SyntaxError};
 use crate::session::Session;
@@ -72,19 +73,51 @@ impl Run for Poll {
         };
         let waiting: Vec<_> = fds.iter().map(|&fd| (fd, events)).collect();
         let _label = waiting_for(|| format!("one of {} to be ready", self.names.join(", ")));
-        poll_many(&waiting, Deadline::after(timeout), "no handle ready")?;
-        // Report everything each socket is ready for, writing included.
-        let everything: Vec<_> = fds
-            .iter()
-            .map(|&fd| (fd, libc::POLLIN | libc::POLLOUT))
-            .collect();
-        let states = match poll_many(&everything, Deadline::after(Some(Duration::ZERO)), "") {
-            Ok(states) => states,
-            Err(Failure::Timeout { .. }) => vec![0; fds.len()],
-            Err(other) => return Err(other),
+        let deadline = Deadline::after(timeout);
+        let states = loop {
+            if !handles.iter().any(|h| h.io.readable_now()) {
+                poll_many(&waiting, deadline, "no handle ready")?;
+            }
+            let states = readiness(&handles)?;
+            // A TLS record that held no data (a session ticket, part of a
+            // record) woke the wait but gave nothing to read: wait on.
+            if states.iter().any(|&state| state & (events | HANG_UP) != 0) {
+                break states;
+            }
         };
         Ok(Outcome::Polled(
             self.names.iter().cloned().zip(states).collect(),
         ))
     }
+}
+
+/// POLLHUP and POLLERR, which poll(2) reports whatever was asked.
+const HANG_UP: i16 = libc::POLLHUP | libc::POLLERR;
+
+/// Everything each handle is ready for now, writing included. A handle
+/// with bytes buffered in user space (TLS plaintext) is readable; one
+/// whose kernel bytes are TLS records is readable only once they hold data
+/// (or the end), which reading them here finds out.
+fn readiness(handles: &[&Handle]) -> Result<Vec<i16>, Failure> {
+    let everything: Vec<_> = handles
+        .iter()
+        .map(|h| (h.as_fd(), libc::POLLIN | libc::POLLOUT))
+        .collect();
+    let mut states = match poll_many(&everything, Deadline::after(Some(Duration::ZERO)), "") {
+        Ok(states) => states,
+        Err(Failure::Timeout { .. }) => vec![0; handles.len()],
+        Err(other) => return Err(other),
+    };
+    for (state, handle) in states.iter_mut().zip(handles) {
+        if handle.io.passes_through() {
+            continue;
+        }
+        // An error (an alert) is news a receive would give at once.
+        let errored = *state & libc::POLLIN != 0 && handle.look(1, true).is_err();
+        *state &= !libc::POLLIN;
+        if errored || handle.io.readable_now() {
+            *state |= libc::POLLIN;
+        }
+    }
+    Ok(states)
 }

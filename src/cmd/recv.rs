@@ -14,6 +14,7 @@ use crate::handle::ReceiveMode;
 use crate::outcome::{Endpoint, Outcome, ReceiveKind, Received};
 use crate::parser::{check_variable_name, Arg, Args, SyntaxError};
 use crate::session::Session;
+use crate::tls::StreamEnd;
 
 pub const SPECS: &[Spec] = &[RECV, RECVFROM, RECVALL];
 
@@ -160,7 +161,10 @@ impl Run for Recv {
         })?;
         let from = from.filter(|_| self.mode == Mode::RecvFrom);
         let what = match size {
-            0 if handle.has_end_of_stream() => ReceiveKind::EndOfStream,
+            0 if handle.has_end_of_stream() => match handle.io.tls_end() {
+                Some(end) => ReceiveKind::TlsEnd(end),
+                None => ReceiveKind::EndOfStream,
+            },
             0 => ReceiveKind::EmptyDatagram,
             _ => {
                 buffer.truncate(size.min(max));
@@ -195,8 +199,12 @@ impl Recv {
             return;
         };
         let bytes = match what {
-            ReceiveKind::Bytes { bytes, .. } | ReceiveKind::All(bytes) => bytes.clone(),
-            ReceiveKind::EndOfStream | ReceiveKind::EmptyDatagram => Vec::new(),
+            ReceiveKind::Bytes { bytes, .. }
+            | ReceiveKind::All(bytes)
+            | ReceiveKind::AllTls(bytes, _) => bytes.clone(),
+            ReceiveKind::EndOfStream | ReceiveKind::TlsEnd(_) | ReceiveKind::EmptyDatagram => {
+                Vec::new()
+            }
         };
         session.vars.capture(name, bytes);
     }
@@ -232,7 +240,7 @@ impl Recv {
             }
         }
         drop(bulk);
-        let mut outcome = sink.finish(self.hex);
+        let mut outcome = sink.finish(self.hex, handle.io.tls_end());
         if let Outcome::Received(received) = &mut outcome {
             self.store(session, &received.what);
             received.captured_as = self.capture.clone();
@@ -315,15 +323,23 @@ impl Sink {
         })
     }
 
-    fn finish(self, hex: bool) -> Outcome {
+    /// What was read; `tls_end` says how a TLS stream ended.
+    fn finish(self, hex: bool, tls_end: Option<StreamEnd>) -> Outcome {
         match self {
             Sink::Memory(all) => Outcome::Received(Received {
-                what: ReceiveKind::All(all),
+                what: match tls_end {
+                    Some(end) => ReceiveKind::AllTls(all, end),
+                    None => ReceiveKind::All(all),
+                },
                 from: None,
                 hex,
                 captured_as: None,
             }),
-            Sink::File { path, count, .. } => Outcome::Saved { count, path },
+            Sink::File { path, count, .. } => Outcome::Saved {
+                count,
+                path,
+                tls_end,
+            },
         }
     }
 }

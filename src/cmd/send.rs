@@ -15,7 +15,7 @@ use crate::handle::Handle;
 use crate::outcome::{Endpoint, Outcome};
 use crate::parser::{Arg, Args, DataArg, SyntaxError};
 use crate::session::Session;
-use crate::wait::Deadline;
+use crate::wait::{wait_for, Deadline};
 
 pub const SPECS: &[Spec] = &[SEND, SENDALL, SENDTO];
 
@@ -93,6 +93,10 @@ pub struct Send {
 /// larger call could wait several timeouts in a row.
 const SENDFILE_CHUNK: u64 = 64 * 1024;
 
+/// How much of a file is read at a time to go through TLS: rustls' send
+/// buffer takes about this much at once.
+const THROUGH_CHUNK: usize = 256 * 1024;
+
 /// The most read from a file whose size the kernel does not know (procfs).
 const MAX_UNSIZED_FILE: u64 = 16 << 20;
 
@@ -127,8 +131,10 @@ impl Run for Send {
                 let sent = session.retry(handle, libc::POLLOUT, deadline, "no room to send", |h| {
                     h.send(bytes)
                 });
+                let sent = sent.map_err(send_failure)?;
+                flush_held(session, handle, deadline).map_err(send_failure)?;
                 Outcome::Sent {
-                    sent: sent.map_err(send_failure)? as u64,
+                    sent: sent as u64,
                     of: bytes.len() as u64,
                     captured,
                 }
@@ -162,7 +168,16 @@ impl Send {
         let resolved = session.resolve_data(&self.data)?;
         let (data, captured) = (resolved.data, resolved.captured);
         let to = session.resolve(to)?.into_owned();
-        let kind = session.handle(&self.name)?.socket()?.kind;
+        let handle = session.handle(&self.name)?;
+        let kind = handle.socket()?.kind;
+        if let Some(layer) = handle.io.layer() {
+            // sendto writes to the socket itself: the bytes would bypass TLS.
+            let layer = layer.to_uppercase();
+            return Err(Failure::usage(format!(
+                "{} is a {layer} connection: sendto would write past {layer} (use send or sendall)",
+                self.name
+            )));
+        }
         let target = to.resolve(kind)?;
         session.reaching(&target);
         let handle = session.handle(&self.name)?;
@@ -197,7 +212,34 @@ pub(super) fn send_all(
             })
             .map_err(|f| sent_first(send_failure(f), offset as u64, bytes.len() as u64))?;
     }
+    flush_held(session, handle, deadline).map_err(send_failure)?;
     Ok(offset as u64)
+}
+
+/// Waits until what the handle held back after its sends (TLS records)
+/// is in the kernel, so the peer can read it while this session waits on
+/// something else. A non-blocking handle tries once: the rest goes with
+/// its next send or receive.
+pub(super) fn flush_held(
+    session: &Session,
+    handle: &Handle,
+    deadline: Deadline,
+) -> Result<(), Failure> {
+    loop {
+        match handle.io.flush() {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if !handle.blocking() {
+                    return Ok(());
+                }
+                session.out.flush();
+                let fd = handle.io.poll_fd(libc::POLLOUT);
+                wait_for(fd, libc::POLLOUT, deadline, "no room to send")?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// Streams a file with sendfile(2): one call for `send`, until the end for `sendall`.
@@ -227,6 +269,9 @@ fn send_file(
         };
         return Ok((sent, bytes.len() as u64));
     }
+    if !handle.io.passes_through() {
+        return send_file_through(session, handle, &mut file, size, all, deadline);
+    }
     if !all {
         // One send(): the kernel takes what fits in the send buffer now.
         let count = size.min(1 << 30) as usize;
@@ -255,6 +300,45 @@ fn send_file(
         }
         sent += n;
     }
+    Ok((sent, size))
+}
+
+/// A file through a layer that must see its bytes (TLS encrypts them):
+/// read a piece at a time and sent like DATA, never loaded whole.
+fn send_file_through(
+    session: &Session,
+    handle: &Handle,
+    file: &mut File,
+    size: u64,
+    all: bool,
+    deadline: Deadline,
+) -> Result<(u64, u64), Failure> {
+    let mut piece = vec![0u8; THROUGH_CHUNK];
+    let mut sent: u64 = 0;
+    session.out.flush();
+    loop {
+        let count = file.read(&mut piece).map_err(Failure::from)?;
+        if count == 0 {
+            break; // the end, or the file became shorter while it was sent
+        }
+        let mut offset = 0;
+        while offset < count {
+            offset += session
+                .retry(handle, libc::POLLOUT, deadline, "no room to send", |h| {
+                    h.send(&piece[offset..count])
+                })
+                .map_err(|f| sent_first(send_failure(f), sent + offset as u64, size))?;
+            if !all {
+                break; // one send: what the connection took at once
+            }
+        }
+        sent += offset as u64;
+        if !all {
+            break;
+        }
+    }
+    flush_held(session, handle, deadline)
+        .map_err(|f| sent_first(send_failure(f), sent, size))?;
     Ok((sent, size))
 }
 

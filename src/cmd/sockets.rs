@@ -268,5 +268,6 @@ fn kernel_row(row: TcpRow, kind: Kind, note: Note) -> SocketRow {
         foreign: Some(row.remote.into()),
         state: row.state,
         note: Some(note),
+        layer: None,
     }
 }

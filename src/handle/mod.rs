@@ -10,6 +10,7 @@
 //! [`Handle::socket`], which names the handle when it is something else.
 
 mod socket;
+mod tls;
 
 use socket2::SockAddr;
 use std::io;
@@ -19,9 +20,11 @@ use std::time::Duration;
 
 use crate::errors::Failure;
 use crate::kind::Kind;
+use crate::tls::StreamEnd;
 use crate::wait::Deadline;
 
 pub use socket::{BoundFile, SocketIo};
+pub use tls::TlsIo;
 
 pub struct Handle {
     pub name: String,
@@ -85,8 +88,9 @@ impl HandleTimeout {
 /// and the session waits (`Session::retry`, `framing`) with deadlines and
 /// Ctrl-C. State that changes while reading (buffers, the view of a
 /// queue) sits behind interior mutability, so commands can hold the
-/// session's handle table and the transcript at once.
-pub trait Io {
+/// session's handle table and the transcript at once. `Any`, so that `tls`
+/// can take the socket out of a socket handle to wrap it.
+pub trait Io: std::any::Any {
     /// What the handle is, for messages: "a socket", "a program".
     fn what(&self) -> &'static str;
 
@@ -159,6 +163,36 @@ pub trait Io {
             deadline,
             what,
         )
+    }
+
+    /// Whether the bytes of the descriptor are the handle's bytes, so a
+    /// bulk transfer may use it directly (sendfile, a read that blocks in
+    /// the kernel); not so under TLS, whose bytes are encrypted records.
+    fn passes_through(&self) -> bool {
+        true
+    }
+
+    /// Sends what an earlier send left held in user space (TLS records
+    /// not yet in the kernel); `WouldBlock` until all of it went.
+    fn flush(&self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Sends what must go before the descriptor is closed (TLS's
+    /// `close_notify`); `WouldBlock` until it went.
+    fn finish(&self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// The protocol layered on the socket (`tls`), for `sockets`.
+    fn layer(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// How a TLS stream ended, once a receive saw it end (a clean
+    /// `close_notify`, or a truncation); `None` for every other kind.
+    fn tls_end(&self) -> Option<StreamEnd> {
+        None
     }
 
     /// Closes it; a socket also removes the Unix socket file its bind
@@ -250,6 +284,27 @@ impl Handle {
 
     pub fn has_end_of_stream(&self) -> bool {
         self.io.has_end_of_stream()
+    }
+
+    /// Whether the handle is a socket with nothing layered on it yet.
+    pub fn is_plain_socket(&self) -> bool {
+        let io: &dyn std::any::Any = &*self.io;
+        io.is::<SocketIo>()
+    }
+
+    /// Layers TLS on a plain socket handle whose handshake `conn` has
+    /// done; the handle keeps its name, settings and socket. A handle that
+    /// is not a plain socket comes back unchanged, as the error.
+    pub fn start_tls(mut self, conn: crate::tls::TlsConn) -> Result<Handle, Handle> {
+        if !self.is_plain_socket() {
+            return Err(self);
+        }
+        let io: Box<dyn std::any::Any> = self.io;
+        let socket = io
+            .downcast::<SocketIo>()
+            .expect("is_plain_socket checked the kind");
+        self.io = Box::new(TlsIo::new(*socket, conn));
+        Ok(self)
     }
 
     /// Whether the socket listens, as the kernel says (SO_ACCEPTCONN).

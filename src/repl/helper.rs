@@ -511,7 +511,7 @@ fn expansions_known(word: &str, handles: &[HandleInfo]) -> bool {
         match inner.rsplit_once('.') {
             // `${NAME.len}` is a variable's length, not a handle's field.
             Some((_, "len")) => true,
-            Some((handle, _)) if !handle.starts_with("env") && handle != "tls" => {
+            Some((handle, _)) if !handle.starts_with("env") && handle != crate::tls::NAME => {
                 handles.iter().any(|h| h.name == handle)
             }
             _ => true,

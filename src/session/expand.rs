@@ -190,9 +190,14 @@ impl Session {
             Var::Outside(name) => Err(Failure::usage(format!(
                 "${{{name}}} was not given (pass it on the command line)"
             ))),
-            Var::TlsCert => Err(Failure::usage(
-                "${tls.cert}: this build of sockrepl has no TLS",
-            )),
+            Var::TlsCert => {
+                let path = self.session_cert()?.path().to_string_lossy().into_owned();
+                let shown = match self.stable {
+                    true => "<tls.cert>".to_string(),
+                    false => path.clone(),
+                };
+                Ok(Filled::text(path, shown))
+            }
             Var::Variable(name) => self.variable(name, show),
             Var::Length(name) => {
                 let Filled {

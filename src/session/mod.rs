@@ -8,6 +8,7 @@
 pub mod expand;
 pub mod history;
 pub mod placeholders;
+mod tls;
 pub mod variables;
 
 use rustc_hash::FxHashMap;
@@ -66,6 +67,8 @@ pub struct Session {
     /// `trace on`: the capture of the session's packets (boxed: the
     /// interpreter only asks whether it is there).
     pub trace: Option<Box<crate::trace::Tracer>>,
+    /// The session's own TLS certificate (`${tls.cert}`), once made.
+    tls_cert: Option<crate::tls::SessionCert>,
     pub out: Transcript,
 }
 
@@ -85,6 +88,7 @@ impl Session {
             source_args: Vec::new(),
             history: History::default(),
             trace: None,
+            tls_cert: None,
             out,
         }
     }
@@ -199,10 +203,11 @@ impl Session {
                     if deadline.expired() {
                         return Err(deadline.timeout(what));
                     }
-                    if polled {
+                    if polled && handle.io.passes_through() {
                         // Ready by poll(2) yet still EAGAIN (a unix-dgram
                         // sender whose receiver is full): wait a little
-                        // rather than spin.
+                        // rather than spin. (Under TLS a wake-up may bring
+                        // part of a record only: that is no spin.)
                         let pause = deadline.remaining().unwrap_or(RETRY_PAUSE).min(RETRY_PAUSE);
                         crate::wait::sleep(pause)?;
                     }

@@ -67,8 +67,28 @@ fn certificate_error(problem: CertificateError, evidence: Evidence<'_>) -> TlsEr
         CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
             TlsError::CertificateNotYetValid { certificate }
         }
+        CertificateError::Other(other) if is_ca_used_as_end_entity(&other) => {
+            match certificate {
+                // Self-signed, and not given with --ca (that is trusted).
+                Some(cert) if cert.subject == cert.issuer => TlsError::UnknownIssuer {
+                    certificate: Some(cert),
+                },
+                _ => TlsError::BadCertificate(
+                    "the server presented a certificate authority's certificate as its own".into(),
+                ),
+            }
+        }
         other => TlsError::BadCertificate(Error::InvalidCertificate(other).to_string()),
     }
+}
+
+/// webpki's refusal of a CA certificate presented by a server: what
+/// `openssl req -x509` makes by default.
+fn is_ca_used_as_end_entity(error: &rustls::OtherError) -> bool {
+    matches!(
+        error.0.downcast_ref::<webpki::Error>(),
+        Some(webpki::Error::CaUsedAsEndEntity)
+    )
 }
 
 /// The names come from the certificate itself where it was recorded, as

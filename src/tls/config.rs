@@ -3,14 +3,15 @@
 //! One rustls configuration is built per connection: the client's verifier
 //! records the certificate of that one connection ([`RecordingVerifier`]),
 //! and building costs little next to a handshake. What is costly, loading
-//! the system's roots, happens once per process.
+//! the system's roots, happens once per process, and only when a chain
+//! needs them (not one that `--ca` vouches for).
 
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::ServerName;
+use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 
 use super::cert::{read_certificates, ServerIdentity};
@@ -104,7 +105,17 @@ pub(crate) fn client_setup(
     let name = server_name(options.sni.as_deref(), peer)?;
     let verifier = Arc::new(match &options.trust {
         Trust::Insecure => RecordingVerifier::insecure(),
-        Trust::Verify { ca } => RecordingVerifier::trusting(roots(ca.as_ref())?),
+        Trust::Verify { ca } => {
+            let given = match ca {
+                Some(path) => read_certificates(path)?,
+                None => Vec::new(),
+            };
+            let anchors = match ca {
+                Some(path) => Some(anchors(path, &given)?),
+                None => None,
+            };
+            RecordingVerifier::trusting(anchors, given)
+        }
     });
     let mut config = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
@@ -130,7 +141,16 @@ pub(crate) fn server_config(options: &ServerOptions) -> Result<Arc<ServerConfig>
         .with_single_cert(identity.chain, identity.key)
         .map_err(|e| TlsError::Protocol(e.to_string()))?;
     config.alpn_protocols = alpn_wire(&options.alpn)?;
+    // No session tickets: a sockrepl client never resumes (each connection
+    // has a configuration of its own), and the tickets' bytes, arriving
+    // after the handshake, would show as a receive queue that holds no data.
+    config.send_tls13_tickets = 0;
     Ok(Arc::new(config))
+}
+
+/// Checks `--sni HOST` before anything runs: a DNS name or an IP address.
+pub fn check_sni(host: &str) -> Result<(), TlsError> {
+    server_name(Some(host), None).map(|_| ())
 }
 
 /// `--sni HOST` as given, else the IP address connected to.
@@ -143,30 +163,28 @@ fn server_name(sni: Option<&str>, peer: Option<IpAddr>) -> Result<ServerName<'st
     }
 }
 
-/// The system's roots, plus every certificate of the `--ca` file.
-fn roots(ca: Option<&PathBuf>) -> Result<RootCertStore, TlsError> {
-    let mut roots = system_roots().clone();
-    let Some(path) = ca else {
-        return Ok(roots);
-    };
-    for cert in read_certificates(path)? {
-        roots.add(cert).map_err(|e| TlsError::File {
-            path: path.clone(),
+/// The certificates of the `--ca` file, as trust anchors of their own.
+fn anchors(path: &Path, given: &[CertificateDer<'static>]) -> Result<RootCertStore, TlsError> {
+    let mut roots = RootCertStore::empty();
+    for cert in given {
+        roots.add(cert.clone()).map_err(|e| TlsError::File {
+            path: path.to_path_buf(),
             problem: FileProblem::Malformed(e.to_string()),
         })?;
     }
     Ok(roots)
 }
 
-/// Loaded on first use and kept: reading the system store takes a while.
-/// Certificates it cannot parse are left out; none at all is not an error
-/// (every chain is then of an unknown issuer, unless `--ca` adds one).
-fn system_roots() -> &'static RootCertStore {
-    static ROOTS: OnceLock<RootCertStore> = OnceLock::new();
+/// The system's roots, loaded on first use and kept: reading the system
+/// store takes milliseconds, so a chain that `--ca` vouches for never
+/// waits for it. Certificates it cannot parse are left out; none at all is
+/// not an error (every chain is then of an unknown issuer).
+pub(crate) fn system_roots() -> &'static Arc<RootCertStore> {
+    static ROOTS: OnceLock<Arc<RootCertStore>> = OnceLock::new();
     ROOTS.get_or_init(|| {
         let mut roots = RootCertStore::empty();
         roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-        roots
+        Arc::new(roots)
     })
 }
 

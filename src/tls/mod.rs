@@ -46,7 +46,11 @@ mod tests;
 mod throughput_tests;
 
 pub use cert::{LazySessionCert, ServerIdentity, SessionCert};
-pub use config::{parse_alpn, ClientOptions, ServerOptions, Trust};
+
+/// The word `tls`, written once: the command's name, the namespace of
+/// `${tls.cert}` (so a reserved name), and the layer `sockets` shows.
+pub const NAME: &str = "tls";
+pub use config::{check_sni, parse_alpn, ClientOptions, ServerOptions, Trust};
 pub use conn::{Fill, Interest, Received, Step, StreamEnd, TlsConn};
 pub use error::{Alert, FileProblem, TlsError};
 pub use info::{sha256_fingerprint, CertTime, CertificateInfo, HandshakeInfo};

@@ -495,3 +495,97 @@ fn megabytes_arrive_whole_and_in_order_from_a_server_thread() {
     assert_eq!(data.len(), SIZE);
     assert!(data == expected, "the bytes differ");
 }
+
+/// A self-signed certificate marked as a CA, as `openssl req -x509` makes
+/// them, valid over the years given, and its PEM file.
+fn ca_marked(dir: &Path, from: i32, until: i32) -> (ServerIdentity, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    let key = KeyPair::generate().unwrap();
+    let mut params =
+        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+    params.distinguished_name.push(DnType::CommonName, "lab");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.not_before = rcgen::date_time_ymd(from, 1, 1);
+    params.not_after = rcgen::date_time_ymd(until, 1, 1);
+    let cert = params.self_signed(&key).unwrap();
+    let path = dir.join("ca-marked.pem");
+    std::fs::write(&path, cert.pem()).unwrap();
+    let identity = ServerIdentity {
+        chain: vec![cert.der().clone()],
+        key: rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+    };
+    (identity, path)
+}
+
+#[test]
+fn a_ca_marked_certificate_given_with_ca_is_trusted_as_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let (identity, path) = ca_marked(dir.path(), 2020, 2120);
+    let (result, _ends) = handshake(&trusting(&path), &serving(identity.clone()));
+    let info = result.expect("the --ca certificate is trusted");
+    let cert = info.client.peer_certificate.unwrap();
+    assert_eq!(
+        cert.sha256_fingerprint,
+        sha256_fingerprint(identity.certificate())
+    );
+}
+
+#[test]
+fn a_ca_marked_certificate_not_given_is_an_unknown_issuer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (identity, _path) = ca_marked(dir.path(), 2020, 2120);
+    let (result, _ends) = handshake(&ClientOptions::default(), &serving(identity));
+    match result {
+        Err(PairFailure::Client(error @ TlsError::UnknownIssuer { .. })) => assert_eq!(
+            error.to_string(),
+            "the peer's certificate is self-signed (CN=lab) and not trusted here"
+        ),
+        other => panic!("not an unknown issuer: {other:?}"),
+    }
+}
+
+#[test]
+fn a_certificate_trusted_as_itself_must_still_name_the_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let (identity, path) = ca_marked(dir.path(), 2020, 2120);
+    let mut client = trusting(&path);
+    client.sni = Some("example.com".into());
+    let (result, _ends) = handshake(&client, &serving(identity));
+    match result {
+        Err(PairFailure::Client(TlsError::NameMismatch {
+            expected,
+            presented,
+        })) => {
+            assert_eq!(expected, "example.com");
+            assert_eq!(presented, ["localhost", "127.0.0.1"]);
+        }
+        other => panic!("not a name mismatch: {other:?}"),
+    }
+}
+
+#[test]
+fn a_certificate_trusted_as_itself_must_still_be_valid_now() {
+    let dir = tempfile::tempdir().unwrap();
+    let (identity, path) = ca_marked(dir.path(), 2001, 2002);
+    let (result, _ends) = handshake(&trusting(&path), &serving(identity));
+    assert!(
+        matches!(
+            result,
+            Err(PairFailure::Client(TlsError::CertificateExpired { .. }))
+        ),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn the_server_sends_no_session_ticket_after_the_handshake() {
+    let (_info, ends, _session) = connected((&[], &[]));
+    // The server's last flight is done: a ticket would now wait unread.
+    let mut byte = [0u8; 1];
+    let peeked = ends.client_socket.peek(&mut byte);
+    assert_eq!(
+        peeked.map_err(|e| e.kind()),
+        Err(std::io::ErrorKind::WouldBlock),
+        "bytes wait on the client after the handshake"
+    );
+}

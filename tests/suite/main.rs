@@ -29,4 +29,5 @@ mod runner_v2;
 mod script;
 mod shell_pty;
 mod sockets_all;
+mod tls_peers;
 mod trace;

@@ -4,7 +4,6 @@
 //! lecture-style Python UDP client and a hand-built DNS client. Nothing
 //! here depends on a server that may be missing from the machine.
 
-
 use crate::common::{Running, Sock, GUARD};
 use std::io::{BufRead, BufReader};
 use std::path::Path;

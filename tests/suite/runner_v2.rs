@@ -10,7 +10,6 @@
 //! arguments, starts programs in its process group, hangs or writes to the
 //! skip channel exactly as a test needs.
 
-
 use std::ffi::CString;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;

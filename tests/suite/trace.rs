@@ -9,7 +9,6 @@
 //! and are skipped by `require capture` without it. This file runs them
 //! again as `nobody` under `--netns`, so they run whoever runs the tests.
 
-
 use crate::common::Sock;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
