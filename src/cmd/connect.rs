@@ -116,10 +116,27 @@ impl Connect {
         let what = format!("no answer from {shown}");
         wait_for(handle.as_fd(), libc::POLLOUT, session.deadline(handle), &what)?;
         match socket.take_error()? {
-            Some(error) => Err(error.into()),
+            Some(error) => {
+                // As after a blocking connect: the socket may connect again.
+                forget_failed_connect(socket);
+                Err(error.into())
+            }
             None => Ok(()),
         }
     }
+}
+
+/// Makes a socket whose connect failed ready for another, as a blocking
+/// connect leaves it: Linux keeps a non-blocking TCP socket "connecting"
+/// after the refusal was read from SO_ERROR, and would answer the next
+/// connect with ECONNABORTED. Connecting to AF_UNSPEC disconnects it.
+fn forget_failed_connect(socket: &socket2::Socket) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: sockaddr is plain data; an all-zero one is AF_UNSPEC.
+    let unspecified: libc::sockaddr = unsafe { std::mem::zeroed() };
+    let length = std::mem::size_of::<libc::sockaddr>() as libc::socklen_t;
+    // SAFETY: connect(2) reads `length` bytes of a valid sockaddr.
+    unsafe { libc::connect(socket.as_raw_fd(), &unspecified, length) };
 }
 
 fn connect_hint(errno: Errno, addr: &str) -> Option<String> {
