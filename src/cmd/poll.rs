@@ -71,7 +71,16 @@ impl Run for Poll {
             libc::POLLIN
         };
         let waiting: Vec<_> = fds.iter().map(|&fd| (fd, events)).collect();
-        poll_many(&waiting, Deadline::after(timeout), "no handle ready")?;
+        // Output a program's handle has buffered already is ready now.
+        let buffered: Vec<bool> = handles.iter().map(|h| h.io.readable_now()).collect();
+        let ready_now = buffered.contains(&true);
+        let wait = if ready_now { Some(Duration::ZERO) } else { timeout };
+        match poll_many(&waiting, Deadline::after(wait), "no handle ready") {
+            Err(Failure::Timeout { .. }) if ready_now => {}
+            other => {
+                other?;
+            }
+        }
         // Report everything each socket is ready for, writing included.
         let everything: Vec<_> = fds
             .iter()
@@ -82,6 +91,13 @@ impl Run for Poll {
             Err(Failure::Timeout { .. }) => vec![0; fds.len()],
             Err(other) => return Err(other),
         };
+        let states = states
+            .into_iter()
+            .zip(buffered)
+            .map(|(revents, buffered)| match buffered {
+                true => revents | libc::POLLIN,
+                false => revents,
+            });
         Ok(Outcome::Polled(
             self.names.iter().cloned().zip(states).collect(),
         ))

@@ -128,7 +128,7 @@ impl Run for Send {
                     h.send(bytes)
                 });
                 Outcome::Sent {
-                    sent: sent.map_err(send_failure)? as u64,
+                    sent: sent.map_err(|f| send_failure(handle, f))? as u64,
                     of: bytes.len() as u64,
                     captured,
                 }
@@ -171,7 +171,7 @@ impl Send {
         let sent = session.retry(handle, libc::POLLOUT, deadline, "no room to send", |_| {
             socket.send_to(&bytes, &target)
         });
-        let sent = sent.map_err(send_failure)?;
+        let sent = sent.map_err(|f| send_failure(handle, f))?;
         session.note_kernel_choice(&self.name);
         Ok(Outcome::SentTo {
             sent: sent as u64,
@@ -194,7 +194,9 @@ pub(super) fn send_all(
             .retry(handle, libc::POLLOUT, deadline, "no room to send", |h| {
                 h.send(rest)
             })
-            .map_err(|f| sent_first(send_failure(f), offset as u64, bytes.len() as u64))?;
+            .map_err(|f| {
+                sent_first(send_failure(handle, f), offset as u64, bytes.len() as u64)
+            })?;
     }
     Ok(offset as u64)
 }
@@ -222,7 +224,7 @@ fn send_file(
                 .retry(handle, libc::POLLOUT, deadline, "no room to send", |h| {
                     h.send(&bytes)
                 })
-                .map_err(send_failure)? as u64,
+                .map_err(|f| send_failure(handle, f))? as u64,
         };
         return Ok((sent, bytes.len() as u64));
     }
@@ -231,9 +233,9 @@ fn send_file(
         let count = size.min(1 << 30) as usize;
         let sent = session
             .retry(handle, libc::POLLOUT, deadline, "no room to send", |h| {
-                sendfile(h.as_fd(), &file, count)
+                sendfile(h.io.poll_fd(libc::POLLOUT), &file, count)
             })
-            .map_err(send_failure)?;
+            .map_err(|f| send_failure(handle, f))?;
         return Ok((sent, size));
     }
     let mut sent: u64 = 0;
@@ -247,8 +249,8 @@ fn send_file(
     while sent < size {
         let count = (size - sent).min(SENDFILE_CHUNK) as usize;
         let n = bulk
-            .call(|h| sendfile(h.as_fd(), &file, count))
-            .map_err(|f| sent_first(send_failure(f), sent, size))?;
+            .call(|h| sendfile(h.io.poll_fd(libc::POLLOUT), &file, count))
+            .map_err(|f| sent_first(send_failure(handle, f), sent, size))?;
         if n == 0 {
             break; // the file became shorter while it was sent
         }
@@ -319,7 +321,10 @@ fn sent_first(failure: Failure, sent: u64, of: u64) -> Failure {
     failure.with_progress(format!("{sent} of {of} bytes were sent first"))
 }
 
-pub(super) fn send_failure(failure: Failure) -> Failure {
+/// A failed send with its hint: what this kind of handle knows (a
+/// program that exited), else what the errno means for a socket.
+pub(super) fn send_failure(handle: &Handle, failure: Failure) -> Failure {
+    let failure = failure.with_hint(|errno| handle.io.failure_hint(errno));
     failure.with_hint(|errno| {
         Some(match errno {
             Errno::EPIPE => {
