@@ -217,6 +217,9 @@ fn run_script(cli: &Cli, script: &Script, args: &[String]) -> i32 {
     let mut interpreter = Interpreter::new(session(cli), true);
     interpreter.args = args.to_vec();
     let end = interpreter.run_script(script);
+    if end == End::Failed {
+        report_leftover_output(&mut interpreter.session);
+    }
     interpreter.session.close_all();
     match end {
         End::Skipped => {
@@ -230,6 +233,49 @@ fn run_script(cli: &Cli, script: &Script, args: &[String]) -> i32 {
         end => end.status(cli.skip_status),
     }
 }
+
+/// After a failure, what each program wrote that the script never read
+/// (a traceback, a usage line: why it failed, often) goes to stderr, after
+/// the programs have ended: not part of the transcript, which stays
+/// deterministic, but shown by `sockrepl test` and in its reports.
+fn report_leftover_output(session: &mut Session) {
+    // A program that crashed may still be writing why (Python closes its
+    // sockets before it prints the traceback): a moment to finish.
+    let settle = crate::wait::Deadline::after(Some(LEFTOVER_SETTLE));
+    for handle in session.handles() {
+        if let Ok(program) = handle.program() {
+            let _ = program.wait_exit(settle, "an exit");
+        }
+    }
+    session.end_programs(crate::program::DEFAULT_GRACE);
+    for handle in session.handles() {
+        let Ok(program) = handle.program() else {
+            continue;
+        };
+        let (unread, status) = program.leftover_output();
+        if unread.is_empty() {
+            continue;
+        }
+        let ended = status.map(|s| format!(", which {s},")).unwrap_or_default();
+        eprintln!(
+            "sockrepl: what {}{ended} wrote that was not read:",
+            handle.name
+        );
+        let text = String::from_utf8_lossy(&unread[..unread.len().min(LEFTOVER_SHOWN)]);
+        for line in text.lines() {
+            eprintln!("  {}| {line}", handle.name);
+        }
+        if unread.len() > LEFTOVER_SHOWN {
+            eprintln!("  ({} more bytes)", unread.len() - LEFTOVER_SHOWN);
+        }
+    }
+}
+
+/// How long a failure waits for its programs to exit on their own.
+const LEFTOVER_SETTLE: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// How much of a program's unread output a failure shows on stderr.
+const LEFTOVER_SHOWN: usize = 4096;
 
 /// The script's bytes, how to name it, and its path (none for stdin).
 fn read_script(file: &str) -> Result<(Vec<u8>, String, Option<PathBuf>), String> {

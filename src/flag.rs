@@ -17,6 +17,8 @@ pub const ALL: &[&str] = &[
     "--as",
     "--re",
     "--max",
+    "--cwd",
+    "--env",
 ];
 
 /// Whether `word` is one of the language's flags.

@@ -71,7 +71,14 @@ impl Interpreter {
     }
 
     /// Runs every line of a script, stopping at the first failure.
+    /// Programs are found from, and run in, the directory of the script
+    /// being run, also from the lines of a file it sources: a shared
+    /// grading script sourced by each submission's script starts that
+    /// submission's program.
     pub fn run_script(&mut self, script: &Script) -> End {
+        if self.source_depth == 0 {
+            self.session.script_dir = script.dir.clone();
+        }
         self.run_lines(script, &script.lines)
     }
 
@@ -95,6 +102,8 @@ impl Interpreter {
             Command::Repeat(repeat) => return self.run_repeat(script, line, repeat),
             command => command.apply(&mut self.session),
         };
+        // A program that exited meanwhile is not left a zombie.
+        self.session.reap_programs();
         match result {
             Ok(outcome) => self.show_outcome(&outcome),
             Err(failure) => {

@@ -45,6 +45,13 @@ pub enum Outcome {
         handle: String,
         peer: Endpoint,
     },
+    /// `spawn`: the program as the script wrote it, and its process id
+    /// (`<NAME.pid>` under `--stable`).
+    Spawned {
+        handle: String,
+        command: String,
+        pid: u32,
+    },
     Sent {
         sent: u64,
         of: u64,
@@ -68,6 +75,8 @@ pub enum Outcome {
     Address(Endpoint),
     Polled(Vec<(String, i16)>),
     Table(Vec<SocketRow>),
+    /// `sockets` when some handles are programs: every handle, in order.
+    Handles(Vec<TableRow>),
     Expected {
         count: u64,
         /// A captured value was part of what was expected.
@@ -117,4 +126,25 @@ pub enum ReceiveKind {
     All(Vec<u8>),
     EndOfStream,
     EmptyDatagram,
+}
+
+/// One line of the `sockets` table.
+#[derive(Debug)]
+pub enum TableRow {
+    /// Boxed: a socket's row (two addresses) is much larger than a program's.
+    Socket(Box<SocketRow>),
+    Program(ProgramRow),
+}
+
+/// A program handle in the `sockets` table: `prog`, the unread output and
+/// the input it has not read, its pid and what runs, and its state.
+#[derive(Debug)]
+pub struct ProgramRow {
+    pub name: String,
+    pub recv_q: u64,
+    pub send_q: u64,
+    pub pid: u32,
+    pub program: String,
+    /// `running`, `exited 3`, `killed SIGTERM`.
+    pub state: String,
 }

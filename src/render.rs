@@ -10,7 +10,7 @@ use crate::data::{bytes_literal, hexdump};
 use crate::errors::describe_errno;
 use crate::kind::Kind;
 use crate::netstat::SocketRow;
-use crate::outcome::{Endpoint, Outcome, ReceiveKind, Received};
+use crate::outcome::{Endpoint, Outcome, ProgramRow, ReceiveKind, Received, TableRow};
 use crate::session::Session;
 
 /// Appends the text an outcome shows to `out` (nothing for a silent one).
@@ -39,6 +39,14 @@ pub fn render(outcome: &Outcome, session: &Session, out: &mut String) {
         Outcome::ConnectResult(None) => out.write_str("0"),
         Outcome::ConnectResult(Some(errno)) => out.write_str(&describe_errno(*errno)),
         Outcome::Accepted { handle, peer } => write!(out, "accepted {handle} from {}", addr(peer)),
+        Outcome::Spawned {
+            handle,
+            command,
+            pid,
+        } => match session.stable {
+            true => write!(out, "started {handle}: {command} (pid <{handle}.pid>)"),
+            false => write!(out, "started {handle}: {command} (pid {pid})"),
+        },
         Outcome::Sent {
             captured: true,
             sent,
@@ -78,6 +86,7 @@ pub fn render(outcome: &Outcome, session: &Session, out: &mut String) {
             out.write_str(&lines.join("\n"))
         }
         Outcome::Table(rows) => out.write_str(&render_table(rows, session)),
+        Outcome::Handles(rows) => out.write_str(&render_handles(rows, session)),
         Outcome::Expected { captured: true, .. } if session.stable => {
             out.write_str("ok: <N> bytes as expected")
         }
@@ -258,6 +267,53 @@ fn render_received(received: &Received, session: &Session, out: &mut String) -> 
 
 /// The `sockets` table, laid out like `netstat -tanp`.
 fn render_table(rows: &[SocketRow], session: &Session) -> String {
+    let cells: Vec<[String; 7]> = rows.iter().map(|row| socket_cells(row, session)).collect();
+    layout_table(&cells)
+}
+
+/// The `sockets` table with programs among the sockets.
+fn render_handles(rows: &[TableRow], session: &Session) -> String {
+    let cells: Vec<[String; 7]> = rows
+        .iter()
+        .map(|row| match row {
+            TableRow::Socket(socket) => socket_cells(socket, session),
+            TableRow::Program(program) => program_cells(program, session),
+        })
+        .collect();
+    layout_table(&cells)
+}
+
+fn socket_cells(row: &SocketRow, session: &Session) -> [String; 7] {
+    [
+        row.name.clone(),
+        row.kind.proto_name().to_string(),
+        row.recv_q.to_string(),
+        row.send_q.to_string(),
+        table_addr(row.local.as_ref(), None, row.kind, session),
+        table_addr(row.foreign.as_ref(), row.local.as_ref(), row.kind, session),
+        row.state.to_string(),
+    ]
+}
+
+/// A program's line: its pid where a socket has its local address, and
+/// what runs where a socket has its peer.
+fn program_cells(row: &ProgramRow, session: &Session) -> [String; 7] {
+    let pid = match session.stable {
+        true => format!("pid <{}.pid>", row.name),
+        false => format!("pid {}", row.pid),
+    };
+    [
+        row.name.clone(),
+        "prog".to_string(),
+        row.recv_q.to_string(),
+        row.send_q.to_string(),
+        pid,
+        row.program.clone(),
+        row.state.clone(),
+    ]
+}
+
+fn layout_table(cells: &[[String; 7]]) -> String {
     let header = [
         "Name",
         "Proto",
@@ -267,22 +323,8 @@ fn render_table(rows: &[SocketRow], session: &Session) -> String {
         "Foreign Address",
         "State",
     ];
-    let cells: Vec<[String; 7]> = rows
-        .iter()
-        .map(|row| {
-            [
-                row.name.clone(),
-                row.kind.proto_name().to_string(),
-                row.recv_q.to_string(),
-                row.send_q.to_string(),
-                table_addr(row.local.as_ref(), None, row.kind, session),
-                table_addr(row.foreign.as_ref(), row.local.as_ref(), row.kind, session),
-                row.state.to_string(),
-            ]
-        })
-        .collect();
     let mut widths = header.map(str::len);
-    for row in &cells {
+    for row in cells {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.len());
         }
@@ -304,7 +346,7 @@ fn render_table(rows: &[SocketRow], session: &Session) -> String {
     };
     let mut lines = vec![format_row(&header.map(String::from))];
     lines.extend(cells.iter().map(|row| format_row(row)));
-    if rows.is_empty() {
+    if cells.is_empty() {
         lines.push("(no handles)".to_string());
     }
     lines.join("\n")

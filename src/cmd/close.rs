@@ -1,7 +1,13 @@
-//! `close`: close a socket and forget its handle.
+//! `close`: close a socket and forget its handle; for a program, end it
+//! (SIGTERM, SIGKILL after 1 s) and reap it.
 
 use super::{Command, Fits, Run, Scope, Slot, Spec};
+use nix::sys::signal::Signal;
+
+use crate::duration::format_duration;
 use crate::errors::Failure;
+use crate::handle::ProgramIo;
+use crate::program::{ExitStatus, DEFAULT_GRACE};
 use crate::outcome::Outcome;
 use crate::parser::{Args, SyntaxError};
 use crate::session::Session;
@@ -11,8 +17,8 @@ pub const SPECS: &[Spec] = &[CLOSE];
 pub const CLOSE: Spec = Spec {
     name: "close",
     synopsis: "close NAME",
-    summary:
-        "Close the socket and forget the handle; a Unix socket file its bind created is removed.",
+    summary: "Close the socket and forget the handle; a Unix socket file its bind created is \
+              removed. A program is ended: SIGTERM to its process group, SIGKILL after 1s, reaped.",
     python: "s.close()",
     example: "close cli",
     args: &[Slot::Handle(Fits::Any)],
@@ -38,7 +44,35 @@ impl Close {
 
 impl Run for Close {
     fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
-        let removed = session.remove(&self.name)?.close();
+        let mut handle = session.remove(&self.name)?;
+        if let Some(program) = handle.io.as_program_mut() {
+            session.out.flush(); // ending it may take the grace period
+            return Ok(Outcome::Text(end_program(program)));
+        }
+        let removed = handle.close();
         Ok(Outcome::Closed { removed })
+    }
+}
+
+/// Ends a program and says how it ended: by itself before, at the
+/// SIGTERM, or only at the SIGKILL.
+fn end_program(program: &mut ProgramIo) -> String {
+    let running = program.status_now().is_none();
+    match program.end(DEFAULT_GRACE) {
+        Ok(status) if !running => format!("closed: it had already {}", past(status)),
+        Ok(status @ ExitStatus::Signaled { signal: Signal::SIGKILL, .. }) => format!(
+            "closed: it {status} (SIGTERM did not end it within {})",
+            format_duration(DEFAULT_GRACE)
+        ),
+        Ok(status) => format!("closed: it {status}"),
+        Err(error) => format!("closed: {error}"),
+    }
+}
+
+/// "exited with status 0", "been killed by SIGTERM": after "it had already".
+fn past(status: ExitStatus) -> String {
+    match status {
+        ExitStatus::Exited(_) => status.to_string(),
+        ExitStatus::Signaled { .. } => status.to_string().replacen("was ", "been ", 1),
     }
 }

@@ -84,6 +84,9 @@ commands! {
     framed { Framed }
     shutdown { Shutdown }
     close { Close }
+    spawn { Spawn }
+    wait { Wait }
+    signal { SignalCommand }
     setsockopt { SetSockOpt }
     getsockopt { GetSockOpt }
     settimeout { SetTimeout }

@@ -4,7 +4,9 @@ use super::{Command, Run, Scope, Spec};
 use crate::errors::Failure;
 use crate::kind::Family;
 use crate::netstat::{socket_row, ProcTcp};
-use crate::outcome::Outcome;
+use crate::handle::{Handle, ProgramIo};
+use crate::outcome::{Outcome, ProgramRow, TableRow};
+use crate::program::{signal_name, ExitStatus};
 use crate::session::Session;
 
 pub const SPECS: &[Spec] = &[SOCKETS];
@@ -29,7 +31,11 @@ pub struct Sockets;
 
 impl Run for Sockets {
     fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
+        session.reap_programs(); // so each program's state is its latest
         let handles = session.handles();
+        if handles.iter().any(|h| h.io.as_program().is_some()) {
+            return Ok(Outcome::Handles(with_programs(&handles)));
+        }
         let tcp = handles
             .iter()
             .filter_map(|h| h.kind())
@@ -46,5 +52,38 @@ impl Run for Sockets {
                 .filter_map(|h| h.socket().ok().map(|s| socket_row(h, s, &proc_tcp)))
                 .collect(),
         ))
+    }
+}
+
+/// Every handle's row, programs among the sockets, in the order made.
+fn with_programs(handles: &[&Handle]) -> Vec<TableRow> {
+    let proc_tcp = ProcTcp::load();
+    handles
+        .iter()
+        .filter_map(|h| match h.io.as_program() {
+            Some(program) => Some(TableRow::Program(program_row(h, program))),
+            None => h
+                .socket()
+                .ok()
+                .map(|s| TableRow::Socket(Box::new(socket_row(h, s, &proc_tcp)))),
+        })
+        .collect()
+}
+
+fn program_row(handle: &Handle, io: &ProgramIo) -> ProgramRow {
+    let (recv_q, send_q) = io.queues();
+    let program = io.program();
+    let state = match program.status() {
+        None => "running".to_string(),
+        Some(ExitStatus::Exited(code)) => format!("exited {code}"),
+        Some(ExitStatus::Signaled { signal, .. }) => format!("killed {}", signal_name(signal)),
+    };
+    ProgramRow {
+        name: handle.name.clone(),
+        recv_q,
+        send_q,
+        pid: program.pid(),
+        program: program.name().to_string(),
+        state,
     }
 }

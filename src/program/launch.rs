@@ -297,7 +297,7 @@ fn exec_error(path: &Path, error: &io::Error) -> ProgramError {
             errno: Errno::ETXTBSY,
             why: "the file is open for writing",
         },
-        errno => ProgramError::sys("spawn", errno),
+        errno => ProgramError::sys("fork", errno),
     }
 }
 

@@ -347,7 +347,7 @@ fn wait_for_any<'fd>(
     };
     match poll(fds, poll_timeout(limit)) {
         Ok(_) | Err(Errno::EINTR) => {}
-        Err(errno) => return Err(ProgramError::sys("poll", errno)),
+        Err(errno) => return Err(ProgramError::sys("poll(2)", errno)),
     }
     if fds[watched..].iter().any(|fd| fd.any().unwrap_or(false)) {
         return Err(ProgramError::Interrupted);
