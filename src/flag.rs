@@ -17,6 +17,7 @@ pub const ALL: &[&str] = &[
     "--as",
     "--re",
     "--max",
+    "--retry",
     "--cwd",
     "--env",
 ];
