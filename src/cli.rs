@@ -1,7 +1,8 @@
 //! The command line: which mode runs, with which flags, and the exit status.
 //!
 //! Status 0: everything ran and held; 1: a command or assertion failed;
-//! 2: usage error, unreadable file or syntax error; 130: interrupted.
+//! 2: usage error, unreadable file or syntax error; 130: interrupted;
+//! 143 or 129: ended by SIGTERM or SIGHUP (after cleaning up).
 
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
@@ -92,6 +93,11 @@ enum Mode {
         files: Vec<PathBuf>,
     },
 }
+
+/// When SIGTERM or SIGHUP ends a session, how long its programs get
+/// between their SIGTERM and SIGKILL: the test runner kills the session
+/// itself 1 s after its own SIGTERM, and the programs must be gone first.
+pub const TERMINATION_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// `NAME=VALUE` for `--set`.
 fn parse_set(word: &str) -> Result<(String, String), String> {
@@ -214,11 +220,17 @@ fn run_script(cli: &Cli, script: &Script, args: &[String]) -> i32 {
     if let Err(error) = crate::wait::catch_interrupts() {
         eprintln!("sockrepl: cannot catch Ctrl-C: {error}");
     }
+    if let Err(error) = crate::wait::catch_terminations() {
+        eprintln!("sockrepl: cannot catch SIGTERM and SIGHUP: {error}");
+    }
     let mut interpreter = Interpreter::new(session(cli), true);
     interpreter.args = args.to_vec();
     let end = interpreter.run_script(script);
-    if end == End::Failed {
-        report_leftover_output(&mut interpreter.session);
+    match end {
+        // Whoever sent it may not wait long: a shorter grace for programs.
+        End::Terminated(_) => interpreter.session.end_programs(TERMINATION_GRACE),
+        End::Failed => report_leftover_output(&mut interpreter.session),
+        _ => {}
     }
     interpreter.session.close_all();
     match end {

@@ -28,6 +28,8 @@ pub enum End {
     Skipped,
     /// Ctrl-C during a command.
     Interrupted,
+    /// SIGTERM or SIGHUP: the session ends, cleaned up, with 128 + it.
+    Terminated(i32),
 }
 
 impl End {
@@ -39,6 +41,7 @@ impl End {
             End::Exit(status) => status,
             End::Skipped => skip_status,
             End::Interrupted => 130,
+            End::Terminated(signal) => 128 + signal,
         }
     }
 }
@@ -96,6 +99,9 @@ impl Interpreter {
 
     /// Runs one line: echo, apply, render; a failure writes its one line.
     pub fn run_line(&mut self, script: &Script, line: &Line) -> End {
+        if let Some(end) = self.stopped_before(script, line) {
+            return end;
+        }
         self.echo_line(line);
         let result = match &line.command {
             Command::Source(source) => return self.run_source(script, line, source),
@@ -106,13 +112,37 @@ impl Interpreter {
         self.session.reap_programs();
         match result {
             Ok(outcome) => self.show_outcome(&outcome),
+            Err(Failure::Interrupted) => self.interrupted(script, line, ""),
             Err(failure) => {
                 self.report(script, line, &failure);
-                if failure == Failure::Interrupted {
-                    End::Interrupted
-                } else {
-                    End::Failed
-                }
+                End::Failed
+            }
+        }
+    }
+
+    /// A Ctrl-C, SIGTERM or SIGHUP that came while no command waited
+    /// stops the run before the next line, as it would stop a wait.
+    fn stopped_before(&mut self, script: &Script, line: &Line) -> Option<End> {
+        if !crate::wait::interrupt_pending() {
+            return None;
+        }
+        crate::wait::take_interrupt();
+        Some(self.interrupted(script, line, " before this line ran"))
+    }
+
+    /// The failure line of an interruption, and how the run ends.
+    fn interrupted(&mut self, script: &Script, line: &Line, when: &str) -> End {
+        match crate::wait::termination() {
+            Some(signal) => {
+                let name = crate::program::signal_name_of(signal);
+                let failure = Failure::usage(format!("stopped by {name}{when}"));
+                self.report(script, line, &failure);
+                End::Terminated(signal)
+            }
+            None => {
+                let failure = Failure::usage(format!("interrupted{when}"));
+                self.report(script, line, &failure);
+                End::Interrupted
             }
         }
     }

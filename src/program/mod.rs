@@ -36,7 +36,7 @@ pub use error::ProgramError;
 pub use launch::SpawnRequest;
 pub use output::OUTPUT_CAP;
 pub use reaper::FALLBACK_TICK;
-pub use status::{parse_signal, signal_name, ExitStatus, ExpectedExit};
+pub use status::{parse_signal, signal_name, signal_name_of, ExitStatus, ExpectedExit};
 
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
