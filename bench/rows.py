@@ -532,6 +532,13 @@ def scale(env):
     return row
 
 
+def _program_rows():
+    # Imported here: program_rows imports this module's helpers.
+    import program_rows
+
+    return {"netns": program_rows.netns, "spawn": program_rows.spawn}
+
+
 def _protocol_rows():
     # Imported here: protocol_rows imports this module's helpers.
     import protocol_rows
@@ -551,4 +558,5 @@ ROWS = {
     "golden": golden,
     "scale": scale,
     **_protocol_rows(),
+    **_program_rows(),
 }
