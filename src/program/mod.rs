@@ -20,6 +20,7 @@
 //! small process that sees the end of sockrepl as the end of a pipe and
 //! then sends SIGKILL to every process group still registered.
 
+mod clone;
 mod end;
 mod error;
 pub mod group;
