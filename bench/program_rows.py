@@ -1,6 +1,7 @@
 """The rows of programs under test and isolated networks (SPEC §13-§14):
 `sockrepl test --netns` against the same run without namespaces, and
-`spawn` + `wait` of /bin/true against Python's subprocess.run."""
+`spawn` + `wait` of /bin/true against Python's subprocess.run and against
+the floor: a C loop of posix_spawn and waitpid."""
 
 import os
 
@@ -63,10 +64,12 @@ def spawn(env):
             "Python: subprocess.run(['/bin/true'])",
             lambda: run_once([env.python, os.path.join(HERE, "py", "spawn_true.py"), str(SPAWNS)], 120, stderr=err),
         ),
+        # The kernel's part alone: what no harness can go below.
+        Candidate("C: posix_spawn + waitpid (the floor)", lambda: run_once([env.c_bin["spawnloop"], str(SPAWNS)], 120, stderr=err)),
     ]
     samples = interleave(candidates, env.runs["roundtrip"], progress=progress(env, row.key))
-    ours, python = (median(samples[c.name]) for c in candidates)
-    ours_cpu, python_cpu = (median(samples[c.name], key=lambda s: s.cpu) for c in candidates)
+    ours, python, floor = (median(samples[c.name]) for c in candidates)
+    ours_cpu, python_cpu, _ = (median(samples[c.name], key=lambda s: s.cpu) for c in candidates)
     row.lines = [
         timing_line(c.name, samples[c.name], f"{median(samples[c.name]) / SPAWNS * 1e6:.0f} µs per program")
         for c in candidates
@@ -74,5 +77,7 @@ def spawn(env):
     row.checks = [
         Check("spawn + wait vs Python subprocess.run (wall)", f"{ours / python:.3f}×", "≤ 0.5×", ours <= 0.5 * python),
         Check("spawn + wait vs Python subprocess.run (CPU)", f"{ours_cpu / python_cpu:.3f}×", "(for reference)", True),
+        Check("the floor (C posix_spawn) vs Python", f"{floor / python:.3f}×", "(for reference)", True),
+        Check("spawn + wait vs the floor", f"{ours / floor:.3f}×", "(for reference)", True),
     ]
     return row
