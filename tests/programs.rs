@@ -495,3 +495,20 @@ fn sigterm_at_the_shells_prompt_ends_its_programs() {
 fn sigterm_during_a_shell_command_ends_its_programs() {
     shell_ended_by_sigterm(true);
 }
+
+#[test]
+fn a_megabyte_goes_through_cat_and_back_without_deadlock() {
+    // Far more than two pipes hold: sendall must read cat's output while
+    // it waits for room in cat's stdin, or both would block for good.
+    let data: Vec<u8> = (0..(1 << 20)).map(|i: u32| (i % 251) as u8).collect();
+    let run = allowed(
+        "spawn cat -- cat\nsendall cat --file big\nexpect cat --file big\n\
+         shutdown cat write\nexpect_eof cat\nwait cat\n",
+    )
+    .file("big", &data)
+    .run();
+    run.assert_status(0)
+        .assert_outcome("sendall cat --file big", "sent 1048576 bytes")
+        .assert_outcome("expect cat --file big", "ok: 1048576 bytes as expected")
+        .assert_outcome("expect_eof cat", "ok: end of stream");
+}
