@@ -112,31 +112,73 @@ fn guard(read_end: libc::c_int) -> ! {
     }
 }
 
+/// How often the guardian empties its pipe while sockrepl runs: it is
+/// not woken for every message (a spawn would cost two context switches),
+/// only when the pipe ends, and this often to keep the pipe from filling.
+const DRAIN_EVERY_MS: libc::c_int = 1000;
+
 /// Keeps the list of groups up to date until the pipe ends.
 fn read_until_end(fd: libc::c_int, groups: &mut [i32; MAX_GROUPS], count: &mut usize) {
-    let mut buffer = [0u8; 4096];
-    let mut kept = 0; // bytes of a message cut by a read (never, in practice)
+    // SAFETY: fcntl and poll on the guardian's own descriptor.
+    unsafe { libc::fcntl(fd, libc::F_SETFL, libc::O_NONBLOCK) };
+    let mut kept = [0u8; 4];
+    let mut partial = 0; // bytes of a message cut by a read (never, in practice)
     loop {
+        // No events asked: only the writer's end (POLLHUP) wakes it.
+        let mut watch = libc::pollfd {
+            fd,
+            events: 0,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        unsafe { libc::poll(&mut watch, 1, DRAIN_EVERY_MS) };
+        let ended = drain(fd, &mut kept, &mut partial, groups, count);
+        if ended || watch.revents & (libc::POLLHUP | libc::POLLERR) != 0 {
+            // Whatever the writer left is read by now (or never comes).
+            drain(fd, &mut kept, &mut partial, groups, count);
+            return;
+        }
+    }
+}
+
+/// Reads every message the pipe holds now; `true` once it has ended.
+fn drain(
+    fd: libc::c_int,
+    kept: &mut [u8; 4],
+    partial: &mut usize,
+    groups: &mut [i32; MAX_GROUPS],
+    count: &mut usize,
+) -> bool {
+    let mut buffer = [0u8; 4096];
+    loop {
+        buffer[..*partial].copy_from_slice(&kept[..*partial]);
         // SAFETY: read(2) writes at most the buffer's free tail.
-        let n = unsafe { libc::read(fd, buffer[kept..].as_mut_ptr().cast(), buffer.len() - kept) };
-        if n == 0 {
-            return;
-        }
-        if n < 0 {
-            // SAFETY: errno of the read just made.
-            if unsafe { *libc::__errno_location() } == libc::EINTR {
-                continue;
+        let n = unsafe {
+            libc::read(
+                fd,
+                buffer[*partial..].as_mut_ptr().cast(),
+                buffer.len() - *partial,
+            )
+        };
+        match n {
+            0 => return true,
+            n if n < 0 => {
+                // SAFETY: errno of the read just made.
+                let errno = unsafe { *libc::__errno_location() };
+                return errno != libc::EINTR && errno != libc::EAGAIN;
             }
-            return;
+            n => {
+                let filled = *partial + n as usize;
+                let whole = filled - filled % 4;
+                for message in buffer[..whole].chunks_exact(4) {
+                    let value =
+                        i32::from_ne_bytes([message[0], message[1], message[2], message[3]]);
+                    apply(value, groups, count);
+                }
+                *partial = filled - whole;
+                kept[..*partial].copy_from_slice(&buffer[whole..filled]);
+            }
         }
-        let filled = kept + n as usize;
-        let whole = filled - filled % 4;
-        for message in buffer[..whole].chunks_exact(4) {
-            let value = i32::from_ne_bytes([message[0], message[1], message[2], message[3]]);
-            apply(value, groups, count);
-        }
-        buffer.copy_within(whole..filled, 0);
-        kept = filled - whole;
     }
 }
 
