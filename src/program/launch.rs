@@ -129,22 +129,19 @@ enum PipeEnd {
 }
 
 /// A close-on-exec pipe as (read, write), with our end non-blocking. The
-/// flag is per open file, so the child's end stays blocking, as programs expect.
+/// flag is per open file, so the child's end stays blocking, as programs
+/// expect: made non-blocking whole, then the child's end set back (one
+/// system call fewer than the other way round, with no flags to read).
 fn nonblocking_pipe(ours: PipeEnd) -> Result<(OwnedFd, OwnedFd), ProgramError> {
-    let (read, write) =
-        nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| ProgramError::sys("pipe2", e))?;
-    set_nonblocking(match ours {
-        PipeEnd::Read => &read,
-        PipeEnd::Write => &write,
-    })?;
+    let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)
+        .map_err(|e| ProgramError::sys("pipe2", e))?;
+    let theirs = match ours {
+        PipeEnd::Read => &write,
+        PipeEnd::Write => &read,
+    };
+    // F_SETFL sets only the status flags (O_NONBLOCK, O_APPEND...): none.
+    fcntl(theirs, FcntlArg::F_SETFL(OFlag::empty())).map_err(|e| ProgramError::sys("fcntl", e))?;
     Ok((read, write))
-}
-
-fn set_nonblocking(fd: &OwnedFd) -> Result<(), ProgramError> {
-    let flags = fcntl(fd, FcntlArg::F_GETFL).map_err(|e| ProgramError::sys("fcntl", e))?;
-    let flags = OFlag::from_bits_retain(flags) | OFlag::O_NONBLOCK;
-    fcntl(fd, FcntlArg::F_SETFL(flags)).map_err(|e| ProgramError::sys("fcntl", e))?;
-    Ok(())
 }
 
 /// The working directory must exist and be a directory we may enter.
