@@ -532,6 +532,13 @@ def scale(env):
     return row
 
 
+def _program_rows():
+    # Imported here: program_rows imports this module's helpers.
+    import program_rows
+
+    return {"netns": program_rows.netns, "spawn": program_rows.spawn}
+
+
 def _protocol_rows():
     # Imported here: protocol_rows imports this module's helpers.
     import protocol_rows
@@ -567,4 +574,5 @@ ROWS = {
     **_protocol_rows(),
     **_trace_rows(),
     **_tls_rows(),
+    **_program_rows(),
 }

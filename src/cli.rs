@@ -1,7 +1,8 @@
 //! The command line: which mode runs, with which flags, and the exit status.
 //!
 //! Status 0: everything ran and held; 1: a command or assertion failed;
-//! 2: usage error, unreadable file or syntax error; 130: interrupted.
+//! 2: usage error, unreadable file or syntax error; 130: interrupted;
+//! 143 or 129: ended by SIGTERM or SIGHUP (after cleaning up).
 
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
@@ -98,6 +99,11 @@ enum Mode {
         files: Vec<PathBuf>,
     },
 }
+
+/// When SIGTERM or SIGHUP ends a session, how long its programs get
+/// between their SIGTERM and SIGKILL: the test runner kills the session
+/// itself 1 s after its own SIGTERM, and the programs must be gone first.
+pub const TERMINATION_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// `NAME=VALUE` for `--set`.
 fn parse_set(word: &str) -> Result<(String, String), String> {
@@ -239,11 +245,20 @@ fn run_script(cli: &Cli, script: &Script, args: &[String], how: RunHow) -> i32 {
     if let Err(error) = crate::wait::catch_interrupts() {
         eprintln!("sockrepl: cannot catch Ctrl-C: {error}");
     }
+    if let Err(error) = crate::wait::catch_terminations() {
+        eprintln!("sockrepl: cannot catch SIGTERM and SIGHUP: {error}");
+    }
     let mut interpreter = Interpreter::new(session(cli), true);
     interpreter.args = args.to_vec();
     interpreter.comments = how.comments;
     interpreter.step = stepping(how.step);
     let end = interpreter.run_script(script);
+    match end {
+        // Whoever sent it may not wait long: a shorter grace for programs.
+        End::Terminated(_) => interpreter.session.end_programs(TERMINATION_GRACE),
+        End::Failed => report_leftover_output(&mut interpreter.session),
+        _ => {}
+    }
     interpreter.session.close_all();
     match end {
         End::Skipped => {
@@ -272,6 +287,49 @@ fn stepping(step: bool) -> Option<bool> {
     eprintln!("{}", crate::step::USAGE);
     Some(std::io::stdout().is_terminal())
 }
+
+/// After a failure, what each program wrote that the script never read
+/// (a traceback, a usage line: why it failed, often) goes to stderr, after
+/// the programs have ended: not part of the transcript, which stays
+/// deterministic, but shown by `sockrepl test` and in its reports.
+fn report_leftover_output(session: &mut Session) {
+    // A program that crashed may still be writing why (Python closes its
+    // sockets before it prints the traceback): a moment to finish.
+    let settle = crate::wait::Deadline::after(Some(LEFTOVER_SETTLE));
+    for handle in session.handles() {
+        if let Ok(program) = handle.program() {
+            let _ = program.wait_exit(settle, "an exit");
+        }
+    }
+    session.end_programs(crate::program::DEFAULT_GRACE);
+    for handle in session.handles() {
+        let Ok(program) = handle.program() else {
+            continue;
+        };
+        let (unread, status) = program.leftover_output();
+        if unread.is_empty() {
+            continue;
+        }
+        let ended = status.map(|s| format!(", which {s},")).unwrap_or_default();
+        eprintln!(
+            "sockrepl: what {}{ended} wrote that was not read:",
+            handle.name
+        );
+        let text = String::from_utf8_lossy(&unread[..unread.len().min(LEFTOVER_SHOWN)]);
+        for line in text.lines() {
+            eprintln!("  {}| {line}", handle.name);
+        }
+        if unread.len() > LEFTOVER_SHOWN {
+            eprintln!("  ({} more bytes)", unread.len() - LEFTOVER_SHOWN);
+        }
+    }
+}
+
+/// How long a failure waits for its programs to exit on their own.
+const LEFTOVER_SETTLE: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// How much of a program's unread output a failure shows on stderr.
+const LEFTOVER_SHOWN: usize = 4096;
 
 /// The script's bytes, how to name it, and its path (none for stdin).
 fn read_script(file: &str) -> Result<(Vec<u8>, String, Option<PathBuf>), String> {

@@ -27,6 +27,9 @@ pub const ALL: &[&str] = &[
     "--cert",
     "--key",
     "--with",
+    "--retry",
+    "--cwd",
+    "--env",
 ];
 
 /// Whether `word` is one of the language's flags.

@@ -32,6 +32,8 @@ pub enum End {
     Skipped,
     /// Ctrl-C during a command.
     Interrupted,
+    /// SIGTERM or SIGHUP: the session ends, cleaned up, with 128 + it.
+    Terminated(i32),
 }
 
 impl End {
@@ -43,6 +45,7 @@ impl End {
             End::Exit(status) => status,
             End::Skipped => skip_status,
             End::Interrupted => 130,
+            End::Terminated(signal) => 128 + signal,
         }
     }
 }
@@ -83,7 +86,14 @@ impl Interpreter {
     }
 
     /// Runs every line of a script, stopping at the first failure.
+    /// Programs are found from, and run in, the directory of the script
+    /// being run, also from the lines of a file it sources: a shared
+    /// grading script sourced by each submission's script starts that
+    /// submission's program.
     pub fn run_script(&mut self, script: &Script) -> End {
+        if self.source_depth == 0 {
+            self.session.script_dir = script.dir.clone();
+        }
         let end = self.run_lines(script, &script.lines);
         if end == End::Completed {
             self.show_comments(&script.tail);
@@ -105,6 +115,9 @@ impl Interpreter {
 
     /// Runs one line: echo, apply, render; a failure writes its one line.
     pub fn run_line(&mut self, script: &Script, line: &Line) -> End {
+        if let Some(end) = self.stopped_before(script, line) {
+            return end;
+        }
         if self.session.trace.is_some() {
             crate::trace::before_line(&mut self.session);
         }
@@ -120,6 +133,8 @@ impl Interpreter {
             Command::Repeat(repeat) => return self.run_repeat(script, line, repeat),
             command => command.apply(&mut self.session),
         };
+        // A program that exited meanwhile is not left a zombie.
+        self.session.reap_programs();
         match result {
             Ok(outcome) => {
                 let end = self.show_outcome(&outcome);
@@ -133,12 +148,38 @@ impl Interpreter {
                 if self.session.trace.is_some() {
                     crate::trace::after_command(&mut self.session, None);
                 }
-                self.report(script, line, &failure);
-                if failure == Failure::Interrupted {
-                    End::Interrupted
-                } else {
-                    End::Failed
+                if matches!(failure, Failure::Interrupted) {
+                    return self.interrupted(script, line, "");
                 }
+                self.report(script, line, &failure);
+                End::Failed
+            }
+        }
+    }
+
+    /// A Ctrl-C, SIGTERM or SIGHUP that came while no command waited
+    /// stops the run before the next line, as it would stop a wait.
+    fn stopped_before(&mut self, script: &Script, line: &Line) -> Option<End> {
+        if !crate::wait::interrupt_pending() {
+            return None;
+        }
+        crate::wait::take_interrupt();
+        Some(self.interrupted(script, line, " before this line ran"))
+    }
+
+    /// The failure line of an interruption, and how the run ends.
+    fn interrupted(&mut self, script: &Script, line: &Line, when: &str) -> End {
+        match crate::wait::termination() {
+            Some(signal) => {
+                let name = crate::program::signal_name_of(signal);
+                let failure = Failure::usage(format!("stopped by {name}{when}"));
+                self.report(script, line, &failure);
+                End::Terminated(signal)
+            }
+            None => {
+                let failure = Failure::usage(format!("interrupted{when}"));
+                self.report(script, line, &failure);
+                End::Interrupted
             }
         }
     }

@@ -46,6 +46,13 @@ pub enum Outcome {
         handle: String,
         peer: Endpoint,
     },
+    /// `spawn`: the program as the script wrote it, and its process id
+    /// (`<NAME.pid>` under `--stable`).
+    Spawned {
+        handle: String,
+        command: String,
+        pid: u32,
+    },
     Sent {
         sent: u64,
         of: u64,
@@ -70,7 +77,9 @@ pub enum Outcome {
     },
     Address(Endpoint),
     Polled(Vec<(String, i16)>),
-    Table(Vec<SocketRow>),
+    /// `sockets`: every handle in the order made, then the kernel's rows
+    /// that `--all` adds.
+    Table(Vec<TableRow>),
     Expected {
         count: u64,
         /// A captured value was part of what was expected.
@@ -151,4 +160,25 @@ pub enum TlsSide {
     /// `--with PEER`: this handle the client, PEER the server presenting
     /// the session's certificate, verified for `verified_for`.
     Pair { peer: String, verified_for: String },
+}
+
+/// One line of the `sockets` table.
+#[derive(Debug)]
+pub enum TableRow {
+    /// Boxed: a socket's row (two addresses) is much larger than a program's.
+    Socket(Box<SocketRow>),
+    Program(ProgramRow),
+}
+
+/// A program handle in the `sockets` table: `prog`, the unread output and
+/// the input it has not read, its pid and what runs, and its state.
+#[derive(Debug)]
+pub struct ProgramRow {
+    pub name: String,
+    pub recv_q: u64,
+    pub send_q: u64,
+    pub pid: u32,
+    pub program: String,
+    /// `running`, `exited 3`, `killed SIGTERM`.
+    pub state: String,
 }

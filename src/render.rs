@@ -10,7 +10,9 @@ use crate::data::{bytes_literal, hexdump};
 use crate::errors::describe_errno;
 use crate::kind::Kind;
 use crate::netstat::{Note, SocketRow};
-use crate::outcome::{Endpoint, Outcome, ReceiveKind, Received, TlsDone, TlsSide};
+use crate::outcome::{
+    Endpoint, Outcome, ProgramRow, ReceiveKind, Received, TableRow, TlsDone, TlsSide,
+};
 use crate::session::Session;
 use crate::tls::{CertificateInfo, StreamEnd};
 
@@ -40,6 +42,14 @@ pub fn render(outcome: &Outcome, session: &Session, out: &mut String) {
         Outcome::ConnectResult(None) => out.write_str("0"),
         Outcome::ConnectResult(Some(errno)) => out.write_str(&describe_errno(*errno)),
         Outcome::Accepted { handle, peer } => write!(out, "accepted {handle} from {}", addr(peer)),
+        Outcome::Spawned {
+            handle,
+            command,
+            pid,
+        } => match session.stable {
+            true => write!(out, "started {handle}: {command} (pid <{handle}.pid>)"),
+            false => write!(out, "started {handle}: {command} (pid {pid})"),
+        },
         Outcome::Sent {
             captured: true,
             sent,
@@ -374,8 +384,54 @@ fn render_certificate(
     write!(out, "\n  SHA-256   <{owner}.cert.sha256>")
 }
 
-/// The `sockets` table, laid out like `netstat -tanp`.
-fn render_table(rows: &[SocketRow], session: &Session) -> String {
+/// The `sockets` table, laid out like `netstat -tanp`, programs among the
+/// sockets, and the notes that explain rows netstat would show otherwise.
+fn render_table(rows: &[TableRow], session: &Session) -> String {
+    let mut notes: Vec<Note> = Vec::new();
+    let cells: Vec<[String; 7]> = rows
+        .iter()
+        .map(|row| match row {
+            TableRow::Socket(socket) => socket_cells(socket, session, &mut notes),
+            TableRow::Program(program) => program_cells(program, session),
+        })
+        .collect();
+    layout_table(&cells, &notes)
+}
+
+fn socket_cells(row: &SocketRow, session: &Session, notes: &mut Vec<Note>) -> [String; 7] {
+    [
+        row.name.clone(),
+        match row.layer {
+            Some(layer) => format!("{}+{layer}", row.kind.proto_name()),
+            None => row.kind.proto_name().to_string(),
+        },
+        row.recv_q.to_string(),
+        row.send_q.to_string(),
+        table_addr(row.local.as_ref(), None, row.kind, session),
+        table_addr(row.foreign.as_ref(), row.local.as_ref(), row.kind, session),
+        state_cell(row, notes),
+    ]
+}
+
+/// A program's line: its pid where a socket has its local address, and
+/// what runs where a socket has its peer.
+fn program_cells(row: &ProgramRow, session: &Session) -> [String; 7] {
+    let pid = match session.stable {
+        true => format!("pid <{}.pid>", row.name),
+        false => format!("pid {}", row.pid),
+    };
+    [
+        row.name.clone(),
+        "prog".to_string(),
+        row.recv_q.to_string(),
+        row.send_q.to_string(),
+        pid,
+        row.program.clone(),
+        row.state.clone(),
+    ]
+}
+
+fn layout_table(cells: &[[String; 7]], notes: &[Note]) -> String {
     let header = [
         "Name",
         "Proto",
@@ -385,26 +441,8 @@ fn render_table(rows: &[SocketRow], session: &Session) -> String {
         "Foreign Address",
         "State",
     ];
-    let mut notes: Vec<Note> = Vec::new();
-    let cells: Vec<[String; 7]> = rows
-        .iter()
-        .map(|row| {
-            [
-                row.name.clone(),
-                match row.layer {
-                    Some(layer) => format!("{}+{layer}", row.kind.proto_name()),
-                    None => row.kind.proto_name().to_string(),
-                },
-                row.recv_q.to_string(),
-                row.send_q.to_string(),
-                table_addr(row.local.as_ref(), None, row.kind, session),
-                table_addr(row.foreign.as_ref(), row.local.as_ref(), row.kind, session),
-                state_cell(row, &mut notes),
-            ]
-        })
-        .collect();
     let mut widths = header.map(str::len);
-    for row in &cells {
+    for row in cells {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.len());
         }
@@ -426,7 +464,7 @@ fn render_table(rows: &[SocketRow], session: &Session) -> String {
     };
     let mut lines = vec![format_row(&header.map(String::from))];
     lines.extend(cells.iter().map(|row| format_row(row)));
-    if rows.is_empty() {
+    if cells.is_empty() {
         lines.push("(no handles)".to_string());
     }
     for (index, note) in notes.iter().enumerate() {

@@ -1,4 +1,4 @@
-//! Waiting for a socket with a deadline, and Ctrl-C.
+//! Waiting for a socket with a deadline, and Ctrl-C, SIGTERM and SIGHUP.
 //!
 //! Every socket is non-blocking in the kernel; a "blocking" command tries
 //! its call and, on EAGAIN, polls until the socket is ready, the deadline
@@ -7,6 +7,12 @@
 //! wait without losing the handle. In the shell, a wait that lasts says
 //! what it waits for (`[waiting for a connection on srv; Ctrl-C cancels]`),
 //! so a command that waits does not look hung.
+//!
+//! SIGTERM and SIGHUP (a test runner's time limit, a closed terminal) use
+//! the same self-pipe, but end the session rather than one command: every
+//! wait returns at once from then on, and the caller unwinds so that the
+//! session's programs, socket files and `${tmp}` are cleaned up and the
+//! transcript flushed before the process exits with 128 + the signal.
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -82,9 +88,37 @@ fn announce(label: &str) {
     let _ = writeln!(out, "[waiting for {label}; Ctrl-C cancels]");
     let _ = out.flush();
 }
+/// The SIGTERM or SIGHUP that ends the session (0: none yet).
+static TERMINATION: AtomicI32 = AtomicI32::new(0);
+/// At the shell's prompt: a `/dev/null` descriptor that a termination
+/// puts on stdin, because the line editor retries a read that a signal
+/// cut short; reading end of input, it returns and the shell ends.
+static QUIET_STDIN: AtomicI32 = AtomicI32::new(-1);
+/// The terminal's settings before the shell changed them, restored by a
+/// termination (the shell's own restoring runs on a stdin that is gone).
+static TERMINAL: OnceLock<libc::termios> = OnceLock::new();
 
 extern "C" fn on_sigint(_: libc::c_int) {
     INTERRUPTED.store(true, Ordering::SeqCst);
+    wake();
+}
+
+extern "C" fn on_termination(signal: libc::c_int) {
+    let _ = TERMINATION.compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst);
+    wake();
+    let quiet = QUIET_STDIN.load(Ordering::SeqCst);
+    if quiet >= 0 {
+        if let Some(terminal) = TERMINAL.get() {
+            // SAFETY: tcsetattr is async-signal-safe and reads the settings.
+            unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, terminal) };
+        }
+        // SAFETY: dup2 is async-signal-safe; both descriptors are ours.
+        unsafe { libc::dup2(quiet, libc::STDIN_FILENO) };
+    }
+}
+
+/// Makes every poll return: a byte on the self-pipe.
+fn wake() {
     let fd = INTERRUPT_WRITE.load(Ordering::SeqCst);
     if fd >= 0 {
         // SAFETY: write(2) is async-signal-safe; the pipe is non-blocking.
@@ -92,8 +126,7 @@ extern "C" fn on_sigint(_: libc::c_int) {
     }
 }
 
-/// Makes Ctrl-C cancel the current wait instead of killing the process.
-pub fn catch_interrupts() -> std::io::Result<()> {
+fn make_self_pipe() -> std::io::Result<()> {
     if INTERRUPT_PIPE.get().is_none() {
         let pipe = nix::unistd::pipe2(OFlag::O_NONBLOCK | OFlag::O_CLOEXEC)?;
         let write = pipe.1.as_raw_fd();
@@ -101,6 +134,12 @@ pub fn catch_interrupts() -> std::io::Result<()> {
             INTERRUPT_WRITE.store(write, Ordering::SeqCst);
         }
     }
+    Ok(())
+}
+
+/// Makes Ctrl-C cancel the current wait instead of killing the process.
+pub fn catch_interrupts() -> std::io::Result<()> {
+    make_self_pipe()?;
     let action = SigAction::new(
         SigHandler::Handler(on_sigint),
         SaFlags::empty(),
@@ -111,23 +150,64 @@ pub fn catch_interrupts() -> std::io::Result<()> {
     Ok(())
 }
 
+/// Makes SIGTERM and SIGHUP end the session cleanly (see the module
+/// docs) instead of killing the process where it stands.
+pub fn catch_terminations() -> std::io::Result<()> {
+    make_self_pipe()?;
+    let action = SigAction::new(
+        SigHandler::Handler(on_termination),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    for signal in [Signal::SIGTERM, Signal::SIGHUP] {
+        // SAFETY: the handler only touches atomics, write(2), tcsetattr(3)
+        // and dup2(2), all async-signal-safe.
+        unsafe { sigaction(signal, &action) }?;
+    }
+    Ok(())
+}
+
+/// [`catch_terminations`] for the shell: a termination also restores the
+/// terminal and ends the line editor's wait for input.
+pub fn catch_terminations_at_prompt() -> std::io::Result<()> {
+    let quiet = std::fs::File::open("/dev/null")?;
+    // SAFETY: termios is plain data, filled by tcgetattr before use.
+    let mut terminal: libc::termios = unsafe { std::mem::zeroed() };
+    // SAFETY: tcgetattr writes one termios; a stdin that is no terminal fails.
+    if unsafe { libc::tcgetattr(libc::STDIN_FILENO, &mut terminal) } == 0 {
+        let _ = TERMINAL.set(terminal);
+    }
+    use std::os::fd::IntoRawFd;
+    QUIET_STDIN.store(quiet.into_raw_fd(), Ordering::SeqCst);
+    catch_terminations()
+}
+
+/// The SIGTERM or SIGHUP that is ending the session, if one arrived.
+pub fn termination() -> Option<i32> {
+    match TERMINATION.load(Ordering::SeqCst) {
+        0 => None,
+        signal => Some(signal),
+    }
+}
+
 /// The read end of the self-pipe, once Ctrl-C is caught.
 fn interrupt_pipe() -> Option<BorrowedFd<'static>> {
     INTERRUPT_PIPE.get().map(|(read, _)| read.as_fd())
 }
 
-/// Whether Ctrl-C arrived and was not taken yet (the flag stays set).
+/// Whether Ctrl-C (or a termination) arrived and was not taken yet.
 pub fn interrupt_pending() -> bool {
-    INTERRUPTED.load(Ordering::SeqCst)
+    INTERRUPTED.load(Ordering::SeqCst) || termination().is_some()
 }
 
-/// Whether Ctrl-C arrived since the last call; clears the flag.
+/// Whether Ctrl-C arrived since the last call; clears the flag. A
+/// termination is never cleared: it ends every wait from then on.
 pub fn take_interrupt() -> bool {
     if let Some(read) = interrupt_pipe() {
         let mut sink = [0u8; 64];
         while nix::unistd::read(read, &mut sink).is_ok_and(|n| n > 0) {}
     }
-    INTERRUPTED.swap(false, Ordering::SeqCst)
+    INTERRUPTED.swap(false, Ordering::SeqCst) || termination().is_some()
 }
 
 /// When a command must give up; `None` waits forever.
@@ -218,7 +298,7 @@ pub fn poll_many(
     }
     let mut notice = announcement();
     loop {
-        if INTERRUPTED.load(Ordering::SeqCst) {
+        if interrupt_pending() {
             take_interrupt();
             return Err(Failure::Interrupted);
         }

@@ -1,9 +1,15 @@
 //! `close`: close a socket and forget its handle; on a TLS handle, send
-//! `close_notify` first, so the peer sees a clean end.
+//! `close_notify` first, so the peer sees a clean end; for a program, end
+//! it (SIGTERM, SIGKILL after 1 s) and reap it.
 
 use super::send::send_failure;
 use super::{Command, Fits, Run, Scope, Slot, Spec};
+use nix::sys::signal::Signal;
+
+use crate::duration::format_duration;
 use crate::errors::Failure;
+use crate::handle::ProgramIo;
+use crate::program::{ExitStatus, DEFAULT_GRACE};
 use crate::outcome::Outcome;
 use crate::parser::{Args, SyntaxError};
 use crate::session::Session;
@@ -13,8 +19,8 @@ pub const SPECS: &[Spec] = &[CLOSE];
 pub const CLOSE: Spec = Spec {
     name: "close",
     synopsis: "close NAME",
-    summary:
-        "Close the socket and forget the handle; a Unix socket file its bind created is removed.",
+    summary: "Close the socket and forget the handle; a Unix socket file its bind created is \
+              removed. A program is ended: SIGTERM to its process group, SIGKILL after 1s, reaped.",
     python: "s.close()",
     example: "close cli",
     args: &[Slot::Handle(Fits::Any)],
@@ -40,14 +46,22 @@ impl Close {
 
 impl Run for Close {
     fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
+        if session.handle_mut(&self.name)?.io.as_program_mut().is_some() {
+            let mut handle = session.remove(&self.name)?;
+            let program = handle.io.as_program_mut().expect("a program, checked above");
+            session.out.flush(); // ending it may take the grace period
+            return Ok(Outcome::Text(end_program(program)));
+        }
         let finished = finish(session, &self.name)?;
-        let removed = session.remove(&self.name)?.close();
+        let handle = session.remove(&self.name)?;
+        let finished = finished.map_err(|failure| send_failure(&handle, failure));
+        let removed = handle.close();
         Ok(match finished {
             Ok(()) => Outcome::Closed { removed },
             // The handle is closed all the same, as Python's close() would.
             Err(failure) => Outcome::Text(format!(
                 "closed (close_notify not sent: {})",
-                session.hide_tmp(&send_failure(failure).to_string())
+                session.hide_tmp(&failure.to_string())
             )),
         })
     }
@@ -64,4 +78,27 @@ fn finish(session: &Session, name: &str) -> Result<Result<(), Failure>, Failure>
     Ok(session.retry(handle, libc::POLLOUT, deadline, "no room for close_notify", |h| {
         h.io.finish()
     }))
+}
+
+/// Ends a program and says how it ended: by itself before, at the
+/// SIGTERM, or only at the SIGKILL.
+fn end_program(program: &mut ProgramIo) -> String {
+    let running = program.status_now().is_none();
+    match program.end(DEFAULT_GRACE) {
+        Ok(status) if !running => format!("closed: it had already {}", past(status)),
+        Ok(status @ ExitStatus::Signaled { signal: Signal::SIGKILL, .. }) => format!(
+            "closed: it {status} (SIGTERM did not end it within {})",
+            format_duration(DEFAULT_GRACE)
+        ),
+        Ok(status) => format!("closed: it {status}"),
+        Err(error) => format!("closed: {error}"),
+    }
+}
+
+/// "exited with status 0", "been killed by SIGTERM": after "it had already".
+fn past(status: ExitStatus) -> String {
+    match status {
+        ExitStatus::Exited(_) => status.to_string(),
+        ExitStatus::Signaled { .. } => status.to_string().replacen("was ", "been ", 1),
+    }
 }

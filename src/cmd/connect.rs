@@ -4,26 +4,32 @@
 use nix::errno::Errno;
 use socket2::SockAddr;
 
-use super::{Command, Fits, Run, Scope, Slot, Spec};
+use std::time::Duration;
+
+use super::{Command, Fits, Flag, Run, Scope, Slot, Spec};
 use crate::address::Address;
+use crate::duration::{format_duration, parse_duration};
 use crate::errors::Failure;
+use crate::lexer::{Piece, Var, Word};
 use crate::outcome::{Endpoint, Outcome};
 use crate::parser::{Arg, Args, SyntaxError};
 use crate::session::Session;
-use crate::wait::{wait_for, waiting_for};
+use crate::wait::{wait_for, waiting_for, Deadline};
 
 pub const SPECS: &[Spec] = &[CONNECT, CONNECT_EX];
 
 pub const CONNECT: Spec = Spec {
     name: "connect",
-    synopsis: "connect NAME ADDR",
+    synopsis: "connect NAME ADDR [--retry DUR]",
     summary: "Connect to ADDR; fails with the errno (ECONNREFUSED when nothing listens there). \
-              Waits at most the timeout for the handshake.",
+              Waits at most the timeout for the handshake. With --retry, a refused connection \
+              (or a Unix path not there yet) is tried again until DUR has passed: for a server \
+              that is still starting.",
     python: "s.connect(('127.0.0.1', 65432))",
     example: "connect cli ${srv.addr}",
     args: &[Slot::Handle(Fits::NotListening), Slot::Addr],
     repeats: false,
-    flags: &[],
+    flags: &[Flag::with("--retry", Slot::Value)],
     scope: Scope::Language,
     parse: |args| Connect::parse(args, false).map(Command::from),
 };
@@ -47,14 +53,21 @@ pub struct Connect {
     name: String,
     addr: Arg<Address>,
     never_fail: bool,
+    /// `--retry DUR`: how long a refused connection is tried again.
+    retry: Option<Arg<Duration>>,
 }
 
 impl Connect {
     pub fn parse(args: &mut Args, never_fail: bool) -> Result<Self, SyntaxError> {
+        let retry = match never_fail {
+            false => args.option_arg("--retry", parse_duration)?,
+            true => None,
+        };
         Ok(Connect {
             name: args.handle()?,
             addr: args.arg("ADDR", Address::parse)?,
             never_fail,
+            retry,
         })
     }
 
@@ -67,9 +80,20 @@ impl Run for Connect {
         let target = addr.resolve(kind)?;
         session.reaching(&target);
         let shown = session.show_addr(kind, &target);
-        let result = self.connect(session, &target, &shown);
+        let result = match &self.retry {
+            Some(retry) => {
+                let retry = *session.resolve(retry)?;
+                self.connect_retrying(session, &target, &shown, retry)
+            }
+            None => self.connect(session, &target, &shown),
+        };
         if result.is_ok() || matches!(result, Err(Failure::Sys { .. })) {
             session.note_kernel_choice(&self.name);
+        }
+        if result.is_ok() && self.addr_was_captured(session) {
+            // A server's port read from its output is the kernel's choice
+            // for another program: `<NAME.peer.port>` under --stable.
+            session.note_peer_port(&self.name);
         }
         let socket = session.handle(&self.name)?.socket()?;
         match (result, self.never_fail) {
@@ -93,7 +117,57 @@ impl Run for Connect {
 
 }
 
+/// The first pause between two tries of `--retry`, and the longest.
+const FIRST_PAUSE: Duration = Duration::from_millis(5);
+const LONGEST_PAUSE: Duration = Duration::from_millis(100);
+
 impl Connect {
+    /// Tries again while the connection is refused (nothing listens yet),
+    /// until `retry` has passed; then the last failure, saying so.
+    fn connect_retrying(
+        &self,
+        session: &Session,
+        target: &SockAddr,
+        shown: &str,
+        retry: Duration,
+    ) -> Result<(), Failure> {
+        let until = Deadline::after(Some(retry));
+        let mut pause = FIRST_PAUSE;
+        loop {
+            match self.connect(session, target, shown) {
+                Err(Failure::Sys { errno, hint }) if not_listening_yet(errno) => {
+                    let left = until.remaining().unwrap_or_default();
+                    if left.is_zero() {
+                        let failure = Failure::Sys { errno, hint }
+                            .with_hint(|errno| connect_hint(errno, shown));
+                        return Err(failure.with_progress(format!(
+                            "gave up after retrying for {}",
+                            format_duration(retry)
+                        )));
+                    }
+                    session.out.flush();
+                    crate::wait::sleep(pause.min(left))?;
+                    pause = (pause * 2).min(LONGEST_PAUSE);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Whether the address came (in part) from a value captured from the
+    /// network, such as the port a spawned server printed.
+    fn addr_was_captured(&self, session: &Session) -> bool {
+        let Arg::Later(Word::Template(pieces), _) = &self.addr else {
+            return false;
+        };
+        pieces.iter().any(|piece| match piece {
+            Piece::Var(Var::Variable(name)) => {
+                session.vars.get(name).is_some_and(|value| value.captured)
+            }
+            _ => false,
+        })
+    }
+
     fn connect(&self, session: &Session, target: &SockAddr, shown: &str) -> Result<(), Failure> {
         let handle = session.handle(&self.name)?;
         let socket = handle.socket()?;
@@ -118,6 +192,8 @@ impl Connect {
         let _label = waiting_for(|| format!("{} to finish its handshake with {shown}", self.name));
         wait_for(handle.as_fd(), libc::POLLOUT, session.deadline(handle), &what)?;
         if let Some(error) = socket.take_error()? {
+            // As after a blocking connect: the socket may connect again.
+            forget_failed_connect(socket);
             return Err(error.into());
         }
         finish_connect(socket, target)
@@ -133,6 +209,25 @@ fn finish_connect(socket: &crate::handle::SocketIo, target: &SockAddr) -> Result
         Err(e) if e.raw_os_error() != Some(libc::EISCONN) => Err(e.into()),
         _ => Ok(()),
     }
+}
+
+/// Makes a socket whose connect failed ready for another, as a blocking
+/// connect leaves it: Linux keeps a non-blocking TCP socket "connecting"
+/// after the refusal was read from SO_ERROR, and would answer the next
+/// connect with ECONNABORTED. Connecting to AF_UNSPEC disconnects it.
+fn forget_failed_connect(socket: &socket2::Socket) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: sockaddr is plain data; an all-zero one is AF_UNSPEC.
+    let unspecified: libc::sockaddr = unsafe { std::mem::zeroed() };
+    let length = std::mem::size_of::<libc::sockaddr>() as libc::socklen_t;
+    // SAFETY: connect(2) reads `length` bytes of a valid sockaddr.
+    unsafe { libc::connect(socket.as_raw_fd(), &unspecified, length) };
+}
+
+/// A refusal that a server still starting gives: nothing listens on the
+/// port yet, or its Unix socket file is not there yet.
+fn not_listening_yet(errno: Errno) -> bool {
+    matches!(errno, Errno::ECONNREFUSED | Errno::ENOENT)
 }
 
 fn connect_hint(errno: Errno, addr: &str) -> Option<String> {

@@ -85,6 +85,9 @@ commands! {
     tls { Tls }
     shutdown { Shutdown }
     close { Close }
+    spawn { Spawn }
+    wait { Wait }
+    signal { SignalCommand }
     setsockopt { SetSockOpt }
     getsockopt { GetSockOpt }
     settimeout { SetTimeout }

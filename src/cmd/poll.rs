@@ -110,6 +110,11 @@ fn readiness(handles: &[&Handle]) -> Result<Vec<i16>, Failure> {
     };
     for (state, handle) in states.iter_mut().zip(handles) {
         if handle.io.passes_through() {
+            // Bytes buffered in user space (a program's output read
+            // ahead) are readable whatever the descriptor says.
+            if handle.io.readable_now() {
+                *state |= libc::POLLIN;
+            }
             continue;
         }
         // An error (an alert) is news a receive would give at once.

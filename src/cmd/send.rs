@@ -131,8 +131,8 @@ impl Run for Send {
                 let sent = session.retry(handle, libc::POLLOUT, deadline, "no room to send", |h| {
                     h.send(bytes)
                 });
-                let sent = sent.map_err(send_failure)?;
-                flush_held(session, handle, deadline).map_err(send_failure)?;
+                let sent = sent.map_err(|f| send_failure(handle, f))?;
+                flush_held(session, handle, deadline).map_err(|f| send_failure(handle, f))?;
                 Outcome::Sent {
                     sent: sent as u64,
                     of: bytes.len() as u64,
@@ -187,7 +187,7 @@ impl Send {
         let sent = session.retry(handle, libc::POLLOUT, deadline, "no room to send", |_| {
             socket.send_to(&bytes, &target)
         });
-        let sent = sent.map_err(send_failure)?;
+        let sent = sent.map_err(|f| send_failure(handle, f))?;
         session.note_kernel_choice(&self.name);
         Ok(Outcome::SentTo {
             sent: sent as u64,
@@ -210,9 +210,11 @@ pub(super) fn send_all(
             .retry(handle, libc::POLLOUT, deadline, "no room to send", |h| {
                 h.send(rest)
             })
-            .map_err(|f| sent_first(send_failure(f), offset as u64, bytes.len() as u64))?;
+            .map_err(|f| {
+                sent_first(send_failure(handle, f), offset as u64, bytes.len() as u64)
+            })?;
     }
-    flush_held(session, handle, deadline).map_err(send_failure)?;
+    flush_held(session, handle, deadline).map_err(|f| send_failure(handle, f))?;
     Ok(offset as u64)
 }
 
@@ -265,7 +267,7 @@ fn send_file(
                 .retry(handle, libc::POLLOUT, deadline, "no room to send", |h| {
                     h.send(&bytes)
                 })
-                .map_err(send_failure)? as u64,
+                .map_err(|f| send_failure(handle, f))? as u64,
         };
         return Ok((sent, bytes.len() as u64));
     }
@@ -277,9 +279,9 @@ fn send_file(
         let count = size.min(1 << 30) as usize;
         let sent = session
             .retry(handle, libc::POLLOUT, deadline, "no room to send", |h| {
-                sendfile(h.as_fd(), &file, count)
+                sendfile(h.io.poll_fd(libc::POLLOUT), &file, count)
             })
-            .map_err(send_failure)?;
+            .map_err(|f| send_failure(handle, f))?;
         return Ok((sent, size));
     }
     let mut sent: u64 = 0;
@@ -293,8 +295,8 @@ fn send_file(
     while sent < size {
         let count = (size - sent).min(SENDFILE_CHUNK) as usize;
         let n = bulk
-            .call(|h| sendfile(h.as_fd(), &file, count))
-            .map_err(|f| sent_first(send_failure(f), sent, size))?;
+            .call(|h| sendfile(h.io.poll_fd(libc::POLLOUT), &file, count))
+            .map_err(|f| sent_first(send_failure(handle, f), sent, size))?;
         if n == 0 {
             break; // the file became shorter while it was sent
         }
@@ -327,7 +329,7 @@ fn send_file_through(
                 .retry(handle, libc::POLLOUT, deadline, "no room to send", |h| {
                     h.send(&piece[offset..count])
                 })
-                .map_err(|f| sent_first(send_failure(f), sent + offset as u64, size))?;
+                .map_err(|f| sent_first(send_failure(handle, f), sent + offset as u64, size))?;
             if !all {
                 break; // one send: what the connection took at once
             }
@@ -338,7 +340,7 @@ fn send_file_through(
         }
     }
     flush_held(session, handle, deadline)
-        .map_err(|f| sent_first(send_failure(f), sent, size))?;
+        .map_err(|f| sent_first(send_failure(handle, f), sent, size))?;
     Ok((sent, size))
 }
 
@@ -404,7 +406,10 @@ fn sent_first(failure: Failure, sent: u64, of: u64) -> Failure {
     failure.with_progress(format!("{sent} of {of} bytes were sent first"))
 }
 
-pub(super) fn send_failure(failure: Failure) -> Failure {
+/// A failed send with its hint: what this kind of handle knows (a
+/// program that exited), else what the errno means for a socket.
+pub(super) fn send_failure(handle: &Handle, failure: Failure) -> Failure {
+    let failure = failure.with_hint(|errno| handle.io.failure_hint(errno));
     failure.with_hint(|errno| {
         Some(match errno {
             Errno::EPIPE => {

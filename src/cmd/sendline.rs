@@ -53,7 +53,7 @@ impl Run for SendLine {
         line.extend_from_slice(session.line_ending.bytes());
         let handle = session.handle(&self.name)?;
         let deadline = session.deadline(handle);
-        let sent = send_all(session, handle, &line, deadline).map_err(send_failure)?;
+        let sent = send_all(session, handle, &line, deadline).map_err(|f| send_failure(handle, f))?;
         Ok(Outcome::Sent {
             sent,
             of: sent,

@@ -1,9 +1,10 @@
-//! `shutdown`: half-close a connection.
+//! `shutdown`: half-close a connection, or close a program's stdin.
 
 use std::net::Shutdown as How;
 
 use super::{Command, Fits, Run, Scope, Slot, Spec};
 use crate::errors::Failure;
+use crate::handle::ProgramIo;
 use crate::outcome::Outcome;
 use crate::parser::{Args, SyntaxError};
 use crate::session::Session;
@@ -14,7 +15,7 @@ pub const SHUTDOWN: Spec = Spec {
     name: "shutdown",
     synopsis: "shutdown NAME read|write|both",
     summary: "Half-close: write sends end of stream (FIN) to the peer but keeps reading; read \
-              stops receiving; both does the two.",
+              stops receiving; both does the two. On a program, write closes its stdin.",
     python: "s.shutdown(socket.SHUT_WR)",
     example: "shutdown cli write",
     args: &[
@@ -49,6 +50,9 @@ impl Shutdown {
 
 impl Run for Shutdown {
     fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
+        if let Some(program) = session.handle_mut(&self.name)?.io.as_program_mut() {
+            return shut_stdin(program, self.how);
+        }
         let socket = session.handle_mut(&self.name)?.socket_mut()?;
         socket.shutdown(self.how).map_err(|e| {
             Failure::from(e).with_hint(|errno| {
@@ -64,4 +68,18 @@ impl Run for Shutdown {
         };
         Ok(Outcome::Text(text.to_string()))
     }
+}
+
+/// `shutdown NAME write` on a program: close its stdin, so it reads end
+/// of file (a pipe has no other direction to shut).
+fn shut_stdin(program: &mut ProgramIo, how: How) -> Result<Outcome, Failure> {
+    if how != How::Write {
+        return Err(Failure::usage(
+            "a program's output cannot be shut down: shutdown NAME write closes its stdin, close NAME ends it",
+        ));
+    }
+    program.close_stdin();
+    Ok(Outcome::Text(
+        "closed its stdin: the program reads end of file".to_string(),
+    ))
 }

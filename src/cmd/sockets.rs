@@ -12,10 +12,11 @@ use super::{Command, Flag, Run, Scope, Spec};
 use crate::capture::unmapped;
 use crate::diag::{socket_inode, tcp_sockets, TcpRow};
 use crate::errors::Failure;
-use crate::handle::Handle;
+use crate::handle::{Handle, ProgramIo};
 use crate::kind::{Family, Kind};
 use crate::netstat::{socket_row, Note, ProcTcp, SocketRow};
-use crate::outcome::Outcome;
+use crate::outcome::{Outcome, ProgramRow, TableRow};
+use crate::program::{signal_name, ExitStatus};
 use crate::session::Session;
 
 pub const SPECS: &[Spec] = &[SOCKETS];
@@ -53,6 +54,7 @@ pub struct Sockets {
 
 impl Run for Sockets {
     fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
+        session.reap_programs(); // so each program's state is its latest
         let kernel = if self.all {
             Some(settled_kernel_rows(session)?)
         } else {
@@ -61,13 +63,15 @@ impl Run for Sockets {
         let mut rows = handle_rows(session);
         mark_time_waits(session, &mut rows, kernel.as_deref());
         if let Some(kernel) = kernel {
-            rows.extend(unheld_rows(session, kernel));
+            let unheld = unheld_rows(session, kernel);
+            rows.extend(unheld.into_iter().map(|row| TableRow::Socket(Box::new(row))));
         }
         Ok(Outcome::Table(rows))
     }
 }
 
-fn handle_rows(session: &Session) -> Vec<SocketRow> {
+/// Every handle's row, programs among the sockets, in the order made.
+fn handle_rows(session: &Session) -> Vec<TableRow> {
     let handles = session.handles();
     let tcp = handles.iter().any(|h| is_tcp(h));
     // Read the kernel's tables only when a TCP socket needs them.
@@ -78,8 +82,39 @@ fn handle_rows(session: &Session) -> Vec<SocketRow> {
     };
     handles
         .into_iter()
-        .filter_map(|h| h.socket().ok().map(|s| socket_row(h, s, &proc_tcp)))
+        .filter_map(|h| match h.io.as_program() {
+            Some(program) => Some(TableRow::Program(program_row(h, program))),
+            None => h
+                .socket()
+                .ok()
+                .map(|s| TableRow::Socket(Box::new(socket_row(h, s, &proc_tcp)))),
+        })
         .collect()
+}
+
+fn program_row(handle: &Handle, io: &ProgramIo) -> ProgramRow {
+    let (recv_q, send_q) = io.queues();
+    let program = io.program();
+    let state = match program.status() {
+        None => "running".to_string(),
+        Some(ExitStatus::Exited(code)) => format!("exited {code}"),
+        Some(ExitStatus::Signaled { signal, .. }) => format!("killed {}", signal_name(signal)),
+    };
+    ProgramRow {
+        name: handle.name.clone(),
+        recv_q,
+        send_q,
+        pid: program.pid(),
+        program: program.name().to_string(),
+        state,
+    }
+}
+
+fn socket_rows(rows: &mut [TableRow]) -> impl Iterator<Item = &mut SocketRow> {
+    rows.iter_mut().filter_map(|row| match row {
+        TableRow::Socket(socket) => Some(&mut **socket),
+        TableRow::Program(_) => None,
+    })
 }
 
 fn is_tcp(handle: &Handle) -> bool {
@@ -124,10 +159,9 @@ impl Live {
 /// A handle in CLOSE whose connection waits in TIME_WAIT apart from it
 /// (it closed first, and the peer closed too) gets its own note. The
 /// kernel's rows are read for it only when such a row is there.
-fn mark_time_waits(session: &Session, rows: &mut [SocketRow], kernel: Option<&[TcpRow]>) {
+fn mark_time_waits(session: &Session, rows: &mut [TableRow], kernel: Option<&[TcpRow]>) {
     let live = live_tcp(session);
-    let closed: Vec<&Live> = rows
-        .iter()
+    let closed: Vec<&Live> = socket_rows(rows)
         .filter(|row| row.note == Some(Note::NotListed))
         .filter_map(|row| live.iter().find(|l| l.name == row.name && l.peer.is_some()))
         .collect();
@@ -147,7 +181,7 @@ fn mark_time_waits(session: &Session, rows: &mut [SocketRow], kernel: Option<&[T
         let waiting = kernel
             .iter()
             .any(|row| row.state == "TIME_WAIT" && handle.connection(row.local, row.remote));
-        if let (true, Some(row)) = (waiting, rows.iter_mut().find(|r| r.name == handle.name)) {
+        if let (true, Some(row)) = (waiting, socket_rows(rows).find(|r| r.name == handle.name)) {
             row.note = Some(Note::TimeWaitApart);
         }
     }

@@ -9,6 +9,7 @@
 //! on a socket (`bind`, `setsockopt`...) ask for it with
 //! [`Handle::socket`], which names the handle when it is something else.
 
+mod program;
 mod socket;
 mod tls;
 
@@ -23,6 +24,7 @@ use crate::kind::Kind;
 use crate::tls::StreamEnd;
 use crate::wait::Deadline;
 
+pub use program::{program_failure, ProgramIo};
 pub use socket::{BoundFile, SocketIo};
 pub use tls::TlsIo;
 
@@ -100,6 +102,15 @@ pub trait Io: std::any::Any {
     }
 
     fn as_socket_mut(&mut self) -> Option<&mut SocketIo> {
+        None
+    }
+
+    /// The running program, for program handles (`wait`, `signal`...).
+    fn as_program(&self) -> Option<&ProgramIo> {
+        None
+    }
+
+    fn as_program_mut(&mut self) -> Option<&mut ProgramIo> {
         None
     }
 
@@ -195,6 +206,19 @@ pub trait Io: std::any::Any {
         None
     }
 
+    /// Waits until a call for `events` may go on (`POLLIN` to read,
+    /// `POLLOUT` to write): a program drains its output while its stdin is
+    /// full, so neither side stalls.
+    fn wait_ready(&self, events: i16, deadline: Deadline, what: &str) -> Result<(), Failure> {
+        crate::wait::wait_for(self.poll_fd(events), events, deadline, what)
+    }
+
+    /// A hint for a failed call with this errno that only this kind can
+    /// give (a program's EPIPE: it exited).
+    fn failure_hint(&self, _errno: nix::errno::Errno) -> Option<String> {
+        None
+    }
+
     /// Closes it; a socket also removes the Unix socket file its bind
     /// made, returning that path.
     fn close(self: Box<Self>) -> Option<PathBuf>;
@@ -257,6 +281,25 @@ impl Handle {
         self.io
             .as_socket_mut()
             .ok_or_else(|| not_a_socket(&name, what))
+    }
+
+    /// The program behind the handle, or a failure naming what it is instead.
+    pub fn program(&self) -> Result<&ProgramIo, Failure> {
+        self.io.as_program().ok_or_else(|| {
+            Failure::usage(format!(
+                "{} is {}, not a program",
+                self.name,
+                self.io.what()
+            ))
+        })
+    }
+
+    pub fn program_mut(&mut self) -> Result<&mut ProgramIo, Failure> {
+        let what = self.io.what();
+        let name = self.name.clone();
+        self.io
+            .as_program_mut()
+            .ok_or_else(|| Failure::usage(format!("{name} is {what}, not a program")))
     }
 
     fn not_a_socket(&self) -> Failure {

@@ -9,16 +9,15 @@
 
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
-use nix::sys::signal::{sigprocmask, SigHandler, SigSet, SigmaskHow, Signal};
 use nix::unistd::{access, AccessFlags, Pid};
 use std::ffi::{OsStr, OsString};
 use std::io;
+use std::os::fd::AsFd;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
+use super::clone::{self, Step};
 use super::error::ProgramError;
 
 /// Used when neither the request nor our environment has a `PATH`.
@@ -92,91 +91,35 @@ pub(crate) fn launch(request: &SpawnRequest) -> Result<Launched, ProgramError> {
     let path = find_program(request, &base)?;
     let (stdin_theirs, stdin_ours) = nonblocking_pipe(PipeEnd::Write)?;
     let (output_ours, output_theirs) = nonblocking_pipe(PipeEnd::Read)?;
-    let pid = {
-        // The command owns the child's ends; it is dropped at the end of
-        // this block, so only the child keeps them and EOF can come.
-        let mut command = build_command(request, &path, &cwd)?;
-        let stderr = output_theirs
-            .try_clone()
-            .map_err(|e| ProgramError::sys("dup", errno_of(&e)))?;
-        command
-            .stdin(Stdio::from(stdin_theirs))
-            .stdout(Stdio::from(output_theirs))
-            .stderr(Stdio::from(stderr));
+    let ours: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    let mut argv = vec![request.program.as_os_str()];
+    argv.extend(request.args.iter().map(OsString::as_os_str));
+    let start = clone::Start {
+        path: &path,
+        argv,
+        env: clone::environment(&ours, &request.env),
+        cwd: &cwd,
+        stdin: stdin_theirs.as_fd(),
+        output: output_theirs.as_fd(),
+    };
+    let pid = clone::start(&start).map_err(|failed| match failed.step {
         // The directory may have gone since it was checked: say so
         // rather than blame the program.
-        let child = command.spawn().map_err(|e| {
-            check_directory(&cwd)
-                .err()
-                .unwrap_or_else(|| exec_error(&path, &e))
-        })?;
-        Pid::from_raw(child.id() as i32)
-    };
+        Step::Chdir => ProgramError::BadWorkingDirectory {
+            dir: cwd.clone(),
+            errno: errno_of(&failed.error),
+        },
+        Step::Exec => exec_error(&path, &failed.error),
+        Step::Setup => ProgramError::sys("clone", errno_of(&failed.error)),
+    })?;
+    // Only the child keeps its ends now, so end of file can come.
+    drop((stdin_theirs, output_theirs));
     Ok(Launched {
         pid,
         path,
         stdin: stdin_ours,
         output: output_ours,
     })
-}
-
-/// The command line, environment, directory, group and child-side setup.
-fn build_command(request: &SpawnRequest, path: &Path, cwd: &Path) -> Result<Command, ProgramError> {
-    let mut command = Command::new(path);
-    command
-        .arg0(&request.program)
-        .args(&request.args)
-        .envs(request.env.iter().map(|(k, v)| (k, v)))
-        .current_dir(cwd)
-        .process_group(0);
-    let parent = nix::unistd::getpid();
-    // SAFETY: the closure only makes async-signal-safe system calls
-    // (prctl, getppid, sigprocmask, signal, close_range) and allocates nothing.
-    unsafe { command.pre_exec(move || prepare_child(parent)) };
-    Ok(command)
-}
-
-/// Runs in the child between fork and exec.
-///
-/// PR_SET_PDEATHSIG kills the program if sockrepl dies, even by SIGKILL.
-/// The kernel sends it when the *thread* that forked exits, so programs
-/// must be spawned from the main thread or another that lives as long as
-/// the session. If the parent died before the prctl, nobody would ever
-/// send the signal, hence the getppid check.
-pub(crate) fn prepare_child(parent: Pid) -> io::Result<()> {
-    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
-    if nix::unistd::getppid() != parent {
-        return Err(io::Error::from_raw_os_error(libc::ESRCH));
-    }
-    // A blocked or ignored signal would survive exec: give the program
-    // the defaults a shell would.
-    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)?;
-    for signal in [
-        Signal::SIGINT,
-        Signal::SIGQUIT,
-        Signal::SIGTERM,
-        Signal::SIGHUP,
-    ] {
-        // SAFETY: installing SIG_DFL runs no code of ours.
-        unsafe { nix::sys::signal::signal(signal, SigHandler::SigDfl) }?;
-    }
-    mark_inherited_fds_cloexec();
-    Ok(())
-}
-
-/// Belt and braces: every descriptor above stderr becomes close-on-exec,
-/// so even one opened without O_CLOEXEC (by a library, say) is not
-/// inherited. Kernels before 5.11 lack the flag; then we rely on every
-/// descriptor of ours being opened close-on-exec already.
-fn mark_inherited_fds_cloexec() {
-    // SAFETY: close_range only changes flags of this process's descriptors.
-    unsafe {
-        libc::close_range(
-            3,
-            libc::c_uint::MAX,
-            libc::CLOSE_RANGE_CLOEXEC as libc::c_int,
-        )
-    };
 }
 
 /// Which end of a pipe we keep (the other goes to the child).
@@ -186,22 +129,19 @@ enum PipeEnd {
 }
 
 /// A close-on-exec pipe as (read, write), with our end non-blocking. The
-/// flag is per open file, so the child's end stays blocking, as programs expect.
+/// flag is per open file, so the child's end stays blocking, as programs
+/// expect: made non-blocking whole, then the child's end set back (one
+/// system call fewer than the other way round, with no flags to read).
 fn nonblocking_pipe(ours: PipeEnd) -> Result<(OwnedFd, OwnedFd), ProgramError> {
-    let (read, write) =
-        nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| ProgramError::sys("pipe2", e))?;
-    set_nonblocking(match ours {
-        PipeEnd::Read => &read,
-        PipeEnd::Write => &write,
-    })?;
+    let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)
+        .map_err(|e| ProgramError::sys("pipe2", e))?;
+    let theirs = match ours {
+        PipeEnd::Read => &write,
+        PipeEnd::Write => &read,
+    };
+    // F_SETFL sets only the status flags (O_NONBLOCK, O_APPEND...): none.
+    fcntl(theirs, FcntlArg::F_SETFL(OFlag::empty())).map_err(|e| ProgramError::sys("fcntl", e))?;
     Ok((read, write))
-}
-
-fn set_nonblocking(fd: &OwnedFd) -> Result<(), ProgramError> {
-    let flags = fcntl(fd, FcntlArg::F_GETFL).map_err(|e| ProgramError::sys("fcntl", e))?;
-    let flags = OFlag::from_bits_retain(flags) | OFlag::O_NONBLOCK;
-    fcntl(fd, FcntlArg::F_SETFL(flags)).map_err(|e| ProgramError::sys("fcntl", e))?;
-    Ok(())
 }
 
 /// The working directory must exist and be a directory we may enter.
@@ -297,7 +237,7 @@ fn exec_error(path: &Path, error: &io::Error) -> ProgramError {
             errno: Errno::ETXTBSY,
             why: "the file is open for writing",
         },
-        errno => ProgramError::sys("spawn", errno),
+        errno => ProgramError::sys("fork", errno),
     }
 }
 

@@ -14,17 +14,17 @@
 //! too, and `signal NAME SIGTERM` means the same as the `close` that ends
 //! the same group.
 //!
-//! What survives `kill -9` of sockrepl itself: the direct child dies of
-//! its PR_SET_PDEATHSIG (SIGKILL); its own children do not (the death
-//! signal is not inherited across fork), and are orphaned to init or the
-//! nearest subreaper. Making sockrepl a subreaper does not help there (the
-//! role dies with it); making sockrepl's *parent* (the test runner) a
-//! subreaper does: orphans then come to the runner, which can kill them
-//! (SPEC §14's per-script runner is the place for that).
+//! What survives `kill -9` of sockrepl itself: nothing. The direct child
+//! dies of its PR_SET_PDEATHSIG (SIGKILL); its own children (the death
+//! signal is not inherited across fork) are killed by the [`guardian`], a
+//! small process that sees the end of sockrepl as the end of a pipe and
+//! then sends SIGKILL to every process group still registered.
 
+mod clone;
 mod end;
 mod error;
 pub mod group;
+mod guardian;
 mod launch;
 mod output;
 mod reaper;
@@ -36,7 +36,7 @@ pub use error::ProgramError;
 pub use launch::SpawnRequest;
 pub use output::OUTPUT_CAP;
 pub use reaper::FALLBACK_TICK;
-pub use status::{parse_signal, signal_name, ExitStatus, ExpectedExit};
+pub use status::{parse_signal, signal_name, signal_name_of, ExitStatus, ExpectedExit};
 
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};

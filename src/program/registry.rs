@@ -35,6 +35,7 @@ pub(crate) fn register(pgid: Pid) -> Result<(), ProgramError> {
     for slot in &GROUPS {
         let taken = slot.compare_exchange(0, pgid.as_raw(), Ordering::SeqCst, Ordering::SeqCst);
         if taken.is_ok() {
+            super::guardian::watch(pgid);
             return Ok(());
         }
     }
@@ -46,6 +47,7 @@ pub(crate) fn unregister(pgid: Pid) {
     for slot in &GROUPS {
         let freed = slot.compare_exchange(pgid.as_raw(), 0, Ordering::SeqCst, Ordering::SeqCst);
         if freed.is_ok() {
+            super::guardian::forget(pgid);
             return;
         }
     }

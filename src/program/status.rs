@@ -113,3 +113,11 @@ pub fn parse_signal(word: &str) -> Result<Signal, String> {
 pub fn signal_name(signal: Signal) -> &'static str {
     signal.as_str()
 }
+
+/// The C name of a signal number (`SIGTERM`), or `signal N`.
+pub fn signal_name_of(number: i32) -> String {
+    match Signal::try_from(number) {
+        Ok(signal) => signal.as_str().to_string(),
+        Err(_) => format!("signal {number}"),
+    }
+}

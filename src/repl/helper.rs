@@ -568,8 +568,14 @@ mod tests {
             hint("{FAILS} ECONNREFUSED {CONNECT}_").as_deref(),
             Some("ex NAME ADDR")
         );
-        assert_eq!(hint("{CONNECT}").as_deref(), Some(" NAME ADDR"));
-        assert_eq!(hint("{FAILS} {CONNECT} c").as_deref(), Some(" ADDR"));
+        assert_eq!(
+            hint("{CONNECT}").as_deref(),
+            Some(" NAME ADDR [--retry DUR]")
+        );
+        assert_eq!(
+            hint("{FAILS} {CONNECT} c").as_deref(),
+            Some(" ADDR [--retry DUR]")
+        );
         assert_eq!(hint("nonsense"), None);
     }
 

@@ -63,6 +63,9 @@ pub fn run(mut session: Session) -> i32 {
     }
     // A command that waits in silence looks hung: say what it waits for.
     crate::wait::announce_long_waits(LONG_WAIT);
+    if let Err(error) = crate::wait::catch_terminations_at_prompt() {
+        eprintln!("sockrepl: SIGTERM and SIGHUP will not clean up: {error}");
+    }
     let terminal = QuietControlEcho::start();
     let history = open_history(&mut editor);
     let watcher = start_watcher(&mut editor, &shared, palette);
@@ -80,10 +83,16 @@ pub fn run(mut session: Session) -> i32 {
         shared.publish(&shell.interpreter.session);
         let read = editor.readline(shell.block.prompt());
         shared.pause();
+        if let Some(signal) = crate::wait::termination() {
+            break 128 + signal;
+        }
         match read {
             Ok(text) => {
                 if let Some(status) = shell.run_input(&mut editor, &text, &shared) {
                     break status;
+                }
+                if let Some(signal) = crate::wait::termination() {
+                    break 128 + signal;
                 }
             }
             // Ctrl-C at a continuation prompt drops the unfinished block.
@@ -98,6 +107,10 @@ pub fn run(mut session: Session) -> i32 {
     shared.lock().stop = true;
     if let Some(watcher) = watcher {
         let _ = watcher.join();
+    }
+    if crate::wait::termination().is_some() {
+        let session = &mut shell.interpreter.session;
+        session.end_programs(crate::cli::TERMINATION_GRACE);
     }
     shell.interpreter.session.close_all();
     drop(terminal);

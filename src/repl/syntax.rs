@@ -194,7 +194,8 @@ mod tests {
             let mut shown: Vec<&str> = spec
                 .synopsis
                 .split(|c: char| c.is_whitespace() || matches!(c, '[' | ']' | '|'))
-                .filter(|w| w.starts_with("--"))
+                // A bare `--` ends the options (spawn's): it is no flag.
+                .filter(|w| w.starts_with("--") && *w != "--")
                 .collect();
             let mut flags = flags(spec.name);
             shown.sort_unstable();

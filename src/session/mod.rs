@@ -20,11 +20,12 @@ use std::time::Duration;
 
 use crate::address::format_sockaddr;
 use crate::errors::Failure;
-use crate::handle::Handle;
+use crate::handle::{Handle, ProgramIo};
 use crate::kind::{Kind, SockType};
 use crate::outcome::Endpoint;
+use crate::program::{Program, DEFAULT_GRACE};
 use crate::transcript::Transcript;
-use crate::wait::{wait_for, Deadline};
+use crate::wait::Deadline;
 use history::History;
 use placeholders::Placeholders;
 use variables::{LineEnding, Variables};
@@ -54,6 +55,12 @@ pub struct Session {
     pub interactive: bool,
     /// `--allow-exec`: scripts may start programs.
     pub allow_exec: bool,
+    /// The directory of the script running now: programs named with a `/`
+    /// are found from here, and run here (SPEC §13).
+    pub script_dir: PathBuf,
+    /// How many handles are programs, so that reaping between commands
+    /// costs nothing in a session without any.
+    programs: usize,
     placeholders: Placeholders,
     tmp_dir: Option<PathBuf>,
     /// `let`, `--as`, `--set`...: the script's variables.
@@ -81,6 +88,8 @@ impl Session {
             stable,
             interactive: false,
             allow_exec: false,
+            script_dir: PathBuf::from("."),
+            programs: 0,
             placeholders: Placeholders::default(),
             tmp_dir: None,
             vars: Variables::default(),
@@ -144,12 +153,24 @@ impl Session {
         Ok(self.handles.entry(name.to_string()).or_insert(handle))
     }
 
+    /// Adds a started program under a new name (checked free before it started).
+    pub fn insert_program(&mut self, name: &str, program: Program) -> &mut Handle {
+        self.next_serial += 1;
+        self.programs += 1;
+        let io = Box::new(ProgramIo::new(program));
+        let handle = Handle::new(name.to_string(), io, self.next_serial);
+        self.handles.entry(name.to_string()).or_insert(handle)
+    }
+
     pub fn remove(&mut self, name: &str) -> Result<Handle, Failure> {
         let handle = self
             .handles
             .remove(name)
             .ok_or_else(|| self.no_such_handle(name))?;
         self.history.note_closed(&handle);
+        if handle.io.as_program().is_some() {
+            self.programs -= 1;
+        }
         Ok(handle)
     }
 
@@ -161,6 +182,19 @@ impl Session {
         }
     }
 
+    /// Reaps every program that has exited, so none stays a zombie
+    /// between commands; never blocks.
+    pub fn reap_programs(&mut self) {
+        if self.programs == 0 {
+            return;
+        }
+        for handle in self.handles.values_mut() {
+            if let Some(program) = handle.io.as_program_mut() {
+                program.status_now();
+            }
+        }
+    }
+
     /// The live handles in the order they were made.
     pub fn handles(&self) -> Vec<&Handle> {
         let mut handles: Vec<&Handle> = self.handles.values().collect();
@@ -169,13 +203,32 @@ impl Session {
     }
 
     /// Closes every handle, removing the Unix socket files they bound.
+    /// Programs are ended first, all together: SIGTERM to every group,
+    /// one shared grace period, SIGKILL to what still runs, all reaped.
     pub fn close_all(&mut self) {
+        self.end_programs(DEFAULT_GRACE);
+        self.programs = 0;
         for (_, handle) in self.handles.drain() {
             handle.close();
         }
         if let Some(dir) = self.tmp_dir.take() {
             let _ = std::fs::remove_dir_all(dir);
         }
+    }
+
+    /// Ends every program handle's process group (sharing one `grace`)
+    /// and reaps them; the handles stay, closed quickly later.
+    pub fn end_programs(&mut self, grace: Duration) {
+        if self.programs == 0 {
+            return;
+        }
+        let mut running: Vec<&mut Program> = self
+            .handles
+            .values_mut()
+            .filter_map(|handle| handle.io.as_program_mut())
+            .map(ProgramIo::program_mut)
+            .collect();
+        crate::program::terminate_all(&mut running, grace);
     }
 
     /// When a blocking command on this handle must give up.
@@ -213,7 +266,7 @@ impl Session {
                     }
                     self.out.flush();
                     let _label = crate::wait::waiting_for(|| wait_label(handle, events));
-                    wait_for(handle.io.poll_fd(events), events, deadline, what)?;
+                    handle.io.wait_ready(events, deadline, what)?;
                     polled = true;
                 }
                 Err(e) => return Err(e.into()),

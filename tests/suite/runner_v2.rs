@@ -661,7 +661,9 @@ fn failed_transcripts_are_not_all_kept_until_they_are_reported() {
             )
             .file(&format!("b{n:02}.out"), b"x\n");
     }
-    let running = sock.spawn();
+    // A debug build echoes and prints each 2 MiB line in about a second,
+    // one script after another while the slow one holds the other job.
+    let running = sock.guard(Duration::from_secs(90)).spawn();
     let peak = peak_memory_kib(&running);
     let run = running.finish();
     run.assert_status(1);
