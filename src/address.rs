@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use crate::errors::Failure;
 use crate::kind::{Family, Kind};
+use crate::wait::Deadline;
 
 /// An address as written in a script.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,8 +66,9 @@ impl Address {
         parse_host(word, host, port)
     }
 
-    /// The socket address to hand to the kernel for a socket of this kind.
-    pub fn resolve(&self, kind: Kind) -> Result<SockAddr, Failure> {
+    /// The socket address to hand to the kernel for a socket of this kind;
+    /// a host name's lookup gives up at `deadline` (or Ctrl-C).
+    pub fn resolve(&self, kind: Kind, deadline: Deadline) -> Result<SockAddr, Failure> {
         match (self, kind.family) {
             (Address::UnixPath(path), Family::Unix) => {
                 unix_addr(path.as_os_str().as_bytes(), false)
@@ -88,7 +90,7 @@ impl Address {
             }
             (Address::Host { name, port }, family) => {
                 let port = port_for(self, *port, kind)?;
-                resolve_host(name, port, family).map(|ip| inet(ip, port))
+                resolve_host(name, port, family, deadline).map(|ip| inet(ip, port))
             }
         }
     }
@@ -193,11 +195,15 @@ fn inet(ip: IpAddr, port: u16) -> SockAddr {
     SockAddr::from(SocketAddr::new(ip, port))
 }
 
-fn resolve_host(name: &str, port: u16, family: Family) -> Result<IpAddr, Failure> {
-    let candidates = (name, port)
-        .to_socket_addrs()
-        .map_err(|error| Failure::Resolve(format!("{name}: {error}")))?;
+fn resolve_host(
+    name: &str,
+    port: u16,
+    family: Family,
+    deadline: Deadline,
+) -> Result<IpAddr, Failure> {
+    let candidates = lookup(name, port, deadline)?;
     candidates
+        .into_iter()
         .map(|addr| addr.ip())
         .find(|ip| ip.is_ipv4() == (family == Family::Inet))
         .ok_or_else(|| {
@@ -208,6 +214,60 @@ fn resolve_host(name: &str, port: u16, family: Family) -> Result<IpAddr, Failure
             };
             Failure::Resolve(format!("{name}: it has no {wanted} address"))
         })
+}
+
+/// How often a waiting lookup looks for Ctrl-C.
+const LOOKUP_SLICE: std::time::Duration = std::time::Duration::from_millis(20);
+/// Lookups abandoned but still running, at most: each holds a thread until
+/// the system resolver gives up on its own.
+const MAX_LOOKUPS: usize = 16;
+static LOOKUPS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// getaddrinfo(3) on a thread of its own: it takes no timeout and does not
+/// stop for a signal, so the command waits for its answer only until the
+/// deadline or Ctrl-C, and then leaves the thread to finish alone.
+fn lookup(name: &str, port: u16, deadline: Deadline) -> Result<Vec<SocketAddr>, Failure> {
+    use std::sync::atomic::Ordering;
+    use std::sync::mpsc::RecvTimeoutError;
+    if LOOKUPS.fetch_add(1, Ordering::SeqCst) >= MAX_LOOKUPS {
+        LOOKUPS.fetch_sub(1, Ordering::SeqCst);
+        return Err(Failure::Resolve(format!(
+            "{name}: {MAX_LOOKUPS} earlier lookups are still waiting for the resolver"
+        )));
+    }
+    let (answer, answered) = std::sync::mpsc::channel();
+    let host = name.to_string();
+    let spawned = std::thread::Builder::new()
+        .name("resolver".into())
+        .spawn(move || {
+            let found = (host.as_str(), port).to_socket_addrs();
+            let _ = answer.send(found.map(Iterator::collect::<Vec<_>>));
+            LOOKUPS.fetch_sub(1, Ordering::SeqCst);
+        });
+    if let Err(error) = spawned {
+        LOOKUPS.fetch_sub(1, Ordering::SeqCst);
+        return Err(error.into());
+    }
+    loop {
+        if crate::wait::take_interrupt() {
+            return Err(Failure::Interrupted);
+        }
+        let slice = deadline
+            .remaining()
+            .map_or(LOOKUP_SLICE, |left| left.min(LOOKUP_SLICE));
+        match answered.recv_timeout(slice) {
+            Ok(found) => return found.map_err(|e| Failure::Resolve(format!("{name}: {e}"))),
+            Err(RecvTimeoutError::Timeout) if deadline.expired() => {
+                return Err(deadline.timeout(&format!("no address for {name}")))
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(Failure::Resolve(format!(
+                    "{name}: the lookup ended with no answer"
+                )))
+            }
+        }
+    }
 }
 
 fn unix_addr(name: &[u8], abstract_name: bool) -> Result<SockAddr, Failure> {
@@ -322,20 +382,35 @@ mod tests {
         let tcp = Kind::from_short("tcp").unwrap();
         let tcp6 = Kind::from_short("tcp6").unwrap();
         let addr = Address::parse(":0").unwrap();
-        assert_eq!(format_sockaddr(&addr.resolve(tcp).unwrap()), "0.0.0.0:0");
-        assert_eq!(format_sockaddr(&addr.resolve(tcp6).unwrap()), "[::]:0");
+        assert_eq!(
+            format_sockaddr(&addr.resolve(tcp, Deadline::after(None)).unwrap()),
+            "0.0.0.0:0"
+        );
+        assert_eq!(
+            format_sockaddr(&addr.resolve(tcp6, Deadline::after(None)).unwrap()),
+            "[::]:0"
+        );
         assert!(Address::parse("127.0.0.1:1")
             .unwrap()
-            .resolve(tcp6)
+            .resolve(tcp6, Deadline::after(None))
             .is_err());
-        assert!(Address::parse("127.0.0.1").unwrap().resolve(tcp).is_err());
+        assert!(Address::parse("127.0.0.1")
+            .unwrap()
+            .resolve(tcp, Deadline::after(None))
+            .is_err());
         let port = Address::parse("65432").unwrap();
         assert_eq!(
-            format_sockaddr(&port.resolve(tcp).unwrap()),
+            format_sockaddr(&port.resolve(tcp, Deadline::after(None)).unwrap()),
             "127.0.0.1:65432"
         );
-        assert_eq!(format_sockaddr(&port.resolve(tcp6).unwrap()), "[::1]:65432");
+        assert_eq!(
+            format_sockaddr(&port.resolve(tcp6, Deadline::after(None)).unwrap()),
+            "[::1]:65432"
+        );
         let icmp = Kind::from_short("icmp").unwrap();
-        assert!(Address::parse("127.0.0.1").unwrap().resolve(icmp).is_ok());
+        assert!(Address::parse("127.0.0.1")
+            .unwrap()
+            .resolve(icmp, Deadline::after(None))
+            .is_ok());
     }
 }

@@ -40,6 +40,27 @@ struct Cli {
     /// Run in a network namespace of its own, with only loopback (test: one per script).
     #[arg(long, global = true)]
     netns: bool,
+    /// Run each script sandboxed: own network, files limited by Landlock, limits (see docs/testing.md).
+    #[arg(long, global = true)]
+    sandbox: bool,
+    /// With --sandbox: an environment variable the script may read as ${env.NAME} (repeatable).
+    #[arg(long, global = true, value_name = "NAME")]
+    pass_env: Vec<String>,
+    /// With --sandbox: a folder the script may read (default: the script's folder; test: its PATHs).
+    #[arg(long, global = true, value_name = "DIR")]
+    sandbox_read: Vec<PathBuf>,
+    /// With --sandbox: the memory a script may hold (default 512M).
+    #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size)]
+    limit_memory: Option<u64>,
+    /// With --sandbox: the CPU time a script may use (default 60s).
+    #[arg(long, global = true, value_name = "DUR", value_parser = parse_duration)]
+    limit_cpu: Option<std::time::Duration>,
+    /// With --sandbox: the processes a script may have (default 64).
+    #[arg(long, global = true, value_name = "N")]
+    limit_procs: Option<u64>,
+    /// With --sandbox: the descriptors a script may hold open (default 1024).
+    #[arg(long, global = true, value_name = "N")]
+    limit_fds: Option<u64>,
     /// Exit status for a script skipped by `require` (the test runner uses 77).
     #[arg(long, global = true, hide = true, default_value_t = 0)]
     skip_status: i32,
@@ -114,6 +135,27 @@ fn parse_set(word: &str) -> Result<(String, String), String> {
     Ok((name.to_string(), value.to_string()))
 }
 
+/// `64M`, `1G`, `512K` or bytes.
+fn parse_size(word: &str) -> Result<u64, String> {
+    let shift = match word.chars().last() {
+        Some('K') => 10,
+        Some('M') => 20,
+        Some('G') => 30,
+        _ => 0,
+    };
+    let digits = word.strip_suffix(['K', 'M', 'G']).unwrap_or(word);
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_shl(shift).filter(|bytes| bytes >> shift == n))
+        .filter(|&bytes| bytes >= 1 << 20)
+        .ok_or_else(|| {
+            format!(
+                "'{word}' is not a size of at least 1M (512K is too small): write 64M, 1G or bytes"
+            )
+        })
+}
+
 fn check_timeout(word: &str) -> Result<String, String> {
     parse_timeout(word).map(|_| word.to_string())
 }
@@ -133,9 +175,24 @@ pub fn main() -> i32 {
             return 2;
         }
     }
+    // The sandbox, entered before any socket or thread (the test runner
+    // passes --sandbox on to each script instead).
+    if cli.sandbox && !matches!(cli.mode, Some(Mode::Test { .. } | Mode::Check { .. })) {
+        match crate::sandbox::enter(&sandbox_config(&cli)) {
+            Ok(None) => {}
+            Ok(Some(status)) => return status,
+            Err(error) => {
+                eprintln!("sockrepl: --sandbox: cannot run sandboxed: {error}");
+                return 2;
+            }
+        }
+    }
     // A script's own network namespace, made before any socket or thread
     // (the test runner passes --netns on to each script instead).
-    if cli.netns && !matches!(cli.mode, Some(Mode::Test { .. } | Mode::Check { .. })) {
+    if cli.netns
+        && !cli.sandbox
+        && !matches!(cli.mode, Some(Mode::Test { .. } | Mode::Check { .. }))
+    {
         if let Err(error) = crate::netns::enter() {
             eprintln!("sockrepl: --netns: {error}");
             return 2;
@@ -180,6 +237,9 @@ pub fn main() -> i32 {
                 .collect();
             options.allow_exec = cli.allow_exec;
             options.netns = cli.netns;
+            if cli.sandbox {
+                options.sandbox_flags = sandbox_flags(&cli, paths);
+            }
             run_tests(&options).unwrap_or_else(|error| {
                 eprintln!("sockrepl test: {error:#}");
                 2
@@ -196,6 +256,78 @@ pub fn main() -> i32 {
 struct RunHow {
     comments: bool,
     step: bool,
+}
+
+/// What `--sandbox` allows: the folders given, or the script's own.
+fn sandbox_config(cli: &Cli) -> crate::sandbox::Config {
+    let mut trees = cli.sandbox_read.clone();
+    if trees.is_empty() {
+        trees.push(match &cli.mode {
+            Some(Mode::Run { file, .. }) if file != "-" => Path::new(file)
+                .parent()
+                .filter(|dir| !dir.as_os_str().is_empty())
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+            _ => PathBuf::from("."),
+        });
+    }
+    let mut limits = crate::sandbox::Limits::default();
+    limits.memory = cli.limit_memory.unwrap_or(limits.memory);
+    limits.cpu_seconds = cli
+        .limit_cpu
+        .map_or(limits.cpu_seconds, |d| d.as_secs().max(1));
+    limits.processes = cli.limit_procs.unwrap_or(limits.processes);
+    limits.descriptors = cli.limit_fds.unwrap_or(limits.descriptors);
+    crate::sandbox::Config {
+        trees,
+        pass_env: cli.pass_env.clone(),
+        limits,
+    }
+}
+
+/// The flags each script of `test --sandbox` gets: the sandbox, its
+/// limits, and the test tree (each PATH, a file's folder) to read.
+fn sandbox_flags(cli: &Cli, paths: &[PathBuf]) -> Vec<std::ffi::OsString> {
+    let mut flags: Vec<std::ffi::OsString> = vec!["--sandbox".into()];
+    let mut trees = cli.sandbox_read.clone();
+    if trees.is_empty() {
+        trees = match paths {
+            [] => vec![PathBuf::from(".")],
+            paths => paths.iter().map(|p| tree_of(p)).collect(),
+        };
+    }
+    for tree in trees {
+        let tree = tree.canonicalize().unwrap_or(tree);
+        flags.extend(["--sandbox-read".into(), tree.into_os_string()]);
+    }
+    for name in &cli.pass_env {
+        flags.extend(["--pass-env".into(), name.into()]);
+    }
+    let limits = [
+        ("--limit-memory", cli.limit_memory.map(|m| m.to_string())),
+        (
+            "--limit-cpu",
+            cli.limit_cpu.map(|d| format!("{}s", d.as_secs().max(1))),
+        ),
+        ("--limit-procs", cli.limit_procs.map(|n| n.to_string())),
+        ("--limit-fds", cli.limit_fds.map(|n| n.to_string())),
+    ];
+    for (flag, value) in limits {
+        if let Some(value) = value {
+            flags.extend([flag.into(), value.into()]);
+        }
+    }
+    flags
+}
+
+/// The folder a test PATH names, or a file's folder.
+fn tree_of(path: &Path) -> PathBuf {
+    match path.is_dir() {
+        true => path.to_path_buf(),
+        false => path
+            .parent()
+            .filter(|dir| !dir.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+    }
 }
 
 fn session(cli: &Cli) -> Session {

@@ -168,6 +168,16 @@ pub fn printable(bytes: &[u8]) -> String {
     out
 }
 
+/// Text with its control characters (ESC, CR, newlines, C1) escaped as
+/// `print` shows them: what a script, a peer or a file name wrote can
+/// neither forge a transcript line nor reach the terminal as a sequence.
+pub fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.chars().any(char::is_control) {
+        true => std::borrow::Cow::Owned(printable(text.as_bytes())),
+        false => std::borrow::Cow::Borrowed(text),
+    }
+}
+
 /// A bytes literal, cut short for long data.
 pub fn preview(bytes: &[u8]) -> String {
     if bytes.len() <= PREVIEW {

@@ -35,6 +35,13 @@ pub enum Failure {
     Usage(String),
     /// Ctrl-C arrived while the command waited.
     Interrupted,
+    /// A file could not be opened, read or written (`what`: "cannot write
+    /// out.bin"); `fails ENOSPC ...` matches it by its errno.
+    File {
+        errno: Errno,
+        what: String,
+        detail: Option<String>,
+    },
 }
 
 impl Failure {
@@ -44,6 +51,18 @@ impl Failure {
 
     pub fn usage(message: impl Into<String>) -> Self {
         Failure::Usage(message.into())
+    }
+
+    /// A file error with its errno, when the system gave one.
+    pub fn file(verb: &str, path: &std::path::Path, error: &io::Error) -> Self {
+        match error.raw_os_error() {
+            Some(code) => Failure::File {
+                errno: Errno::from_raw(code),
+                what: format!("cannot {verb} {}", one_line_path(path)),
+                detail: None,
+            },
+            None => Failure::Usage(file_error(verb, path, error)),
+        }
     }
 
     /// Adds a hint unless this failure already has one or is not a system error.
@@ -80,6 +99,15 @@ impl Failure {
                 after,
                 detail: append(detail),
             },
+            Failure::File {
+                errno,
+                what,
+                detail,
+            } => Failure::File {
+                errno,
+                what,
+                detail: append(detail),
+            },
             other => other,
         }
     }
@@ -113,14 +141,20 @@ impl Failure {
         match (self, expected) {
             (Failure::Sys { errno, .. }, ErrorName::Errno(want)) => errno == want,
             (Failure::Timeout { .. }, ErrorName::Timeout) => true,
+            (Failure::File { errno, .. }, ErrorName::Errno(want)) => errno == want,
             _ => false,
         }
     }
 
-    /// Whether `fails` (with or without a name) may swallow this failure: a
-    /// script bug such as an unknown handle must never pass as "expected".
+    /// Whether `fails` without a name may swallow this failure: a script
+    /// bug such as an unknown handle must never pass as "expected". A file
+    /// error passes only when `fails` names its errno (`fails ENOSPC`): a
+    /// missing `--file` is a mistake in the script.
     pub fn is_expectable(&self) -> bool {
-        !matches!(self, Failure::Usage(_) | Failure::Interrupted)
+        !matches!(
+            self,
+            Failure::Usage(_) | Failure::Interrupted | Failure::File { .. }
+        )
     }
 }
 
@@ -181,6 +215,17 @@ impl fmt::Display for Failure {
                 f.write_str(message)
             }
             Failure::Resolve(message) => write!(f, "cannot resolve {message}"),
+            Failure::File {
+                errno,
+                what,
+                detail,
+            } => {
+                write!(f, "{what}: {}", describe_errno(*errno))?;
+                match detail {
+                    Some(detail) => write!(f, "; {detail}"),
+                    None => Ok(()),
+                }
+            }
             Failure::Interrupted => f.write_str("interrupted"),
         }
     }
@@ -208,10 +253,15 @@ pub fn errno_name(errno: Errno) -> String {
 /// A file error as a person reads it: `cannot read x.bin: No such file or directory`.
 pub fn file_error(verb: &str, path: &std::path::Path, error: &io::Error) -> String {
     let reason = match error.raw_os_error() {
-        Some(code) => errno_text(Errno::from_raw(code)),
+        Some(code) => describe_errno(Errno::from_raw(code)),
         None => error.to_string(),
     };
-    format!("cannot {verb} {}: {reason}", path.display())
+    format!("cannot {verb} {}: {reason}", one_line_path(path))
+}
+
+/// A path in a message: one line, whatever bytes it holds.
+fn one_line_path(path: &std::path::Path) -> String {
+    crate::data::one_line(&path.display().to_string()).into_owned()
 }
 
 /// What `fails NAME` expects.

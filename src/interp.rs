@@ -141,7 +141,10 @@ impl Interpreter {
                 if self.session.trace.is_some() {
                     crate::trace::after_command(&mut self.session, Some(&outcome));
                 }
-                end
+                match end {
+                    End::Completed => self.stop_if_interrupted(script, line),
+                    end => end,
+                }
             }
             Err(failure) => {
                 // The packets first: a failure line ends the transcript.
@@ -182,6 +185,20 @@ impl Interpreter {
                 End::Interrupted
             }
         }
+    }
+
+    /// Ctrl-C that arrived while a command ran without waiting (a `print`
+    /// among millions, a lingering `close`) ends the run after it.
+    fn stop_if_interrupted(&mut self, script: &Script, line: &Line) -> End {
+        if let Some(over) = crate::sandbox::limits::over_limit() {
+            self.report(script, line, &over);
+            return End::Failed;
+        }
+        if !crate::wait::interrupt_pending() {
+            return End::Completed;
+        }
+        crate::wait::take_interrupt();
+        self.interrupted(script, line, "")
     }
 
     fn show_outcome(&mut self, outcome: &Outcome) -> End {
@@ -287,6 +304,11 @@ impl Interpreter {
         };
         let file: Rc<str> = script.name.as_str().into();
         for turn in 0..count {
+            // An empty block runs no line that would notice Ctrl-C.
+            if crate::wait::interrupt_pending() {
+                crate::wait::take_interrupt();
+                return self.interrupted(script, line, "");
+            }
             if let Some(counter) = &repeat.counter {
                 self.session
                     .vars

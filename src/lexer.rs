@@ -95,9 +95,58 @@ pub struct LexError {
     pub column: Option<usize>,
 }
 
-/// What static expansions are filled from.
+/// What static expansions are filled from, and how much they may add.
 pub struct Context<'a> {
     pub args: &'a [String],
+    /// Bytes the expansions of one line may add (arguments and the
+    /// environment could otherwise make one line of gigabytes).
+    budget: usize,
+    used: std::cell::Cell<usize>,
+}
+
+impl<'a> Context<'a> {
+    pub fn new(args: &'a [String]) -> Self {
+        Context {
+            args,
+            budget: usize::MAX,
+            used: std::cell::Cell::new(0),
+        }
+    }
+
+    pub fn with_budget(mut self, budget: usize) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// Bytes the expansions added so far.
+    pub fn used(&self) -> usize {
+        self.used.get()
+    }
+
+    /// Counts `len` more bytes, failing past the budget.
+    fn spend(&self, len: usize) -> Result<(), LexError> {
+        let used = self.used.get().saturating_add(len);
+        if used > self.budget {
+            return Err(LexError {
+                message: format!(
+                    "${{...}} expansions make this line too long (over {} KiB added)",
+                    self.budget >> 10
+                ),
+                column: None,
+            });
+        }
+        self.used.set(used);
+        Ok(())
+    }
+}
+
+/// `--sandbox`: the environment variables `${env.NAME}` may read (those
+/// given with `--pass-env`); unset, every one.
+static PASSED_ENV: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
+/// Limits `${env.NAME}` to these names, once, for the whole process.
+pub fn pass_only_env(names: Vec<String>) {
+    let _ = PASSED_ENV.set(names);
 }
 
 /// First and last private-use code point used as a placeholder.
@@ -232,6 +281,7 @@ fn build_word(
     }
     let mut pieces: Vec<Piece> = Vec::new();
     let mut literal = String::new();
+    let mut filled = false;
     for c in raw.chars() {
         if !is_placeholder(c) {
             literal.push(c);
@@ -246,7 +296,11 @@ fn build_word(
             (None, found) => found?,
         };
         match found {
-            Expansion::Static(value) => literal.push_str(&value),
+            Expansion::Static(value) => {
+                context.spend(value.len())?;
+                literal.push_str(&value);
+                filled = true;
+            }
             Expansion::Later(var) => {
                 if !literal.is_empty() {
                     pieces.push(Piece::Text(std::mem::take(&mut literal)));
@@ -257,6 +311,15 @@ fn build_word(
     }
     if !literal.is_empty() {
         pieces.push(Piece::Text(literal));
+    }
+    // `${1}` holding `--file` is data, never an option: a word that an
+    // expansion made stays a template, which no flag lookup matches.
+    if filled && pieces.len() == 1 {
+        if let Piece::Text(text) = &pieces[0] {
+            if text.starts_with("--") {
+                return Ok(Word::Template(pieces));
+            }
+        }
     }
     Ok(Word::from_pieces(pieces))
 }
@@ -287,6 +350,14 @@ fn expansion(name: &str, context: &Context) -> Result<Expansion, LexError> {
         };
     }
     if let Some(variable) = name.strip_prefix("env.") {
+        if PASSED_ENV
+            .get()
+            .is_some_and(|names| !names.iter().any(|n| n == variable))
+        {
+            return Err(error(format!(
+                "${{{name}}}: the sandbox passes only the variables named with --pass-env (--pass-env {variable})"
+            )));
+        }
         return std::env::var(variable).map(Expansion::Static).map_err(|_| {
             error(format!(
                 "${{{name}}}: {variable} is not set in the environment"
@@ -406,6 +477,14 @@ fn unterminated(line: &str) -> LexError {
 /// Appends a word to an echoed line, quoted only when a shell would need
 /// it: splitting the result gives the word back.
 pub fn push_quoted(out: &mut String, word: &str) {
+    if word.chars().any(char::is_control) {
+        // One line whatever the word holds: its control characters as the
+        // escapes a DATA word decodes back to them.
+        out.push('\'');
+        out.push_str(&crate::data::printable(word.as_bytes()).replace('\'', "\\x27"));
+        out.push('\'');
+        return;
+    }
     let plain = !word.is_empty()
         && !word.starts_with('#')
         && word.chars().all(|c| {
@@ -436,9 +515,7 @@ mod tests {
     fn split(line: &str) -> Result<Vec<Word>, LexError> {
         split_line(
             line,
-            &Context {
-                args: &["127.0.0.1:9".to_string(), "a b".to_string()],
-            },
+            &Context::new(&["127.0.0.1:9".to_string(), "a b".to_string()]),
         )
     }
 

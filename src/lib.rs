@@ -55,6 +55,7 @@ pub mod pattern;
 pub mod program;
 pub mod render;
 pub mod repl;
+pub mod sandbox;
 pub mod script;
 pub mod session;
 pub mod step;

@@ -16,6 +16,28 @@ use crate::tls::{HandshakeInfo, StreamEnd};
 pub struct Endpoint {
     pub addr: SockAddr,
     pub kind: Kind,
+    /// The connection it was seen on (local address, peer), which says
+    /// whose port it is when two handles got the same one.
+    pub seen_on: Option<Box<(SockAddr, Option<SockAddr>)>>,
+}
+
+impl Endpoint {
+    pub fn new(addr: SockAddr, kind: Kind) -> Self {
+        Endpoint {
+            addr,
+            kind,
+            seen_on: None,
+        }
+    }
+
+    /// An address of the connection (`local`, `peer`), or one seen on it.
+    pub fn on(addr: SockAddr, kind: Kind, local: SockAddr, peer: Option<SockAddr>) -> Self {
+        Endpoint {
+            addr,
+            kind,
+            seen_on: Some(Box::new((local, peer))),
+        }
+    }
 }
 
 #[derive(Debug)]

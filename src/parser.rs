@@ -22,7 +22,7 @@ pub struct SyntaxError {
 impl SyntaxError {
     pub fn new(message: impl Into<String>) -> Self {
         SyntaxError {
-            message: shorten_words(&message.into()),
+            message: one_line_message(&message.into()),
             column: None,
         }
     }
@@ -31,7 +31,7 @@ impl SyntaxError {
 impl From<LexError> for SyntaxError {
     fn from(error: LexError) -> Self {
         SyntaxError {
-            message: shorten_words(&error.message),
+            message: one_line_message(&error.message),
             column: error.column,
         }
     }
@@ -80,7 +80,9 @@ impl DataArg {
 pub struct Args<'w> {
     /// The command being parsed, for its synopsis in error messages.
     spec: &'static Spec,
-    words: Vec<&'w Word>,
+    /// A deque: commands take their words from the front, and `poll` with
+    /// a million names must parse in linear time.
+    words: std::collections::VecDeque<&'w Word>,
     /// The DATA word taken, as written, for the "quote it" hint when
     /// more words follow it.
     data_text: Option<&'w str>,
@@ -129,14 +131,14 @@ impl<'w> Args<'w> {
         if index + 1 >= self.words.len() {
             return Err(self.usage_error(&format!("{flag} needs a value")));
         }
-        let value = self.words.remove(index + 1);
+        let value = self.words.remove(index + 1).expect("checked just above");
         self.words.remove(index);
         Ok(Some(value))
     }
 
     /// The next word, left in place.
     pub fn peek(&self) -> Option<&'w Word> {
-        self.words.first().copied()
+        self.words.front().copied()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -147,7 +149,7 @@ impl<'w> Args<'w> {
         if self.words.is_empty() {
             return Err(self.usage_error(&format!("missing {what}")));
         }
-        Ok(self.words.remove(0))
+        Ok(self.words.pop_front().expect("checked just above"))
     }
 
     /// A word that must be written out in full (no `${...}`).
@@ -158,8 +160,8 @@ impl<'w> Args<'w> {
     }
 
     pub fn optional_literal(&mut self) -> Option<&'w str> {
-        let word = self.words.first()?.literal()?;
-        self.words.remove(0);
+        let word = self.words.front()?.literal()?;
+        self.words.pop_front();
         Some(word)
     }
 
@@ -191,7 +193,7 @@ impl<'w> Args<'w> {
         &mut self,
         parse: fn(&str) -> Result<T, String>,
     ) -> Result<Option<Arg<T>>, SyntaxError> {
-        match self.words.first() {
+        match self.words.front() {
             None => Ok(None),
             Some(_) => self.arg("", parse).map(Some),
         }
@@ -237,7 +239,7 @@ impl<'w> Args<'w> {
 
     /// The words left, for commands that take the rest of the line.
     pub fn rest(&mut self) -> Vec<&'w Word> {
-        std::mem::take(&mut self.words)
+        std::mem::take(&mut self.words).into()
     }
 
     /// Fails on a `--word` that no command knows, so that a typo such as
@@ -265,7 +267,7 @@ impl<'w> Args<'w> {
 
     /// Fails when words are left over.
     pub fn finish(&self) -> Result<(), SyntaxError> {
-        match self.words.first() {
+        match self.words.front() {
             None => Ok(()),
             Some(word) => {
                 let shown = word.literal().unwrap_or("${...}");
@@ -364,6 +366,12 @@ pub fn parse_bool(word: &str) -> Result<bool, String> {
 
 /// Cuts every very long word of a message short, so that a 10 MB typo
 /// gives a one-line error.
+/// A syntax error is one line whatever words it quotes (`${1}` may hold
+/// a newline, a script line an ESC), and long words are cut.
+fn one_line_message(message: &str) -> String {
+    shorten_words(&crate::data::one_line(message))
+}
+
 pub fn shorten_words(message: &str) -> String {
     const LIMIT: usize = 60;
     if message.len() <= LIMIT {

@@ -8,11 +8,11 @@ use std::fmt::{self, Write as _};
 
 use crate::data::{bytes_literal, hexdump};
 use crate::errors::describe_errno;
-use crate::kind::Kind;
 use crate::netstat::{Note, SocketRow};
 use crate::outcome::{
     Endpoint, Outcome, ProgramRow, ReceiveKind, Received, TableRow, TlsDone, TlsSide,
 };
+use crate::session::placeholders::Seen;
 use crate::session::Session;
 use crate::tls::{CertificateInfo, StreamEnd};
 
@@ -86,10 +86,13 @@ pub fn render(outcome: &Outcome, session: &Session, out: &mut String) {
         } => write!(out, "closed (removed {})", session.show_path(path)),
         Outcome::Address(a) => out.write_str(&addr(a)),
         Outcome::Polled(states) => {
-            let width = states.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
+            let width = states.iter().map(|(name, _)| columns(name)).max();
             let lines: Vec<String> = states
                 .iter()
-                .map(|(name, revents)| format!("{name:width$}  {}", describe_events(*revents)))
+                .map(|(name, revents)| {
+                    let name = pad(name, width.unwrap_or(0), false);
+                    format!("{name}  {}", describe_events(*revents))
+                })
                 .collect();
             out.write_str(&lines.join("\n"))
         }
@@ -407,8 +410,8 @@ fn socket_cells(row: &SocketRow, session: &Session, notes: &mut Vec<Note>) -> [S
         },
         row.recv_q.to_string(),
         row.send_q.to_string(),
-        table_addr(row.local.as_ref(), None, row.kind, session),
-        table_addr(row.foreign.as_ref(), row.local.as_ref(), row.kind, session),
+        table_addr(row.local.as_ref(), None, row, session),
+        table_addr(row.foreign.as_ref(), row.local.as_ref(), row, session),
         state_cell(row, notes),
     ]
 }
@@ -441,10 +444,10 @@ fn layout_table(cells: &[[String; 7]], notes: &[Note]) -> String {
         "Foreign Address",
         "State",
     ];
-    let mut widths = header.map(str::len);
+    let mut widths = header.map(columns);
     for row in cells {
         for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.len());
+            *width = (*width).max(columns(cell));
         }
     }
     let numeric = |column: usize| column == 2 || column == 3;
@@ -452,13 +455,7 @@ fn layout_table(cells: &[[String; 7]], notes: &[Note]) -> String {
         let padded: Vec<String> = row
             .iter()
             .enumerate()
-            .map(|(i, cell)| {
-                if numeric(i) {
-                    format!("{cell:>w$}", w = widths[i])
-                } else {
-                    format!("{cell:w$}", w = widths[i])
-                }
-            })
+            .map(|(i, cell)| pad(cell, widths[i], numeric(i)))
             .collect();
         padded.join("  ").trim_end().to_string()
     };
@@ -498,9 +495,14 @@ fn state_cell(row: &SocketRow, notes: &mut Vec<Note>) -> String {
 fn table_addr(
     addr: Option<&SockAddr>,
     family: Option<&SockAddr>,
-    kind: Kind,
+    row: &SocketRow,
     session: &Session,
 ) -> String {
+    // The row's own connection says whose port each address is.
+    let seen = Seen {
+        local: row.local.as_ref(),
+        peer: row.foreign.as_ref(),
+    };
     let wildcard = |a: &SockAddr| match a.as_socket() {
         Some(inet) if inet.is_ipv6() => "[::]:*".to_string(),
         Some(_) => "0.0.0.0:*".to_string(),
@@ -512,8 +514,24 @@ fn table_addr(
             Some(inet) if inet.port() == 0 && inet.is_ipv6() => format!("[{}]:*", inet.ip()),
             Some(inet) if inet.port() == 0 => format!("{}:*", inet.ip()),
             _ if a.is_unnamed() => "*".to_string(),
-            _ => session.show_addr(kind, a),
+            _ => session.show_addr_seen(row.kind, a, seen),
         },
+    }
+}
+
+/// How many columns a cell takes (one per character).
+fn columns(text: &str) -> usize {
+    text.chars().count()
+}
+
+/// A cell padded with spaces to `width` columns. Not `{:width$}`: a width
+/// from user data (a handle name of 65,536 characters) is past what
+/// `format!` accepts, and it panics.
+fn pad(text: &str, width: usize, right_aligned: bool) -> String {
+    let fill = " ".repeat(width.saturating_sub(columns(text)));
+    match right_aligned {
+        true => fill + text,
+        false => format!("{text}{fill}"),
     }
 }
 

@@ -98,7 +98,8 @@ impl fmt::Display for ScriptError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}: ", self.file, self.line)?;
         if let Some(command) = &self.command {
-            write!(f, "{}: ", crate::parser::shorten_words(command))?;
+            let command = crate::data::one_line(command);
+            write!(f, "{}: ", crate::parser::shorten_words(&command))?;
         }
         write!(f, "{}", self.error.message)?;
         if let Some(column) = self.error.column {
@@ -113,6 +114,15 @@ const MAX_ERRORS: usize = 20;
 /// How deep `source` may nest, whether the path is known before the run
 /// or only when the line runs (then a source can name itself).
 pub const MAX_SOURCE_DEPTH: usize = 32;
+/// How many files one load may source, counted across nesting: ten files
+/// of ten `source` lines each would otherwise be 10^10 loads.
+pub const MAX_SOURCE_LOADS: usize = 1000;
+/// How many lines the sourced files of one load may hold in all.
+pub const MAX_SOURCED_LINES: usize = 1_000_000;
+/// How many bytes `${1}` and `${env.NAME}` may add to one line, and to
+/// one load in all: bounds memory whatever the arguments hold.
+pub const MAX_EXPANDED_LINE: usize = 1 << 20;
+pub const MAX_EXPANDED_TOTAL: usize = 64 << 20;
 
 /// Loads and parses a script file.
 pub struct Loader {
@@ -136,6 +146,11 @@ pub struct Loader {
     source_args: Option<(usize, u64)>,
     /// `run --comments`: keep the comment lines, to show them in place.
     keep_comments: bool,
+    /// Files sourced and lines they held so far (see [`MAX_SOURCE_LOADS`]).
+    loads: usize,
+    sourced_lines: usize,
+    /// Bytes that static expansions added so far (see [`MAX_EXPANDED_TOTAL`]).
+    expanded: usize,
 }
 
 impl Loader {
@@ -149,6 +164,9 @@ impl Loader {
             check_only: false,
             source_args: None,
             keep_comments: false,
+            loads: 0,
+            sourced_lines: 0,
+            expanded: 0,
         }
     }
 
@@ -242,11 +260,14 @@ impl Loader {
             let line = 1 + text[..nul].iter().filter(|&&b| b == b'\n').count();
             return Err(vec![at(line, None, error)]);
         }
-        let mut blocks = Blocks::with_capacity(text.iter().filter(|&&b| b == b'\n').count() + 1);
+        // A UTF-8 byte order mark, as some Windows editors write, is no command.
+        let text = text.strip_prefix(b"\xef\xbb\xbf").unwrap_or(text);
+        let lines = split_lines(text);
+        let mut blocks = Blocks::with_capacity(lines.len());
         let mut errors = Vec::new();
         let mut comments = Comments::new();
         let mut started = false;
-        for (index, raw) in text.split(|&b| b == b'\n').enumerate() {
+        for (index, raw) in lines.into_iter().enumerate() {
             let number = index + 1;
             let parsed = self.parse_line(raw, name, dir).and_then(|line| match line {
                 Some(line) => {
@@ -296,7 +317,6 @@ impl Loader {
         name: &str,
         dir: &Path,
     ) -> Result<Option<Line>, (Option<String>, SyntaxError)> {
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         let text = std::str::from_utf8(raw).map_err(|e| {
             let column = String::from_utf8_lossy(&raw[..e.valid_up_to()])
                 .chars()
@@ -317,8 +337,11 @@ impl Loader {
             outside: self.check_only,
             source_args: self.source_args,
         };
-        let words = split_line_with(text, &Context { args: &self.args }, unfilled)
+        let budget = MAX_EXPANDED_LINE.min(MAX_EXPANDED_TOTAL.saturating_sub(self.expanded));
+        let context = Context::new(&self.args).with_budget(budget);
+        let words = split_line_with(text, &context, unfilled)
             .map_err(|e| (known_command_name(text), e.into()))?;
+        self.expanded += context.used();
         if words.is_empty() {
             return Ok(None);
         }
@@ -407,6 +430,8 @@ impl Loader {
 
     /// Reads and parses a sourced file; its own errors become this line's error.
     pub fn load_file(&mut self, path: &Path, display: &str) -> Result<Script, SyntaxError> {
+        crate::sandbox::check(path, crate::sandbox::Use::Read)
+            .map_err(|failure| SyntaxError::new(failure.to_string()))?;
         let canonical = path
             .canonicalize()
             .map_err(|e| SyntaxError::new(file_error("read", Path::new(display), &e)))?;
@@ -420,12 +445,22 @@ impl Loader {
                 "sources nest more than {MAX_SOURCE_DEPTH} deep"
             )));
         }
-        // A device or a pipe could be endless (/dev/zero) or never end (/dev/stdin).
-        if !canonical.is_file() {
-            return Err(SyntaxError::new(format!("{display} is not a regular file")));
+        self.loads += 1;
+        if self.loads > MAX_SOURCE_LOADS {
+            return Err(SyntaxError::new(format!(
+                "more than {MAX_SOURCE_LOADS} files sourced in all (counted across nesting)"
+            )));
         }
-        let text = read_script_file(path)
-            .map_err(|e| SyntaxError::new(file_error("read", Path::new(display), &e)))?;
+        let text = read_sourced_file(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::InvalidInput => SyntaxError::new(format!("{display} {e}")),
+            _ => SyntaxError::new(file_error("read", Path::new(display), &e)),
+        })?;
+        self.sourced_lines += line_ends(&text) + 1;
+        if self.sourced_lines > MAX_SOURCED_LINES {
+            return Err(SyntaxError::new(format!(
+                "the sourced files hold more than {MAX_SOURCED_LINES} lines in all"
+            )));
+        }
         let scope = std::mem::replace(&mut self.scope, Scope::Language);
         let parsed = self.parse(&text, display, Some(path));
         self.scope = scope;
@@ -559,17 +594,105 @@ impl Blocks {
 /// stream such as /dev/zero must not fill the memory.
 const MAX_SCRIPT_BYTES: u64 = 1 << 30;
 
-/// Reads a script, refusing one larger than `MAX_SCRIPT_BYTES`.
+/// Reads the script named on the command line (which may be a pipe:
+/// `run <(...)`), refusing one larger than `MAX_SCRIPT_BYTES` or a file of
+/// /proc or /sys.
 pub fn read_script_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    let file = std::fs::File::open(path)?;
+    if is_kernel_interface(&file)? {
+        return Err(kernel_interface());
+    }
+    read_bounded(file)
+}
+
+/// Reads a file that `source` names: a regular file on a real file
+/// system, opened without blocking.
+fn read_sourced_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    // O_NONBLOCK: opening a FIFO must not wait for a writer.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        let why = "is not a regular file";
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, why));
+    }
+    if is_kernel_interface(&file)? {
+        return Err(kernel_interface());
+    }
+    read_bounded(file)
+}
+
+fn read_bounded(file: std::fs::File) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let mut text = Vec::new();
-    std::fs::File::open(path)?
-        .take(MAX_SCRIPT_BYTES + 1)
-        .read_to_end(&mut text)?;
+    file.take(MAX_SCRIPT_BYTES + 1).read_to_end(&mut text)?;
     if text.len() as u64 > MAX_SCRIPT_BYTES {
         return Err(std::io::Error::from_raw_os_error(libc::EFBIG));
     }
     Ok(text)
+}
+
+/// Whether a file is the kernel talking (/proc, /sys and their kin): its
+/// size is unknown, and reading may wait or take something (/proc/kmsg).
+fn is_kernel_interface(file: &std::fs::File) -> std::io::Result<bool> {
+    use std::os::fd::AsFd;
+    let fs = nix::sys::statfs::fstatfs(file.as_fd())?;
+    Ok(PSEUDO_FILE_SYSTEMS.contains(&(fs.filesystem_type().0 as i64)))
+}
+
+fn kernel_interface() -> std::io::Error {
+    let why = "is a kernel interface (/proc, /sys...), not a script";
+    std::io::Error::new(std::io::ErrorKind::InvalidInput, why)
+}
+
+/// File systems whose files are the kernel talking: procfs, sysfs,
+/// debugfs, tracefs, securityfs, cgroup, cgroup2, bpf, configfs,
+/// efivarfs, pstore.
+const PSEUDO_FILE_SYSTEMS: [i64; 11] = [
+    0x9fa0,
+    0x6265_6572,
+    0x6462_6720,
+    0x7472_6163,
+    0x7363_6673,
+    0x0027_e0eb,
+    0x6367_7270,
+    0xcafe_4a11,
+    0x6265_6570,
+    0xde5e_81e4,
+    0x6165_676c,
+];
+
+/// A script's lines: ended by `\n`, `\r\n` or a lone `\r` (old Mac files).
+fn split_lines(text: &[u8]) -> Vec<&[u8]> {
+    let mut lines = Vec::with_capacity(line_ends(text) + 1);
+    let mut start = 0;
+    let mut at = 0;
+    while at < text.len() {
+        match text[at] {
+            b'\n' => {
+                lines.push(&text[start..at]);
+                start = at + 1;
+            }
+            b'\r' => {
+                lines.push(&text[start..at]);
+                if text.get(at + 1) == Some(&b'\n') {
+                    at += 1;
+                }
+                start = at + 1;
+            }
+            _ => {}
+        }
+        at += 1;
+    }
+    lines.push(&text[start..]);
+    lines
+}
+
+/// Line ends in the text, near enough to size a vector.
+fn line_ends(text: &[u8]) -> usize {
+    text.iter().filter(|&&b| b == b'\n' || b == b'\r').count()
 }
 
 /// The line's command name for an error found before the line could be

@@ -35,7 +35,7 @@ impl Transcript {
             Sink::Memory(buffer) => buffer,
         };
         // A closed stdout (a pager quit early) must not kill the session.
-        let _ = writer.write_all(text.as_bytes());
+        let _ = writer.write_all(terminal_safe(text).as_bytes());
         let _ = writer.write_all(b"\n");
     }
 
@@ -63,6 +63,26 @@ impl Transcript {
             Sink::Stdout(_) => Vec::new(),
         }
     }
+}
+
+/// The last guard: no control character but the line breaks and tabs the
+/// transcript's own layout uses ever reaches stdout, so nothing a script
+/// or a peer wrote becomes an escape sequence at the teacher's terminal
+/// (ESC, CSI as the C1 byte 0x9b, CR, BEL, DEL...). Every source of user
+/// text escapes its own newlines before this.
+fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut safe = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            c if unsafe_char(c) => safe.push_str(&format!("\\x{:02x}", u32::from(c))),
+            c => safe.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(safe)
 }
 
 impl Drop for Transcript {

@@ -126,6 +126,12 @@ fn wake() {
     }
 }
 
+/// Wakes whatever waits now, from a signal handler (a sandbox limit):
+/// the wait then looks at why (async-signal-safe: write(2) only).
+pub fn wake_waits() {
+    wake();
+}
+
 fn make_self_pipe() -> std::io::Result<()> {
     if INTERRUPT_PIPE.get().is_none() {
         let pipe = nix::unistd::pipe2(OFlag::O_NONBLOCK | OFlag::O_CLOEXEC)?;
@@ -203,6 +209,10 @@ pub fn interrupt_pending() -> bool {
 /// Whether Ctrl-C arrived since the last call; clears the flag. A
 /// termination is never cleared: it ends every wait from then on.
 pub fn take_interrupt() -> bool {
+    // The common case costs one load: the interpreter asks after every line.
+    if !INTERRUPTED.load(Ordering::SeqCst) {
+        return false;
+    }
     if let Some(read) = interrupt_pipe() {
         let mut sink = [0u8; 64];
         while nix::unistd::read(read, &mut sink).is_ok_and(|n| n > 0) {}
@@ -301,6 +311,9 @@ pub fn poll_many(
         if interrupt_pending() {
             take_interrupt();
             return Err(Failure::Interrupted);
+        }
+        if let Some(over) = crate::sandbox::limits::over_limit() {
+            return Err(over);
         }
         let mut millis = deadline.poll_millis();
         if let Some((at, _)) = &notice {

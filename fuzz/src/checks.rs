@@ -30,7 +30,7 @@ pub fn script_args() -> Vec<String> {
 /// Returns whether the line parsed as a command (for counting).
 pub fn check_line(line: &str) -> bool {
     let args = script_args();
-    let words = match split_line(line, &Context { args: &args }) {
+    let words = match split_line(line, &Context::new(&args)) {
         Ok(words) => words,
         Err(error) => {
             assert!(!error.message.is_empty(), "empty lexer error for {line:?}");
@@ -123,7 +123,7 @@ pub fn assert_literal_is_script_word(bytes: &[u8]) {
     let literal = bytes_literal(bytes);
     let line = format!("expect c '{}'", literal_inner(&literal));
     let args = script_args();
-    let words = split_line(&line, &Context { args: &args })
+    let words = split_line(&line, &Context::new(&args))
         .unwrap_or_else(|e| panic!("{line:?} does not split: {}", e.message));
     assert_eq!(words.len(), 3, "{line:?} split into {words:?}");
     let word = words[2]
@@ -183,7 +183,7 @@ pub fn check_quoted_words(words: &[String]) {
     };
     let line = quoted.join(" ").replace('$', "$$");
     let args = script_args();
-    let split = match split_line(&line, &Context { args: &args }) {
+    let split = match split_line(&line, &Context::new(&args)) {
         Ok(split) => split,
         // The one character the lexer refuses outright.
         Err(e) if e.message.contains("private use") => return,
@@ -202,7 +202,7 @@ pub fn check_argument_expansion(prefix: &str, value: &str, suffix: &str) {
         escape_for_line(prefix),
         escape_for_line(suffix)
     );
-    let words = match split_line(&line, &Context { args: &args }) {
+    let words = match split_line(&line, &Context::new(&args)) {
         Ok(words) => words,
         Err(e) if e.message.contains("private use") => return,
         Err(e) => panic!("{line:?}: {}", e.message),
@@ -237,7 +237,12 @@ pub fn check_script(text: &[u8]) {
         return;
     }
     let args = script_args();
-    let line_count = text.split(|&b| b == b'\n').count();
+    // Lines end at \n, \r\n or a lone \r.
+    let line_count = text
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .map(|l| l.iter().filter(|&&b| b == b'\r').count() + 1)
+        .sum::<usize>();
     match Loader::new(&args).parse(text, "fuzz.sock", None) {
         Ok(script) => {
             let numbers: Vec<usize> = script.lines.iter().map(|l| l.number).collect();
@@ -299,15 +304,27 @@ pub fn check_script_agrees_with_lines(lines: &[String]) {
             .next()
             .is_some_and(|first| block_words.contains(&first))
     };
-    let joinable = lines
-        .iter()
-        .all(|l| !l.contains(['\n', '\0']) && !l.contains("source") && !opens_or_closes(l));
+    // A lone CR ends a line too (old Mac files): such a line is two.
+    let joinable = lines.iter().all(|l| {
+        !l.contains(['\n', '\0'])
+            && !l.trim_end_matches('\r').contains('\r')
+            && !l.contains("source")
+            && !opens_or_closes(l)
+    });
     if !joinable {
         return;
     }
     let text = lines.join("\n");
     let args = script_args();
-    let alone: Vec<Result<bool, ()>> = lines.iter().map(|l| line_alone(l, &args)).collect();
+    // A byte order mark at the very start of a script is not part of its first line.
+    let alone: Vec<Result<bool, ()>> = lines
+        .iter()
+        .enumerate()
+        .map(|(at, l)| match at {
+            0 => line_alone(l.strip_prefix('\u{feff}').unwrap_or(l), &args),
+            _ => line_alone(l, &args),
+        })
+        .collect();
     let first_failure = alone.iter().position(Result::is_err);
     match (
         Loader::new(&args)
@@ -333,7 +350,7 @@ pub fn check_script_agrees_with_lines(lines: &[String]) {
 /// Ok(true): a command; Ok(false): blank or comment; Err: a syntax error.
 fn line_alone(line: &str, args: &[String]) -> Result<bool, ()> {
     let line = line.strip_suffix('\r').unwrap_or(line);
-    let words = split_line(line, &Context { args }).map_err(|_| ())?;
+    let words = split_line(line, &Context::new(args)).map_err(|_| ())?;
     if words.is_empty() {
         return Ok(false);
     }

@@ -64,7 +64,8 @@ impl Run for Accept {
         let accepted = session.insert_socket(&new, socket, kind)?;
         accepted.socket_mut()?.port_chosen = true;
         session.note_peer_port(&new);
-        let peer = Endpoint { addr: peer, kind };
+        let local = session.handle(&new)?.socket()?.local_addr()?;
+        let peer = Endpoint::on(peer.clone(), kind, local, Some(peer));
         Ok(Outcome::Accepted { handle: new, peer })
     }
 }

@@ -45,8 +45,12 @@ impl Bind {
 impl Run for Bind {
     fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
         let addr = session.resolve(&self.addr)?.into_owned();
-        let kind = session.handle(&self.name)?.socket()?.kind;
-        let sockaddr = addr.resolve(kind)?;
+        let handle = session.handle(&self.name)?;
+        let (kind, deadline) = (handle.socket()?.kind, session.deadline(handle));
+        if let Address::UnixPath(path) = &addr {
+            crate::sandbox::check(path, crate::sandbox::Use::Write)?;
+        }
+        let sockaddr = addr.resolve(kind, deadline)?;
         let shown = session.show_addr(kind, &sockaddr);
         let socket = session.handle_mut(&self.name)?.socket_mut()?;
         socket
@@ -58,7 +62,7 @@ impl Run for Bind {
         socket.port_chosen = chosen_by_script(&addr, &sockaddr);
         let local = socket.local_addr().unwrap_or(sockaddr);
         session.note_kernel_choice(&self.name);
-        Ok(Outcome::Bound(Endpoint { addr: local, kind }))
+        Ok(Outcome::Bound(Endpoint::new(local, kind)))
     }
 }
 

@@ -55,6 +55,9 @@ impl Run for Close {
         let finished = finish(session, &self.name)?;
         let handle = session.remove(&self.name)?;
         let finished = finished.map_err(|failure| send_failure(&handle, failure));
+        // With SO_LINGER, close(2) may wait for the peer: whoever watches
+        // the transcript sees what it waits on.
+        session.out.flush();
         let removed = handle.close();
         Ok(match finished {
             Ok(()) => Outcome::Closed { removed },

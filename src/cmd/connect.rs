@@ -76,8 +76,12 @@ impl Connect {
 impl Run for Connect {
     fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
         let addr = session.resolve(&self.addr)?.into_owned();
-        let kind = session.handle(&self.name)?.socket()?.kind;
-        let target = addr.resolve(kind)?;
+        let handle = session.handle(&self.name)?;
+        let (kind, deadline) = (handle.socket()?.kind, session.deadline(handle));
+        if let Address::UnixPath(path) = &addr {
+            crate::sandbox::check(path, crate::sandbox::Use::Reach)?;
+        }
+        let target = addr.resolve(kind, deadline)?;
         session.reaching(&target);
         let shown = session.show_addr(kind, &target);
         let result = match &self.retry {
@@ -97,16 +101,14 @@ impl Run for Connect {
         }
         let socket = session.handle(&self.name)?.socket()?;
         match (result, self.never_fail) {
-            (Ok(()), false) => Ok(Outcome::Connected {
-                local: Endpoint {
-                    addr: socket.local_addr()?,
-                    kind,
-                },
-                peer: Endpoint {
-                    addr: socket.peer_addr().unwrap_or(target),
-                    kind,
-                },
-            }),
+            (Ok(()), false) => {
+                let (local, peer) = (socket.local_addr()?, socket.peer_addr().unwrap_or(target));
+                let on = |addr: &SockAddr| Endpoint::on(addr.clone(), kind, local.clone(), Some(peer.clone()));
+                Ok(Outcome::Connected {
+                    local: on(&local),
+                    peer: on(&peer),
+                })
+            }
             (Ok(()), true) => Ok(Outcome::ConnectResult(None)),
             (Err(Failure::Sys { errno, .. }), true) => Ok(Outcome::ConnectResult(Some(errno))),
             // Python's connect_ex answers a timeout with EAGAIN, never an exception.

@@ -88,7 +88,8 @@ impl Run for Fails {
             }
             Err(failure) => failure,
         };
-        if !failure.is_expectable() {
+        let named = self.expected.is_some_and(|e| failure.matches(&e));
+        if !failure.is_expectable() && !named {
             return Err(failure);
         }
         match self.expected {

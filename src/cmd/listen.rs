@@ -56,7 +56,7 @@ impl Run for Listen {
         let (local, kind) = (socket.local_addr(), socket.kind);
         session.note_kernel_choice(&self.name);
         let local = local.map_err(|_| Failure::usage("the listening socket has no address"))?;
-        let local = Endpoint { addr: local, kind };
+        let local = Endpoint::new(local, kind);
         Ok(Outcome::Listening { local, backlog })
     }
 }

@@ -57,9 +57,7 @@ impl Run for Name {
         } else {
             socket.local_addr()
         };
-        Ok(Outcome::Address(Endpoint {
-            addr: addr?,
-            kind: socket.kind,
-        }))
+        let (local, peer) = (socket.local_addr()?, socket.peer_addr().ok());
+        Ok(Outcome::Address(Endpoint::on(addr?, socket.kind, local, peer)))
     }
 }

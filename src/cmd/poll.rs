@@ -44,6 +44,10 @@ impl Poll {
         while let Some(name) = args.optional_handle()? {
             names.push(name);
         }
+        // Each handle is polled and shown once, however often it is named
+        // (a million names would otherwise be a million pollfds: EINVAL).
+        let mut seen = std::collections::HashSet::new();
+        names.retain(|name| seen.insert(name.clone()));
         Ok(Poll {
             names,
             write,

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use super::{Command, Fits, Flag, Run, Scope, Slot, Spec};
 use crate::bulk::{Bulk, Direction};
 use crate::data::preview;
-use crate::errors::{file_error, Failure};
+use crate::errors::Failure;
 use crate::handle::ReceiveMode;
 use crate::outcome::{Endpoint, Outcome, ReceiveKind, Received};
 use crate::parser::{check_variable_name, Arg, Args, SyntaxError};
@@ -174,7 +174,7 @@ impl Run for Recv {
                 }
             }
         };
-        let from = from.zip(kind).map(|(addr, kind)| Endpoint { addr, kind });
+        let from = from.zip(kind).map(|(addr, kind)| Endpoint::new(addr, kind));
         if datagram {
             session.note_datagram_sender(&self.name);
         }
@@ -235,7 +235,11 @@ impl Recv {
             let step = bulk.call(|h| h.receive(&mut buffer, ReceiveMode::default()));
             match step {
                 Ok((0, _)) => break,
-                Ok((n, _)) => sink.write(&buffer[..n])?,
+                Ok((n, _)) => {
+                    if let Err(failure) = sink.write(&buffer[..n]) {
+                        return Err(sink.explain(failure));
+                    }
+                }
                 Err(failure) => return Err(sink.explain(failure)),
             }
         }
@@ -264,7 +268,10 @@ enum Sink {
     File {
         file: File,
         path: PathBuf,
+        /// Bytes written to the file, and bytes received (more, when a
+        /// write failed: a full disk).
         count: u64,
+        arrived: u64,
     },
 }
 
@@ -273,6 +280,7 @@ impl Sink {
         match into {
             None => Ok(Sink::Memory(Vec::new())),
             Some(path) => {
+                crate::sandbox::check(&path, crate::sandbox::Use::Write)?;
                 // Opening a FIFO would block before any timeout applies.
                 if std::fs::symlink_metadata(&path).is_ok_and(|meta| {
                     use std::os::unix::fs::FileTypeExt;
@@ -283,12 +291,12 @@ impl Sink {
                         path.display()
                     )));
                 }
-                let file = File::create(&path)
-                    .map_err(|e| Failure::usage(file_error("write", &path, &e)))?;
+                let file = File::create(&path).map_err(|e| Failure::file("write", &path, &e))?;
                 Ok(Sink::File {
                     file,
                     path,
                     count: 0,
+                    arrived: 0,
                 })
             }
         }
@@ -303,10 +311,25 @@ impl Sink {
                 )))
             }
             Sink::Memory(all) => all.extend_from_slice(bytes),
-            Sink::File { file, path, count } => {
-                file.write_all(bytes)
-                    .map_err(|e| Failure::usage(file_error("write", path, &e)))?;
-                *count += bytes.len() as u64;
+            Sink::File {
+                file,
+                path,
+                count,
+                arrived,
+            } => {
+                *arrived += bytes.len() as u64;
+                let mut rest = bytes;
+                while !rest.is_empty() {
+                    match file.write(rest) {
+                        Ok(0) => return Err(Failure::file("write", path, &std::io::ErrorKind::WriteZero.into())),
+                        Ok(n) => {
+                            *count += n as u64;
+                            rest = &rest[n..];
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(Failure::file("write", path, &e)),
+                    }
+                }
             }
         }
         Ok(())
@@ -317,8 +340,17 @@ impl Sink {
         failure.with_progress(match self {
             Sink::Memory(all) if all.is_empty() => "0 bytes had arrived".to_string(),
             Sink::Memory(all) => format!("{} bytes had arrived: {}", all.len(), preview(all)),
-            Sink::File { path, count, .. } => {
-                format!("{count} bytes had arrived and are in {}", path.display())
+            Sink::File {
+                path,
+                count,
+                arrived,
+                ..
+            } => {
+                let path = crate::data::one_line(&path.display().to_string()).into_owned();
+                match arrived == count {
+                    true => format!("{count} bytes had arrived and are in {path}"),
+                    false => format!("{arrived} bytes had arrived; the first {count} are in {path}"),
+                }
             }
         })
     }

@@ -10,7 +10,7 @@ use super::{Command, Fits, Flag, Run, Scope, Slot, Spec};
 use crate::address::Address;
 use crate::bulk::{Bulk, Direction};
 use crate::data::Data;
-use crate::errors::{file_error, Failure};
+use crate::errors::Failure;
 use crate::handle::Handle;
 use crate::outcome::{Endpoint, Outcome};
 use crate::parser::{Arg, Args, DataArg, SyntaxError};
@@ -178,10 +178,13 @@ impl Send {
                 self.name
             )));
         }
-        let target = to.resolve(kind)?;
+        let deadline = session.deadline(handle);
+        if let crate::address::Address::UnixPath(path) = &to {
+            crate::sandbox::check(path, crate::sandbox::Use::Reach)?;
+        }
+        let target = to.resolve(kind, deadline)?;
         session.reaching(&target);
         let handle = session.handle(&self.name)?;
-        let deadline = session.deadline(handle);
         let bytes = datagram_bytes(&data)?;
         let socket = handle.socket()?;
         let sent = session.retry(handle, libc::POLLOUT, deadline, "no room to send", |_| {
@@ -191,7 +194,7 @@ impl Send {
         session.note_kernel_choice(&self.name);
         Ok(Outcome::SentTo {
             sent: sent as u64,
-            to: Endpoint { addr: target, kind },
+            to: Endpoint::new(target, kind),
             captured,
         })
     }
@@ -379,7 +382,8 @@ pub fn datagram_bytes(data: &Data) -> Result<Vec<u8>, Failure> {
 /// timeout applies, and a device may never end.
 pub fn open_data_file(path: &Path) -> Result<File, Failure> {
     use std::os::unix::fs::OpenOptionsExt;
-    let cannot_read = |e: &std::io::Error| Failure::usage(file_error("read", path, e));
+    crate::sandbox::check(path, crate::sandbox::Use::Read)?;
+    let cannot_read = |e: &std::io::Error| Failure::file("read", path, e);
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)

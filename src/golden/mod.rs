@@ -81,6 +81,8 @@ pub struct TestOptions {
     pub allow_exec: bool,
     /// Forwarded to every child as `--netns`.
     pub netns: bool,
+    /// `--sandbox` and what goes with it, forwarded to every child.
+    pub sandbox_flags: Vec<OsString>,
 }
 
 impl TestOptions {
@@ -98,6 +100,7 @@ impl TestOptions {
             sets: Vec::new(),
             allow_exec: false,
             netns: false,
+            sandbox_flags: Vec::new(),
         }
     }
 
@@ -116,6 +119,7 @@ impl TestOptions {
         if self.netns {
             flags.push("--netns".into());
         }
+        flags.extend(self.sandbox_flags.iter().cloned());
         flags
     }
 }

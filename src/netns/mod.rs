@@ -110,6 +110,23 @@ pub fn enter() -> Result<Entered, NetnsError> {
     })
 }
 
+/// Like [`enter`], but always through a user namespace, even as root: the
+/// process then holds privileges only over its own namespaces (`--sandbox`
+/// must not hand a script root's power over the machine).
+pub fn enter_owning_user_namespace() -> Result<Entered, NetnsError> {
+    let started = Instant::now();
+    let threads = thread_count();
+    if threads > 1 {
+        return Err(NetnsError::Threads { count: threads });
+    }
+    unshare_user_and_network()?;
+    loopback::bring_up().map_err(|errno| NetnsError::failed(Step::Loopback, errno))?;
+    Ok(Entered {
+        through_user_namespace: true,
+        took: started.elapsed(),
+    })
+}
+
 /// A network namespace alone when we may (root with CAP_SYS_ADMIN), else
 /// one owned by a new user namespace; returns whether the latter was made.
 fn unshare_network() -> Result<bool, NetnsError> {

@@ -169,7 +169,7 @@ impl Hinter for ShellHelper {
     type Hint = SynopsisHint;
 
     fn hint(&self, line: &str, pos: usize, _ctx: &Context<'_>) -> Option<SynopsisHint> {
-        if pos < line.len() || line.trim().is_empty() {
+        if pos < line.len() || line.trim().is_empty() || line.len() > LONG_LINE {
             return None;
         }
         hint_for(line)
@@ -357,7 +357,7 @@ fn skip_typed(groups: &[String], typed: usize) -> Vec<&str> {
 
 impl Highlighter for ShellHelper {
     fn highlight<'l>(&self, line: &'l str, pos: usize) -> Cow<'l, str> {
-        if !self.palette.on || line.is_empty() {
+        if !self.palette.on || line.is_empty() || line.len() > LONG_LINE {
             return Cow::Borrowed(line);
         }
         let handles = self.shared.handles();
@@ -378,23 +378,30 @@ impl Highlighter for ShellHelper {
 
     fn highlight_char(
         &self,
-        _line: &str,
+        line: &str,
         _pos: usize,
         _kind: rustyline::highlight::CmdKind,
     ) -> bool {
-        self.palette.on
+        self.palette.on && line.len() <= LONG_LINE
     }
 }
+
+/// Past this many bytes a line is pasted data, not typed: no colours and
+/// no hint, so each pasted character is echoed as it is instead of the
+/// whole line being painted again (16 KB pasted took 6.5 s, quadratic).
+const LONG_LINE: usize = 1024;
 
 /// The line with each word in its colour; the text itself unchanged.
 pub fn paint_line(line: &str, pos: usize, handles: &[HandleInfo], palette: Palette) -> String {
     let spans = words::split(line);
     let mut out = String::with_capacity(line.len() * 2);
     let mut copied = 0;
-    for (index, span) in spans.iter().enumerate() {
-        let before: Vec<&str> = spans[..index].iter().map(|s| s.value.as_str()).collect();
+    // The words before each one, grown as it goes (not rebuilt per word).
+    let mut before: Vec<&str> = Vec::with_capacity(spans.len());
+    for span in &spans {
         let being_typed = span.end == line.len() && pos == line.len();
         let style = word_style(span, &before, being_typed, handles);
+        before.push(span.value.as_str());
         out.push_str(&line[copied..span.start]);
         out.push_str(&match style {
             Some(style) => palette.paint(style, &line[span.start..span.end]),

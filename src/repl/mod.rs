@@ -79,9 +79,12 @@ pub fn run(mut session: Session) -> i32 {
         history,
         block: Block::default(),
     };
+    let mut low_fds = LowFds::reserve();
     let status = loop {
         shared.publish(&shell.interpreter.session);
+        low_fds.release();
         let read = editor.readline(shell.block.prompt());
+        low_fds = LowFds::reserve();
         shared.pause();
         if let Some(signal) = crate::wait::termination() {
             break 128 + signal;
@@ -115,6 +118,32 @@ pub fn run(mut session: Session) -> i32 {
     shell.interpreter.session.close_all();
     drop(terminal);
     status
+}
+
+/// Descriptor numbers kept free for the line editor. rustyline waits for
+/// keys and notifications with select(2), which aborts the process
+/// (FD_SETSIZE) for a descriptor of 1024 or more, and it makes a new pipe
+/// for each prompt: once the session holds a thousand sockets that pipe
+/// would be numbered past 1023. So a few low numbers are held (on
+/// /dev/null) while commands run and let go just before each prompt; the
+/// kernel gives the lowest free numbers, so the pipe gets them.
+struct LowFds(Vec<std::fs::File>);
+
+/// How many: the editor's signal pipe takes two; two more to spare.
+const LOW_FDS: usize = 4;
+
+impl LowFds {
+    fn reserve() -> Self {
+        let held = (0..LOW_FDS)
+            .filter_map(|_| std::fs::File::open("/dev/null").ok())
+            .filter(|file| std::os::fd::AsRawFd::as_raw_fd(file) < 1024)
+            .collect();
+        LowFds(held)
+    }
+
+    fn release(&mut self) {
+        self.0.clear();
+    }
 }
 
 /// Stops the terminal echoing while a command runs: no `^C` when Ctrl-C
@@ -334,22 +363,30 @@ impl Shell {
         None
     }
 
+    /// Starts `record FILE` (which the sandbox allowed).
+    fn start_recording(&mut self, path: &std::path::Path, live: &[state::HandleInfo]) {
+        match Recorder::start(path, live) {
+            Ok(recorder) => {
+                println!("recording to {} ('record stop' ends it)", path.display());
+                if !live.is_empty() {
+                    println!(
+                        "note: {} existed before the recording; it will not replay on its own",
+                        record::names(live)
+                    );
+                }
+                self.recorder = Some(recorder);
+            }
+            Err(message) => println!("error: record: {message}"),
+        }
+    }
+
     /// `record FILE` or `record stop`.
     fn record_command(&mut self, record: &Record) -> Option<i32> {
         let live = state::snapshot(&self.interpreter.session);
         match record {
-            Record::Start(path) => match Recorder::start(path, &live) {
-                Ok(recorder) => {
-                    println!("recording to {} ('record stop' ends it)", path.display());
-                    if !live.is_empty() {
-                        println!(
-                            "note: {} existed before the recording; it will not replay on its own",
-                            record::names(&live)
-                        );
-                    }
-                    self.recorder = Some(recorder);
-                }
-                Err(message) => println!("error: record: {message}"),
+            Record::Start(path) => match crate::sandbox::check(path, crate::sandbox::Use::Write) {
+                Err(refused) => println!("error: record: {refused}"),
+                Ok(()) => self.start_recording(path, &live),
             },
             Record::Stop => match self.recorder.take() {
                 Some(recorder) => println!("stopped recording to {}", recorder.path.display()),

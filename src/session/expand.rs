@@ -15,6 +15,7 @@
 use socket2::SockAddr;
 use std::borrow::Cow;
 
+use super::placeholders::Seen;
 use super::Session;
 use crate::address::format_sockaddr;
 use crate::data::{bytes_literal, decode_escapes, printable, push_escaped, Data};
@@ -71,7 +72,8 @@ impl Session {
                 // The message quotes the word: quote it as the transcript
                 // shows it (`<NAME>` for a captured value under --stable).
                 parse(&text).map(Cow::Owned).map_err(|message| {
-                    Failure::Usage(message.replace(&format!("'{text}'"), &format!("'{shown}'")))
+                    let message = message.replace(&format!("'{text}'"), &format!("'{shown}'"));
+                    Failure::Usage(crate::data::one_line(&message).into_owned())
                 })
             }
         }
@@ -161,14 +163,19 @@ impl Session {
     /// How the transcript shows a word, every `${...}` filled in as `show`
     /// says; a variable's bytes need not be text.
     pub fn show_word(&mut self, word: &Word, show: Show) -> Result<String, Failure> {
+        // `print`'s own text is shown as a variable's is: control characters escaped.
+        let written = |text: &str| match show {
+            Show::Print => crate::data::one_line(text).into_owned(),
+            Show::Echo => text.to_string(),
+        };
         let pieces = match word {
-            Word::Text(text) => return Ok(text.clone()),
+            Word::Text(text) => return Ok(written(text)),
             Word::Template(pieces) => pieces,
         };
         let mut shown = String::new();
         for piece in pieces {
             match piece {
-                Piece::Text(text) => shown.push_str(text),
+                Piece::Text(text) => shown.push_str(&written(text)),
                 Piece::Var(var) => shown.push_str(&self.expand_var(var, show)?.shown),
             }
         }
@@ -280,7 +287,12 @@ impl Session {
                 .local_addr()
                 .map_err(|_| Failure::usage(format!("{handle} has no address")))?,
         };
-        self.addr_field(handle, socket.kind, &addr, field)
+        let (local, peer) = (socket.local_addr().ok(), socket.peer_addr().ok());
+        let seen = Seen {
+            local: local.as_ref(),
+            peer: peer.as_ref(),
+        };
+        self.addr_field(handle, socket.kind, &addr, field, seen)
     }
 
     fn addr_field(
@@ -289,14 +301,15 @@ impl Session {
         kind: Kind,
         addr: &SockAddr,
         field: Field,
+        seen: Seen,
     ) -> Result<(String, String), Failure> {
         match (addr.as_socket(), field) {
             (Some(inet), Field::Host) => Ok((inet.ip().to_string(), inet.ip().to_string())),
-            (Some(inet), Field::Port) => Ok((inet.port().to_string(), self.show_port(kind, inet.port()))),
+            (Some(inet), Field::Port) => Ok((inet.port().to_string(), self.show_port(kind, inet.port(), seen))),
             (None, Field::Host | Field::Port) => Err(Failure::usage(format!(
                 "{handle} is a Unix socket: it has an address (${{{handle}.addr}}) but no host or port"
             ))),
-            _ => Ok((format_sockaddr(addr), self.show_addr(kind, addr))),
+            _ => Ok((format_sockaddr(addr), self.show_addr_seen(kind, addr, seen))),
         }
     }
 }

@@ -19,6 +19,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::address::format_sockaddr;
+use crate::data::one_line;
 use crate::errors::Failure;
 use crate::handle::{Handle, ProgramIo};
 use crate::kind::{Kind, SockType};
@@ -27,7 +28,7 @@ use crate::program::{Program, DEFAULT_GRACE};
 use crate::transcript::Transcript;
 use crate::wait::Deadline;
 use history::History;
-use placeholders::Placeholders;
+use placeholders::{Placeholders, Seen};
 use variables::{LineEnding, Variables};
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -295,7 +296,9 @@ impl Session {
         }
         if let Ok(local) = socket.local_addr() {
             let kind = socket.kind;
-            self.placeholders.note_local(name, kind, &local);
+            let peer = socket.peer_addr().ok();
+            self.placeholders
+                .note_local(name, kind, &local, peer.as_ref());
         }
     }
 
@@ -311,7 +314,9 @@ impl Session {
         };
         if let Ok(peer) = socket.peer_addr() {
             let kind = socket.kind;
-            self.placeholders.note_peer(name, kind, &peer);
+            let local = socket.local_addr().ok();
+            self.placeholders
+                .note_peer(name, kind, &peer, local.as_ref());
             if kind.is_stream() {
                 self.history.note_peer(handle.serial, &peer);
             }
@@ -330,8 +335,15 @@ impl Session {
         }
     }
 
-    /// An address as the transcript shows it.
+    /// An address as the transcript shows it, with no connection to say
+    /// whose port it is (see [`Session::show_addr_seen`]).
     pub fn show_addr(&self, kind: Kind, addr: &SockAddr) -> String {
+        self.show_addr_seen(kind, addr, Seen::default())
+    }
+
+    /// An address as the transcript shows it, as seen on a connection:
+    /// `seen` tells apart two handles the kernel gave the same port.
+    pub fn show_addr_seen(&self, kind: Kind, addr: &SockAddr, seen: Seen) -> String {
         if let (SockType::Raw, Some(inet)) = (kind.socktype, addr.as_socket()) {
             // A raw socket has no ports: the kernel reports its protocol there.
             return match inet {
@@ -339,23 +351,33 @@ impl Session {
                 SocketAddr::V6(v6) => format!("[{}]", v6.ip()),
             };
         }
+        // A Unix path may hold any byte but NUL: a peer's `\n` must not
+        // forge a transcript line.
+        let written = || one_line(&format_sockaddr(addr)).into_owned();
         if !self.stable {
-            return format_sockaddr(addr);
+            return written();
         }
-        match self.placeholders.show_addr(kind, addr) {
+        match self.placeholders.show_addr(kind, addr, seen) {
             Some(shown) => shown,
-            None => self.hide_tmp(&format_sockaddr(addr)),
+            None => self.hide_tmp(&written()),
         }
     }
 
     /// An endpoint as the transcript shows it.
     pub fn show(&self, endpoint: &Endpoint) -> String {
-        self.show_addr(endpoint.kind, &endpoint.addr)
+        let seen = match endpoint.seen_on.as_deref() {
+            Some((local, peer)) => Seen {
+                local: Some(local),
+                peer: peer.as_ref(),
+            },
+            None => Seen::default(),
+        };
+        self.show_addr_seen(endpoint.kind, &endpoint.addr, seen)
     }
 
-    /// A port as the transcript shows it.
-    pub fn show_port(&self, kind: Kind, port: u16) -> String {
-        match self.placeholders.port(kind, port) {
+    /// A port as the transcript shows it (of the connection `seen`).
+    pub fn show_port(&self, kind: Kind, port: u16, seen: Seen) -> String {
+        match self.placeholders.port(kind, port, seen) {
             Some(placeholder) if self.stable => placeholder.to_string(),
             _ => port.to_string(),
         }
@@ -380,13 +402,18 @@ impl Session {
 
     /// A file path as the transcript shows it (`${tmp}` as `<tmp>` under `--stable`).
     pub fn show_path(&self, path: &std::path::Path) -> String {
-        self.hide_tmp(&path.display().to_string())
+        self.hide_tmp(&one_line(&path.display().to_string()))
     }
 
     /// The private directory `${tmp}` names, made on first use.
     pub fn tmp_dir(&mut self) -> Result<PathBuf, Failure> {
         if let Some(dir) = &self.tmp_dir {
             return Ok(dir.clone());
+        }
+        // A sandbox made its ${tmp} before Landlock, the one place it may write.
+        if let Some(dir) = crate::sandbox::tmp_dir() {
+            self.tmp_dir = Some(dir.clone());
+            return Ok(dir);
         }
         use std::os::unix::fs::DirBuilderExt;
         static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);

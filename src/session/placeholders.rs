@@ -9,24 +9,60 @@
 
 use rustc_hash::FxHashMap;
 use socket2::SockAddr;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use crate::kind::Kind;
+
+/// The connection an address is shown for: the local address and peer of
+/// the socket whose outcome, expansion or table row shows it. The kernel
+/// may give one ephemeral port to two clients of different servers, so a
+/// port alone does not say whose it is; the connection does.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Seen<'a> {
+    pub local: Option<&'a SockAddr>,
+    pub peer: Option<&'a SockAddr>,
+}
+
+/// A port of a handle: where it is bound, and to whom it is connected.
+#[derive(Debug, Clone)]
+struct Owner {
+    placeholder: String,
+    ip: IpAddr,
+    peer: Option<SocketAddr>,
+}
 
 /// The placeholders of one session.
 #[derive(Debug, Default)]
 pub struct Placeholders {
-    /// `tcp:41234` → `<srv.port>`; `abstract:NAME` → `@<u.autobind>`.
+    /// `tcp:41234` → every handle that held that port, oldest first.
+    ports: FxHashMap<String, Vec<Owner>>,
+    /// `abstract:NAME` → `@<u.autobind>`.
     names: FxHashMap<String, String>,
 }
 
 impl Placeholders {
-    /// Remembers the local address the kernel chose for handle `name`: a
-    /// port it hands out again later belongs to its new owner.
-    pub fn note_local(&mut self, name: &str, kind: Kind, local: &SockAddr) {
+    /// Remembers the local address the kernel chose for handle `name`, and
+    /// its peer when connected. The same port on another connection is
+    /// another owner; on the same connection (a port handed out again),
+    /// it belongs to its new owner.
+    pub fn note_local(
+        &mut self,
+        name: &str,
+        kind: Kind,
+        local: &SockAddr,
+        peer: Option<&SockAddr>,
+    ) {
         if let Some(inet) = local.as_socket().filter(|inet| inet.port() != 0) {
-            self.names
-                .insert(port_key(kind, inet.port()), format!("<{name}.port>"));
+            let owner = Owner {
+                placeholder: format!("<{name}.port>"),
+                ip: inet.ip().to_canonical(),
+                peer: peer.and_then(inet_of),
+            };
+            let owners = self.ports.entry(port_key(kind, inet.port())).or_default();
+            owners.retain(|old| {
+                old.placeholder != owner.placeholder && (old.ip, old.peer) != (owner.ip, owner.peer)
+            });
+            owners.push(owner);
         } else if let Some(abstract_name) = local.as_abstract_namespace() {
             self.names
                 .insert(abstract_key(abstract_name), format!("@<{name}.autobind>"));
@@ -34,38 +70,56 @@ impl Placeholders {
     }
 
     /// Gives a peer's port a placeholder when no handle of this session
-    /// chose it (the peer is another program): `<conn.peer.port>`.
-    pub fn note_peer(&mut self, name: &str, kind: Kind, peer: &SockAddr) {
-        let Some(inet) = peer.as_socket() else {
-            return;
+    /// holds that end of this connection (the peer is another program):
+    /// `<conn.peer.port>`. `local` is this end, the peer's peer.
+    pub fn note_peer(&mut self, name: &str, kind: Kind, peer: &SockAddr, local: Option<&SockAddr>) {
+        let (Some(inet), Some(local)) = (inet_of(peer), local.and_then(inet_of)) else {
+            return self.note_outside(format!("<{name}.peer.port>"), kind, peer);
         };
-        self.names
-            .entry(port_key(kind, inet.port()))
-            .or_insert_with(|| format!("<{name}.peer.port>"));
+        let owners = self.ports.entry(port_key(kind, inet.port())).or_default();
+        let ours = owners
+            .iter()
+            .any(|o| o.ip == inet.ip() && o.peer == Some(local));
+        if !ours && owners.iter().all(|o| o.peer.is_some()) {
+            owners.push(Owner {
+                placeholder: format!("<{name}.peer.port>"),
+                ip: inet.ip(),
+                peer: Some(local),
+            });
+        }
     }
 
     /// Gives the sender of a datagram a placeholder when no handle of this
     /// session chose its port: `<u.from.port>`.
     pub fn note_sender(&mut self, name: &str, kind: Kind, from: &SockAddr) {
-        let Some(inet) = from.as_socket() else {
+        self.note_outside(format!("<{name}.from.port>"), kind, from);
+    }
+
+    fn note_outside(&mut self, placeholder: String, kind: Kind, addr: &SockAddr) {
+        let Some(inet) = inet_of(addr) else {
             return;
         };
-        self.names
-            .entry(port_key(kind, inet.port()))
-            .or_insert_with(|| format!("<{name}.from.port>"));
+        let owners = self.ports.entry(port_key(kind, inet.port())).or_default();
+        if owners.is_empty() {
+            owners.push(Owner {
+                placeholder,
+                ip: inet.ip(),
+                peer: None,
+            });
+        }
     }
 
     /// An address with any placeholder it has (`127.0.0.1:<srv.port>`).
-    pub fn show_addr(&self, kind: Kind, addr: &SockAddr) -> Option<String> {
+    pub fn show_addr(&self, kind: Kind, addr: &SockAddr, seen: Seen) -> Option<String> {
         if let Some(inet) = addr.as_socket() {
-            return Some(self.show_inet(kind, inet));
+            return Some(self.show_inet(kind, inet, seen));
         }
         let name = addr.as_abstract_namespace()?;
         self.names.get(&abstract_key(name)).cloned()
     }
 
-    fn show_inet(&self, kind: Kind, inet: SocketAddr) -> String {
-        match self.port(kind, inet.port()) {
+    fn show_inet(&self, kind: Kind, inet: SocketAddr, seen: Seen) -> String {
+        match self.owner(kind, inet, seen) {
             Some(port) if inet.is_ipv4() => format!("{}:{port}", inet.ip()),
             Some(port) => format!("[{}]:{port}", inet.ip()),
             None => inet.to_string(),
@@ -73,9 +127,61 @@ impl Placeholders {
     }
 
     /// The placeholder of a port, if it has one.
-    pub fn port(&self, kind: Kind, port: u16) -> Option<&str> {
-        self.names.get(&port_key(kind, port)).map(String::as_str)
+    pub fn port(&self, kind: Kind, port: u16, seen: Seen) -> Option<&str> {
+        let owners = self.ports.get(&port_key(kind, port))?;
+        let ip = seen
+            .local
+            .and_then(inet_of)
+            .filter(|local| local.port() == port)
+            .map(|local| local.ip());
+        match ip {
+            Some(ip) => self.owner(kind, SocketAddr::new(ip, port), seen),
+            None => pick(owners, None, seen),
+        }
     }
+
+    /// Whose port this address is: the owner on this very connection when
+    /// the address is one end of it, else the one bound with no peer, else
+    /// the first. Never "whoever got the number last", which would make
+    /// the transcript depend on the kernel's choices.
+    fn owner(&self, kind: Kind, inet: SocketAddr, seen: Seen) -> Option<&str> {
+        let owners = self.ports.get(&port_key(kind, inet.port()))?;
+        pick(owners, Some(canonical(inet)), seen)
+    }
+}
+
+fn pick<'a>(owners: &'a [Owner], inet: Option<SocketAddr>, seen: Seen) -> Option<&'a str> {
+    let same = |a: Option<&SockAddr>, b: SocketAddr| a.and_then(inet_of) == Some(b);
+    let fits = |owner: &&Owner| {
+        inet.is_none_or(|inet| {
+            owner.ip == inet.ip() || owner.ip.is_unspecified() || inet.ip().is_unspecified()
+        })
+    };
+    let candidates: Vec<&Owner> = owners.iter().filter(fits).collect();
+    let other_end = inet.and_then(|inet| {
+        if same(seen.local, inet) {
+            seen.peer.and_then(inet_of)
+        } else if same(seen.peer, inet) {
+            seen.local.and_then(inet_of)
+        } else {
+            None
+        }
+    });
+    let chosen = other_end
+        .and_then(|end| candidates.iter().find(|o| o.peer == Some(end)))
+        .or_else(|| candidates.iter().find(|o| o.peer.is_none()))
+        .or_else(|| candidates.first())?;
+    Some(chosen.placeholder.as_str())
+}
+
+/// An IP address and port, an IPv4-mapped IPv6 address as IPv4: the two
+/// ends of one connection may see it either way.
+fn inet_of(addr: &SockAddr) -> Option<SocketAddr> {
+    addr.as_socket().map(canonical)
+}
+
+fn canonical(inet: SocketAddr) -> SocketAddr {
+    SocketAddr::new(inet.ip().to_canonical(), inet.port())
 }
 
 fn port_key(kind: Kind, port: u16) -> String {
@@ -106,22 +212,27 @@ mod tests {
     #[test]
     fn a_chosen_port_is_shown_by_its_handle() {
         let mut places = Placeholders::default();
-        places.note_local("srv", tcp(), &v4(41234));
+        places.note_local("srv", tcp(), &v4(41234), None);
         assert_eq!(
-            places.show_addr(tcp(), &v4(41234)).unwrap(),
+            places
+                .show_addr(tcp(), &v4(41234), Seen::default())
+                .unwrap(),
             "127.0.0.1:<srv.port>"
         );
-        assert_eq!(places.show_addr(tcp(), &v4(9)).unwrap(), "127.0.0.1:9");
+        assert_eq!(
+            places.show_addr(tcp(), &v4(9), Seen::default()).unwrap(),
+            "127.0.0.1:9"
+        );
     }
 
     #[test]
     fn ipv6_addresses_keep_their_brackets() {
         let mut places = Placeholders::default();
         let addr: SockAddr = SocketAddrV6::new(Ipv6Addr::LOCALHOST, 5000, 0, 0).into();
-        places.note_local("c", Kind::from_short("tcp6").unwrap(), &addr);
+        places.note_local("c", Kind::from_short("tcp6").unwrap(), &addr, None);
         assert_eq!(
             places
-                .show_addr(Kind::from_short("tcp6").unwrap(), &addr)
+                .show_addr(Kind::from_short("tcp6").unwrap(), &addr, Seen::default())
                 .unwrap(),
             "[::1]:<c.port>"
         );
@@ -130,28 +241,62 @@ mod tests {
     #[test]
     fn port_spaces_are_kept_apart() {
         let mut places = Placeholders::default();
-        places.note_local("u", udp(), &v4(5000));
-        places.note_local("t", tcp(), &v4(5000));
-        assert_eq!(places.port(udp(), 5000), Some("<u.port>"));
-        assert_eq!(places.port(tcp(), 5000), Some("<t.port>"));
+        places.note_local("u", udp(), &v4(5000), None);
+        places.note_local("t", tcp(), &v4(5000), None);
+        assert_eq!(places.port(udp(), 5000, Seen::default()), Some("<u.port>"));
+        assert_eq!(places.port(tcp(), 5000, Seen::default()), Some("<t.port>"));
     }
 
     #[test]
     fn a_port_handed_out_again_belongs_to_its_new_owner() {
         let mut places = Placeholders::default();
-        places.note_local("first", tcp(), &v4(40000));
-        places.note_local("second", tcp(), &v4(40000));
-        assert_eq!(places.port(tcp(), 40000), Some("<second.port>"));
+        places.note_local("first", tcp(), &v4(40000), None);
+        places.note_local("second", tcp(), &v4(40000), None);
+        assert_eq!(
+            places.port(tcp(), 40000, Seen::default()),
+            Some("<second.port>")
+        );
     }
 
     #[test]
     fn a_peer_port_never_renames_a_port_of_the_session() {
         let mut places = Placeholders::default();
-        places.note_local("cli", tcp(), &v4(40000));
-        places.note_peer("conn", tcp(), &v4(40000));
-        assert_eq!(places.port(tcp(), 40000), Some("<cli.port>"));
-        places.note_peer("conn", tcp(), &v4(40001));
-        assert_eq!(places.port(tcp(), 40001), Some("<conn.peer.port>"));
+        places.note_local("cli", tcp(), &v4(40000), None);
+        places.note_peer("conn", tcp(), &v4(40000), None);
+        assert_eq!(
+            places.port(tcp(), 40000, Seen::default()),
+            Some("<cli.port>")
+        );
+        places.note_peer("conn", tcp(), &v4(40001), None);
+        assert_eq!(
+            places.port(tcp(), 40001, Seen::default()),
+            Some("<conn.peer.port>")
+        );
+    }
+
+    /// Two clients of different servers with one ephemeral port: each
+    /// end of each connection keeps its own name.
+    #[test]
+    fn a_port_shared_by_two_connections_is_named_by_the_connection() {
+        let mut places = Placeholders::default();
+        let (srv1, srv2, port) = (v4(5001), v4(5002), v4(40000));
+        places.note_local("c4", tcp(), &port, Some(&srv1));
+        places.note_local("c165", tcp(), &port, Some(&srv2));
+        let show = |local, peer| {
+            let seen = Seen {
+                local: Some(local),
+                peer: Some(peer),
+            };
+            places.show_addr(tcp(), &port, seen).unwrap()
+        };
+        assert_eq!(show(&port, &srv1), "127.0.0.1:<c4.port>");
+        assert_eq!(show(&port, &srv2), "127.0.0.1:<c165.port>");
+        // As the servers' accepted sockets see them.
+        assert_eq!(show(&srv1, &port), "127.0.0.1:<c4.port>");
+        assert_eq!(show(&srv2, &port), "127.0.0.1:<c165.port>");
+        // Whoever was noted last, the first stays the default.
+        let alone = places.show_addr(tcp(), &port, Seen::default());
+        assert_eq!(alone.unwrap(), "127.0.0.1:<c4.port>");
     }
 
     #[test]
@@ -162,15 +307,19 @@ mod tests {
             Ok(a) if a.as_abstract_namespace().is_some() => a,
             _ => return, // no abstract namespace support in this socket2 build
         };
-        places.note_local("u", Kind::from_short("unix").unwrap(), &abstract_addr);
+        places.note_local("u", Kind::from_short("unix").unwrap(), &abstract_addr, None);
         assert_eq!(
             places
-                .show_addr(Kind::from_short("unix").unwrap(), &abstract_addr)
+                .show_addr(
+                    Kind::from_short("unix").unwrap(),
+                    &abstract_addr,
+                    Seen::default()
+                )
                 .unwrap(),
             "@<u.autobind>"
         );
         assert_eq!(
-            places.show_addr(Kind::from_short("unix").unwrap(), &addr),
+            places.show_addr(Kind::from_short("unix").unwrap(), &addr, Seen::default()),
             None
         );
     }

@@ -30,6 +30,7 @@ use crate::capture::{
 use crate::errors::Failure;
 use crate::kind::Kind;
 use crate::outcome::Outcome;
+use crate::session::placeholders::Seen;
 use crate::session::Session;
 use ends::{Ends, Space};
 
@@ -233,7 +234,7 @@ fn label<'a>(
     let kind = kind_of(space, end);
     let kernel_chose = (ephemeral.0..=ephemeral.1).contains(&end.port());
     // A port some handle once held has its placeholder already.
-    let placeheld = session.show_port(kind, end.port()) != end.port().to_string();
+    let placeheld = session.show_port(kind, end.port(), Seen::default()) != end.port().to_string();
     if session.stable && kernel_chose && !placeheld {
         return Some(Cow::Owned(unknown_placeholder(unknown_ports, end)));
     }

@@ -119,7 +119,7 @@ fn every_command_section_is_a_command_the_program_knows() {
 #[test]
 fn every_help_example_is_a_valid_command() {
     for help in specs() {
-        let words = split_line(help.example, &Context { args: &[] })
+        let words = split_line(help.example, &Context::new(&[]))
             .unwrap_or_else(|e| panic!("example of {} does not split: {}", help.name, e.message));
         assert_eq!(
             words[0].literal(),

@@ -446,7 +446,7 @@ fn hundred_thousand_mutated_lines() {
 fn corpus_lines_are_valid_as_written() {
     let args = checks::script_args();
     for line in VALID_LINES {
-        let words = split_line(line, &Context { args: &args })
+        let words = split_line(line, &Context::new(&args))
             .unwrap_or_else(|e| panic!("{line}: {}", e.message));
         if !words.is_empty() {
             assert!(checks::check_words(&words), "{line} should parse");
@@ -628,10 +628,10 @@ fn regression_ipv6_without_port_is_shown_in_brackets() {
 fn regression_unclosed_expansion_column_counts_characters() {
     let args = checks::script_args();
     let line = regression_text("unclosed-expansion-column.txt");
-    let error = split_line(&line, &Context { args: &args }).unwrap_err();
+    let error = split_line(&line, &Context::new(&args)).unwrap_err();
     assert_eq!(error.column, Some(2), "{line:?}: {}", error.message);
     let found = regression_text("unclosed-expansion-column-found.txt");
-    let error = split_line(&found, &Context { args: &args }).unwrap_err();
+    let error = split_line(&found, &Context::new(&args)).unwrap_err();
     checks::check_column(error.column, &found);
 }
 
@@ -670,7 +670,7 @@ fn regression_unterminated_quote_error_is_linear() {
     let line = script.trim_end_matches('\n');
     let started = Instant::now();
     let args = checks::script_args();
-    assert!(split_line(line, &Context { args: &args }).is_err());
+    assert!(split_line(line, &Context::new(&args)).is_err());
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "took {:?}",

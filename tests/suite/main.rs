@@ -12,6 +12,14 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod abuse_files;
+mod abuse_interrupt;
+mod abuse_limits;
+mod abuse_loading;
+mod abuse_output;
+mod abuse_placeholders;
+mod abuse_resolver;
+mod abuse_sandbox;
 mod architecture;
 mod cli;
 mod data;

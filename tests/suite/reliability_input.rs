@@ -278,8 +278,9 @@ fn sourcing_the_same_file_twice_is_not_a_loop() {
 #[test]
 fn a_missing_file_for_expect_fails_naming_it() {
     let run = Sock::script("socketpair a b\nexpect a --file nope.bin\nprint never\n").run();
-    run.assert_status(1)
-        .assert_last_line("t.sock:2: expect: cannot read nope.bin: No such file or directory");
+    run.assert_status(1).assert_last_line(
+        "t.sock:2: expect: cannot read nope.bin: ENOENT (No such file or directory)",
+    );
 }
 
 #[test]
@@ -294,7 +295,7 @@ fn a_directory_given_as_file_fails_naming_it() {
             .run();
         let name = command.split(' ').next().unwrap();
         run.assert_status(1).assert_last_line_starts(&format!(
-            "t.sock:2: {name}: cannot read dir: Is a directory"
+            "t.sock:2: {name}: cannot read dir: EISDIR (Is a directory)"
         ));
     }
 }
@@ -303,7 +304,7 @@ fn a_directory_given_as_file_fails_naming_it() {
 fn recvall_into_a_missing_directory_fails_naming_the_path() {
     let run = Sock::script("socketpair a b\nclose a\nrecvall b --into no/such/dir/out.bin\n").run();
     run.assert_status(1).assert_last_line(
-        "t.sock:3: recvall: cannot write no/such/dir/out.bin: No such file or directory",
+        "t.sock:3: recvall: cannot write no/such/dir/out.bin: ENOENT (No such file or directory)",
     );
 }
 
@@ -313,7 +314,7 @@ fn recvall_into_a_directory_fails_naming_it() {
         .file("dir/.keep", b"")
         .run();
     run.assert_status(1)
-        .assert_last_line("t.sock:3: recvall: cannot write dir: Is a directory");
+        .assert_last_line("t.sock:3: recvall: cannot write dir: EISDIR (Is a directory)");
 }
 
 #[test]
@@ -332,7 +333,7 @@ fn files_a_normal_user_may_not_use_fail_naming_them() {
         .unprivileged()
         .run();
     run.assert_status(1).assert_last_line(&format!(
-        "<stdin>:2: send: cannot read {secret}: Permission denied"
+        "<stdin>:2: send: cannot read {secret}: EACCES (Permission denied)"
     ));
     let run = Sock::stdin_script(&format!(
         "socketpair a b\nclose a\nrecvall b --into {out}\n"
@@ -340,6 +341,6 @@ fn files_a_normal_user_may_not_use_fail_naming_them() {
     .unprivileged()
     .run();
     run.assert_status(1).assert_last_line(&format!(
-        "<stdin>:3: recvall: cannot write {out}: Permission denied"
+        "<stdin>:3: recvall: cannot write {out}: EACCES (Permission denied)"
     ));
 }

@@ -36,6 +36,13 @@ impl Shell {
         shell
     }
 
+    /// The shell with global flags (`--sandbox`).
+    fn start_with(state_dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Shell {
+        let mut shell = Shell::spawn(state_dir, env, args);
+        shell.expect("sockrepl> ");
+        shell
+    }
+
     /// `sockrepl ARGS...` on the terminal, without waiting for anything.
     fn spawn(state_dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Shell {
         let (master, slave_path) = open_pty();
@@ -48,6 +55,7 @@ impl Shell {
         let mut command = Sock::cli(NO_WORDS).into_command();
         command
             .args(args)
+            .current_dir(state_dir)
             .stdin(Stdio::from(slave.try_clone().unwrap()))
             .stdout(Stdio::from(slave.try_clone().unwrap()))
             .stderr(Stdio::from(slave))
@@ -611,4 +619,72 @@ fn a_timeout_at_the_prompt_says_how_to_wait_longer() {
     assert!(!out.contains("[waiting"), "{out}");
     let out = shell.line("poll srv --timeout 200ms");
     assert!(out.contains("hint: give it --timeout 30s"), "{out}");
+}
+
+/// Issue 14: rustyline waits with select(2), which aborts for a descriptor
+/// numbered 1024 or more; a session holding 1,100 sockets (with a limit
+/// above 1,024) crashed with status 101 at the next prompt.
+#[test]
+fn issue14_the_shell_survives_holding_more_than_1024_descriptors() {
+    let (soft, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .expect("getrlimit");
+    if hard < 2048 {
+        eprintln!("skipped: the hard descriptor limit is {hard}");
+        return;
+    }
+    // Inherited by the shell started below.
+    nix::sys::resource::setrlimit(
+        nix::sys::resource::Resource::RLIMIT_NOFILE,
+        soft.max(4096).min(hard),
+        hard,
+    )
+    .expect("setrlimit");
+    let dir = tempfile::tempdir().unwrap();
+    let sockets: String = (0..1100).map(|n| format!("socket s{n} udp\n")).collect();
+    std::fs::write(dir.path().join("many.inc"), sockets).unwrap();
+    let mut shell = Shell::start(dir.path(), &[]);
+    shell.send(&format!(
+        "source {}\r",
+        dir.path().join("many.inc").display()
+    ));
+    shell.expect_within("created s1099", Duration::from_secs(30));
+    shell.expect("sockrepl> ");
+    let out = shell.line("print still here");
+    assert!(out.contains("still here"), "{out}");
+    shell.send("exit\r");
+    let status = shell.wait();
+    assert_eq!(status.code(), Some(0), "the shell crashed: {status:?}");
+}
+
+/// Issue 14: a 16 KB line arriving without bracketed paste (a terminal or
+/// tool that lacks it) was painted again after every character: 6.5 s.
+#[test]
+fn issue14_pasting_16_kb_without_bracketed_paste_is_fast() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut shell = Shell::start(dir.path(), &[]);
+    let text = "x".repeat(16 * 1024);
+    let started = Instant::now();
+    shell.send(&format!("print {text}\r"));
+    shell.expect_within(&format!("\n{text}\n"), Duration::from_secs(60));
+    let took = started.elapsed();
+    // Repainting after each character took over a minute; a loaded
+    // machine stays far below this bound.
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+}
+
+/// Issue 14: in a sandboxed shell `record` writes only under `${tmp}`, and
+/// says so rather than failing with EACCES.
+#[test]
+fn issue14_a_sandboxed_shell_records_only_under_its_tmp() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut shell = Shell::start_with(dir.path(), &[], &["--sandbox"]);
+    let out = shell.line("record ../elsewhere.sock");
+    assert!(
+        out.contains(
+            "error: record: --sandbox: ../elsewhere.sock is outside what this script may use"
+        ),
+        "{out}"
+    );
+    shell.send("exit\r");
+    assert_eq!(shell.wait().code(), Some(0));
 }
