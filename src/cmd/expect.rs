@@ -189,7 +189,11 @@ impl Expect {
                     Some(word) => session.show_word(word, Show::Echo)?,
                     None => return Err(failure),
                 };
-                return Err(failure.replace_text(&preview(bytes), &format!("'{written}'")));
+                // Its length too, in a count of the expected bytes.
+                let total = format!(" of the {} expected bytes", bytes.len());
+                return Err(failure
+                    .replace_text(&preview(bytes), &format!("'{written}'"))
+                    .replace_text(&total, " of the <N> expected bytes"));
             }
             (Err(failure), _) => return Err(failure),
         };

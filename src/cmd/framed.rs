@@ -9,7 +9,7 @@
 use super::expect::parse_max;
 use super::recv::{parse_as, AS_FLAG};
 use super::{Command, Fits, Flag, Run, Scope, Slot, Spec};
-use crate::data::{bytes_literal, Data};
+use crate::data::Data;
 use crate::errors::Failure;
 use crate::framing::{self, describe_arrived, find_delimiter, Search, Stop, Stopped};
 use crate::handle::ReceiveMode;
@@ -136,19 +136,25 @@ fn parse_count(word: &str) -> Result<usize, String> {
 
 impl Run for Framed {
     fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
-        let delimiter = match &self.end {
-            End::Delimiter(arg) => match &*session.resolve_data(arg)?.data {
-                Data::Bytes(bytes) if bytes.is_empty() => {
-                    return Err(Failure::usage("the delimiter is empty"))
+        // How the failure names the frame's end: a delimiter or count made
+        // of a captured value is shown as the transcript shows it.
+        let stable = session.stable;
+        let (delimiter, quoted) = match &self.end {
+            End::Delimiter(arg) => {
+                let resolved = session.resolve_data(arg)?;
+                match &*resolved.data {
+                    Data::Bytes(bytes) if bytes.is_empty() => {
+                        return Err(Failure::usage("the delimiter is empty"))
+                    }
+                    Data::Bytes(bytes) => (Some(bytes.clone()), resolved.quoted(stable, bytes)),
+                    Data::File(_) => unreachable!("a delimiter is a DATA word"),
                 }
-                Data::Bytes(bytes) => Some(bytes.clone()),
-                Data::File(_) => unreachable!("a delimiter is a DATA word"),
-            },
-            End::Count(_) => None,
+            }
+            End::Count(_) => (None, String::new()),
         };
-        let count = match &self.end {
-            End::Count(arg) => *session.resolve(arg)?,
-            End::Delimiter(_) => 0,
+        let (count, count_shown) = match &self.end {
+            End::Count(arg) => session.resolve_shown(arg)?,
+            End::Delimiter(_) => (0, String::new()),
         };
         let max = *session.resolve(&self.max)?;
         let handle = session.handle(&self.name)?;
@@ -160,9 +166,11 @@ impl Run for Framed {
         }
         let deadline = session.deadline(handle);
         let bytes = match (&self.end, &delimiter) {
-            (End::Count(_), _) if count > LOOK_COUNT => receive_count(session, &self.name, count)?,
+            (End::Count(_), _) if count > LOOK_COUNT => {
+                receive_count(session, &self.name, count, &count_shown)?
+            }
             (End::Count(_), _) => {
-                let what = format!("all {count} bytes");
+                let what = format!("all {count_shown} bytes");
                 framing::receive_frame(session, handle, count, deadline, &what, |seen, _| {
                     if seen.len() >= count {
                         Search::Found(count)
@@ -175,7 +183,7 @@ impl Run for Framed {
             (End::Delimiter(_), Some(delimiter)) => {
                 let what = match delimiter.as_slice() {
                     b"\n" => "end of line".to_string(),
-                    other => bytes_literal(other),
+                    _ => quoted,
                 };
                 framing::receive_frame(session, handle, max, deadline, &what, |seen, _| {
                     find_delimiter(seen, delimiter)
@@ -230,7 +238,13 @@ impl Framed {
 
 /// `recvn` of a large count: the bytes are taken as they come (a failure
 /// shows how many had come).
-fn receive_count(session: &Session, name: &str, count: usize) -> Result<Vec<u8>, Failure> {
+/// `shown`: the count as the transcript shows it.
+fn receive_count(
+    session: &Session,
+    name: &str,
+    count: usize,
+    shown: &str,
+) -> Result<Vec<u8>, Failure> {
     let handle = session.handle(name)?;
     let deadline = session.deadline(handle);
     let mut bytes = vec![0u8; count];
@@ -242,12 +256,12 @@ fn receive_count(session: &Session, name: &str, count: usize) -> Result<Vec<u8>,
         match step {
             Ok((0, _)) => {
                 return Err(Failure::Assertion(format!(
-                    "the stream ended after {got} of {count} bytes"
+                    "the stream ended after {got} of {shown} bytes"
                 )))
             }
             Ok((n, _)) => got += n,
             Err(failure) => {
-                return Err(failure.with_progress(format!("{got} of {count} bytes had arrived")))
+                return Err(failure.with_progress(format!("{got} of {shown} bytes had arrived")))
             }
         }
     }
