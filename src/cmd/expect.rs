@@ -314,7 +314,11 @@ impl Whole<'_> {
         let count = format!("{} of {} bytes{tail}", self.offset + got as u64, self.total);
         match self.file {
             None => format!("{count}: {}", preview(&chunk[..got])),
-            Some(_) => count,
+            Some(_) => format!(
+                "{count}: {}{}",
+                got_literal(&chunk[..got], got),
+                from_byte(self.offset)
+            ),
         }
     }
 
@@ -329,16 +333,23 @@ impl Whole<'_> {
                 shown_arrived_of(arrived, total, true)
             );
         }
-        let shown = &arrived[..arrived.len().min(SHOWN_ARRIVED)];
-        let mut got = bytes_literal(shown);
-        if total > shown.len() {
-            got.push_str(&format!(" and {} more bytes", total - shown.len()));
-        }
         format!(
-            "expected {}, got {got} (first difference at byte {at})",
-            preview(expected)
+            "expected {}, got {} (first difference at byte {at})",
+            preview(expected),
+            got_literal(arrived, total)
         )
     }
+}
+
+/// All that arrived as a bytes literal: up to [`SHOWN_ARRIVED`] bytes of
+/// `arrived`, the start of `total`, then a count of the rest.
+fn got_literal(arrived: &[u8], total: usize) -> String {
+    let shown = &arrived[..arrived.len().min(SHOWN_ARRIVED)];
+    let mut got = bytes_literal(shown);
+    if total > shown.len() {
+        got.push_str(&format!(" and {} more bytes", total - shown.len()));
+    }
+    got
 }
 
 /// The unread bytes just after a failure, without taking them, so the
@@ -407,18 +418,20 @@ fn expect_stream(
             actual.extend_from_slice(&buffer[..n]);
             let local = got + first_difference(&buffer[..n], &expected[got..]);
             let at = whole.offset + local as u64;
+            // Everything that arrived: what this chunk took, then the
+            // unread rest, as for DATA.
+            let (more, queued) = unread(handle);
+            let total = actual.len() + queued;
+            actual.extend(more);
             return Err(Failure::Assertion(match whole.file {
-                None => {
-                    let (more, queued) = unread(handle);
-                    let total = actual.len() + queued;
-                    actual.extend(more);
-                    whole.mismatch(expected, &actual, total, at as usize)
-                }
+                None => whole.mismatch(expected, &actual, total, at as usize),
                 Some(path) => format!(
-                    "the stream differs from {} at byte {at}: expected {}, got {}",
+                    "expected the {} bytes of {} ({} at byte {at}), got {}{} (first difference at byte {at})",
+                    whole.total,
                     path.display(),
                     preview(&expected[local..(local + 16).min(expected.len())]),
-                    preview(&actual[local..(local + 16).min(actual.len())])
+                    got_literal(&actual, total),
+                    from_byte(whole.offset),
                 ),
             }));
         }
@@ -447,13 +460,27 @@ fn expect_timeout(whole: &Whole, expected: &[u8], got: usize, after: Duration) -
         ),
         (_, Some(_)) => (
             format!("only {arrived} of the {} expected bytes", whole.total),
-            format!("expected {}", whole.expected(expected)),
+            format!(
+                "expected {}, got {}{}",
+                whole.expected(expected),
+                got_literal(&expected[..got], got),
+                from_byte(whole.offset)
+            ),
         ),
     };
     Failure::Timeout {
         what,
         after,
         detail: Some(detail),
+    }
+}
+
+/// Where the bytes a `--file` message quotes start, when an earlier chunk
+/// of the file was already taken: ` from byte 65536`.
+fn from_byte(offset: u64) -> String {
+    match offset {
+        0 => String::new(),
+        _ => format!(" from byte {offset}"),
     }
 }
 
@@ -525,7 +552,7 @@ fn expect_datagram(
             false => format!(
                 "expected the datagram {}, got {}",
                 preview(expected),
-                preview(&actual)
+                got_literal(&actual, actual.len())
             ),
         };
         return Err(Failure::Assertion(message));
