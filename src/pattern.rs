@@ -253,7 +253,7 @@ mod tests {
 
     #[test]
     fn a_group_name_must_be_a_variable_name() {
-        for reserved in ["env", "tmp", "tls"] {
+        for reserved in crate::lexer::RESERVED_NAMES {
             let error = Pattern::parse(&format!("(?P<{reserved}>x)")).unwrap_err();
             assert!(error.contains("is a reserved name"), "{error}");
         }
