@@ -81,6 +81,18 @@ impl Filled {
             captured: false,
         }
     }
+
+    /// A value the kernel or the session chose (a port, `${tmp}` with its
+    /// process id), shown as a placeholder under `--stable`: it differs
+    /// from run to run like a captured value, so under `--stable` a count
+    /// made of it is `<N>` too.
+    fn varying(value: String, shown: String, stable: bool) -> Self {
+        let varies = stable && value != shown;
+        Filled {
+            captured: varies,
+            ..Filled::text(value, shown)
+        }
+    }
 }
 
 /// DATA, resolved: the bytes (or file), and whether a captured value is
@@ -280,7 +292,7 @@ impl Session {
                 } else {
                     dir.clone()
                 };
-                Ok(Filled::text(dir, shown))
+                Ok(Filled::varying(dir, shown, self.stable))
             }
             Var::Argument(index) => self.source_argument(*index),
             Var::Outside(name) => Err(Failure::usage(format!(
@@ -292,7 +304,7 @@ impl Session {
                     true => "<tls.cert>".to_string(),
                     false => path.clone(),
                 };
-                Ok(Filled::text(path, shown))
+                Ok(Filled::varying(path, shown, self.stable))
             }
             Var::Variable(name) => self.variable(name, show),
             Var::Length(name) => {
@@ -312,13 +324,7 @@ impl Session {
             }
             Var::Handle { handle, field } => {
                 let (value, shown) = self.handle_field(handle, *field)?;
-                // A port the kernel chose differs from run to run, like a
-                // captured value: under --stable, what is made of it too.
-                let varies = self.stable && value != shown;
-                Ok(Filled {
-                    captured: varies,
-                    ..Filled::text(value, shown)
-                })
+                Ok(Filled::varying(value, shown, self.stable))
             }
         }
     }
