@@ -185,14 +185,19 @@ impl Expect {
             // A captured value differs from run to run: under --stable the
             // failure shows the expected bytes as the script wrote them.
             (Err(failure), Data::Bytes(bytes)) if captured && session.stable => {
-                let written = match data_arg_word(self) {
-                    Some(word) => session.show_word(word, Show::Echo)?,
+                let (written, hex_word) = match data_arg_word(self) {
+                    Some((word, hex_word)) => (session.show_word(word, Show::Echo)?, hex_word),
                     None => return Err(failure),
+                };
+                let written = match hex_word {
+                    true => format!("--hex '{written}'"),
+                    false => format!("'{written}'"),
                 };
                 // Its length too, in a count of the expected bytes.
                 let total = format!(" of the {} expected bytes", bytes.len());
                 return Err(failure
-                    .replace_text(&preview(bytes), &format!("'{written}'"))
+                    .replace_text(&hexdump(bytes), &written)
+                    .replace_text(&preview(bytes), &written)
                     .replace_text(&total, " of the <N> expected bytes"));
             }
             (Err(failure), _) => return Err(failure),
@@ -239,13 +244,18 @@ impl Expect {
     }
 }
 
-/// The DATA word of an `expect`, when it waited for run time.
-fn data_arg_word(expect: &Expect) -> Option<&crate::lexer::Word> {
+/// The DATA word of an `expect`, when it waited for run time, and whether
+/// it is the value of `--hex`.
+fn data_arg_word(expect: &Expect) -> Option<(&crate::lexer::Word, bool)> {
     match &expect.expected {
         Expected::Data {
             data: DataArg::Word(word),
             ..
-        } => Some(word),
+        } => Some((word, false)),
+        Expected::Data {
+            data: DataArg::Later(Arg::Later(word, _)),
+            ..
+        } => Some((word, true)),
         _ => None,
     }
 }

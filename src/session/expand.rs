@@ -173,13 +173,36 @@ impl Session {
                     shown: Some(shown),
                 });
             }
-            DataArg::Later(arg) => (self.resolve(arg)?, false),
+            DataArg::Later(arg) => {
+                // `--hex ${h}`: a captured value in the word counts as in DATA.
+                let captured = match arg {
+                    Arg::Later(word, _) => self.holds_captured(word)?,
+                    Arg::Ready(_) => false,
+                };
+                (self.resolve(arg)?, captured)
+            }
         };
         Ok(ResolvedData {
             data,
             captured,
             shown: None,
         })
+    }
+
+    /// Whether a word holds a captured value (or, under `--stable`, one
+    /// shown as a placeholder).
+    fn holds_captured(&mut self, word: &Word) -> Result<bool, Failure> {
+        let Word::Template(pieces) = word else {
+            return Ok(false);
+        };
+        for piece in pieces {
+            if let Piece::Var(var) = piece {
+                if self.expand_var(var, Show::Echo)?.captured {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
     }
 
     /// Expands a word as text: the value used, and how the transcript
