@@ -323,13 +323,25 @@ impl Whole<'_> {
     fn arrived(&self, chunk: &[u8], got: usize, tail: &str) -> String {
         let count = format!("{} of {} bytes{tail}", self.offset + got as u64, self.total);
         match self.file {
-            None => format!("{count}: {}", preview(&chunk[..got])),
+            None => format!("{count}: {}", got_literal(&chunk[..got], got)),
             Some(_) => format!(
                 "{count}: {}{}",
                 got_literal(&chunk[..got], got),
                 from_byte(self.offset)
             ),
         }
+    }
+
+    /// For DATA given with `--hex`: what was expected and the `got` bytes
+    /// of it that arrived, as hexdumps (a timeout, an early end).
+    fn hexdumps(&self, expected: &[u8], got: usize) -> Option<String> {
+        (self.hex && self.file.is_none()).then(|| {
+            format!(
+                "expected\n{}\n{}",
+                hexdump(expected),
+                shown_arrived_of(&expected[..got], got, true)
+            )
+        })
     }
 
     /// A mismatch of DATA: expected against all that arrived, from the
@@ -416,6 +428,14 @@ fn expect_stream(
             }
         };
         if n == 0 {
+            if let Some(dumps) = whole.hexdumps(expected, got) {
+                return Err(Failure::Assertion(format!(
+                    "the stream ended{} after {} of {} bytes: {dumps}",
+                    truncation(handle),
+                    whole.offset + got as u64,
+                    whole.total
+                )));
+            }
             return Err(Failure::Assertion(format!(
                 "expected {}, but the stream ended{} after {}",
                 whole.expected(expected),
@@ -456,6 +476,14 @@ fn expect_stream(
 fn expect_timeout(whole: &Whole, expected: &[u8], got: usize, after: Duration) -> Failure {
     let arrived = whole.offset + got as u64;
     let (what, detail) = match (arrived, whole.file) {
+        // --hex: what was expected and what arrived as hexdumps.
+        (_, None) if whole.hex => (
+            match arrived {
+                0 => "nothing arrived".to_string(),
+                _ => format!("only {arrived} of the {} expected bytes", whole.total),
+            },
+            whole.hexdumps(expected, got).unwrap_or_default(),
+        ),
         (0, _) => (
             "nothing arrived".to_string(),
             format!("expected {}", whole.expected(expected)),
@@ -465,7 +493,7 @@ fn expect_timeout(whole: &Whole, expected: &[u8], got: usize, after: Duration) -
             format!(
                 "expected {}, got {}",
                 preview(expected),
-                preview(&expected[..got])
+                got_literal(&expected[..got], got)
             ),
         ),
         (_, Some(_)) => (
