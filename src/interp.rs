@@ -204,7 +204,9 @@ impl Interpreter {
     fn show_outcome(&mut self, outcome: &Outcome) -> End {
         self.scratch.clear();
         render(outcome, &self.session, &mut self.scratch);
-        if !self.scratch.is_empty() {
+        // A line of text is a line even when empty: `print ''` (or a bare
+        // `print`, as Python's `print()`) writes an empty line.
+        if !self.scratch.is_empty() || matches!(outcome, Outcome::Text(_)) {
             self.session.out.line(&self.scratch);
         }
         match outcome {
