@@ -58,7 +58,11 @@ impl Script {
     pub fn stream(&self) -> Option<Parsing<'_>> {
         let streamed = self.streamed.as_ref()?;
         let text = &streamed.text[streamed.start..];
-        let parsing = Parsing::new(streamed.loader.clone(), text, &self.name, &self.dir);
+        let mut loader = streamed.loader.clone();
+        // The check found every variable set before its use; the lines
+        // shared from it do not tell the loader what they set.
+        loader.lenient = true;
+        let parsing = Parsing::new(loader, text, &self.name, &self.dir);
         Some(parsing.sharing(streamed.seen.clone()))
     }
 }
@@ -735,11 +739,11 @@ impl<'t> Parsing<'t> {
 
     /// The line parsed, or the same line parsed before. Only a line with
     /// no `$` and no block or source is shared: its parse depends on its
-    /// text alone (whether its variables are set was checked when the
-    /// first such line parsed, and the set only grows).
+    /// text alone. What it sets is known since the first such line
+    /// parsed (and the second pass checks no variable: see
+    /// [`Script::stream`]).
     fn parse(&mut self, raw: &[u8]) -> Result<Option<Arc<Parsed>>, (Option<String>, SyntaxError)> {
         if let Some(parsed) = self.seen.as_ref().and_then(|seen| seen.get(raw)) {
-            self.loader.known.extend(parsed.command.sets());
             return Ok(Some(Arc::clone(parsed)));
         }
         let Some(parsed) = self.loader.parse_line(raw, self.name, self.dir)? else {
@@ -778,7 +782,7 @@ impl<'t> Parsing<'t> {
         }
         self.number += 1;
         let rest = self.rest;
-        match rest.iter().position(|&b| b == b'\n' || b == b'\r') {
+        match memchr::memchr2(b'\n', b'\r', rest) {
             Some(at) => {
                 let crlf = rest[at] == b'\r' && rest.get(at + 1) == Some(&b'\n');
                 self.rest = &rest[at + 1 + usize::from(crlf)..];
@@ -958,4 +962,76 @@ pub fn source_text(word: &Word) -> String {
             Piece::Var(var) => var.source(),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each line as the interpreter sees it: number, echo, comments.
+    fn shown(lines: &[Line]) -> Vec<String> {
+        lines
+            .iter()
+            .map(|line| {
+                let echo = match &line.echo {
+                    Echo::Ready(text) => text.clone(),
+                    Echo::Expand(words) => {
+                        words.iter().map(source_text).collect::<Vec<_>>().join(" ")
+                    }
+                };
+                let body = match &line.command {
+                    Command::Repeat(repeat) => format!(" {{{}}}", shown(&repeat.body).join("; ")),
+                    _ => String::new(),
+                };
+                format!("{}: {echo}{body} {:?}", line.number, line.comments)
+            })
+            .collect()
+    }
+
+    const TEXT: &[u8] = b"\xef\xbb\xbf# a pair\r\nsocketpair a b\r\nlet v x\n\n# twice\rrepeat 2 --as i\n  sendall a ${v}\n  let v x\n  repeat 1\n    expect b x\n  end\nend\nlet v x\nsendall a 'y z'\n# the end\n";
+
+    #[test]
+    fn a_streamed_script_yields_the_lines_a_parsed_one_holds() {
+        let held = Loader::new(&[])
+            .keeping_comments(true)
+            .parse(TEXT, "t.sock", None)
+            .unwrap();
+        let streamed = Loader::new(&[])
+            .keeping_comments(true)
+            .streaming()
+            .parse(TEXT, "t.sock", None)
+            .unwrap();
+        assert!(streamed.lines.is_empty());
+        assert_eq!(streamed.commands, held.lines.len());
+        assert_eq!(streamed.tail, held.tail);
+        let again: Vec<Line> = streamed.stream().unwrap().map(Result::unwrap).collect();
+        assert_eq!(shown(&again), shown(&held.lines));
+        assert_eq!(shown(&again).len(), 5, "{:#?}", shown(&again));
+    }
+
+    #[test]
+    fn lines_of_the_same_text_share_one_parse_and_those_with_a_dollar_do_not() {
+        let text =
+            b"socketpair a b\nsendall a x\nlet v x\nsendall a x\nsendall a ${v}\nsendall a ${v}\n";
+        let script = Loader::new(&[])
+            .streaming()
+            .parse(text, "t.sock", None)
+            .unwrap();
+        let lines: Vec<Line> = script.stream().unwrap().map(Result::unwrap).collect();
+        assert!(Arc::ptr_eq(&lines[1].parsed, &lines[3].parsed));
+        assert!(!Arc::ptr_eq(&lines[4].parsed, &lines[5].parsed));
+    }
+
+    #[test]
+    fn a_streamed_script_with_an_error_is_rejected_whole_as_before() {
+        let text = b"socketpair a b\nsendall a x\nbogus\nrepeat 2\nsendall a ${nope}\n";
+        let held = Loader::new(&[]).parse(text, "t.sock", None).unwrap_err();
+        let streamed = Loader::new(&[])
+            .streaming()
+            .parse(text, "t.sock", None)
+            .unwrap_err();
+        assert_eq!(streamed, held);
+        let lines: Vec<usize> = streamed.iter().map(|e| e.line).collect();
+        assert_eq!(lines, [3, 4, 5], "{streamed:?}");
+    }
 }
