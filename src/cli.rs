@@ -355,7 +355,8 @@ fn run_file(cli: &Cli, file: &str, args: &[String], how: RunHow) -> i32 {
     let script = match Loader::new(args)
         .keeping_comments(how.comments)
         .knowing(given)
-        .parse(&text, &name, path.as_deref())
+        .streaming()
+        .parse_text(text.into(), &name, path.as_deref())
     {
         Ok(script) => script,
         Err(errors) => {
@@ -493,11 +494,12 @@ fn check_files(files: &[PathBuf]) -> i32 {
             // The command line may give any argument and variable: only
             // what the script itself gets wrong is an error here.
             Ok((text, name, path)) => {
-                match Loader::new(&[])
-                    .for_check()
-                    .parse(&text, &name, path.as_deref())
-                {
-                    Ok(script) => match script.lines.len() {
+                match Loader::new(&[]).for_check().streaming().parse_text(
+                    text.into(),
+                    &name,
+                    path.as_deref(),
+                ) {
+                    Ok(script) => match script.commands {
                         1 => println!("{name}: ok (1 command)"),
                         count => println!("{name}: ok ({count} commands)"),
                     },

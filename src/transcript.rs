@@ -72,7 +72,11 @@ impl Transcript {
 /// text escapes its own newlines before this.
 fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
     let unsafe_char = |c: char| c.is_control() && c != '\n' && c != '\t';
-    if !text.chars().any(unsafe_char) {
+    // Printable ASCII, the common case, is checked without decoding (and
+    // without an early exit, so the loop is vectorised).
+    let odd = |b: u8| !matches!(b, b' '..=b'~' | b'\n' | b'\t');
+    let all_plain = !text.as_bytes().iter().fold(false, |seen, &b| seen | odd(b));
+    if all_plain || !text.chars().any(unsafe_char) {
         return std::borrow::Cow::Borrowed(text);
     }
     let mut safe = String::with_capacity(text.len() + 16);
