@@ -331,8 +331,9 @@ impl Interpreter {
         };
         let file: Rc<str> = script.name.as_str().into();
         for turn in 0..count {
-            // An empty block runs no line that would notice Ctrl-C.
-            if crate::wait::interrupt_pending() {
+            // An empty block runs no line that would notice Ctrl-C (a
+            // block's first line notices it, naming the iteration).
+            if repeat.body.is_empty() && crate::wait::interrupt_pending() {
                 crate::wait::take_interrupt();
                 return self.interrupted(script, line, "");
             }
