@@ -95,7 +95,8 @@ fn printable_ascii(bytes: &[u8]) -> bool {
         let x = u64::from_ne_bytes(chunk.try_into().expect("eight bytes"));
         // A byte below 0x20, or above 0x7e, sets its high bit here.
         let below_space = x.wrapping_sub(0x20 * ONES) & !x & HIGH;
-        let above_tilde = (x.wrapping_add((0x7f - 0x7e) * ONES) | x) & HIGH;
+        // (0x7f - 0x7e = 1 in each byte carries a byte above 0x7e into bit 7.)
+        let above_tilde = (x.wrapping_add(ONES) | x) & HIGH;
         if below_space | above_tilde != 0 {
             return false;
         }
