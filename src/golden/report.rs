@@ -349,7 +349,11 @@ fn json_entry(entry: &Entry) -> Value {
 /// visible to the teacher (whose grading machine lacks what it requires).
 fn gradescope(entries: &[Entry], summary: &str) -> String {
     let tests: Vec<Value> = entries.iter().map(gradescope_test).collect();
-    let score: f64 = entries.iter().map(earned).sum();
+    // Folded from +0.0: an empty sum of f64 is -0.0, shown as `-0.0`.
+    let score = entries
+        .iter()
+        .map(earned)
+        .fold(0.0, |sum, points| sum + points);
     let report = json!({
         "score": round_points(score),
         "output": summary,

@@ -137,3 +137,34 @@ fn hanging_broken_and_crashing_scripts_fail_while_the_rest_run() {
     assert!(report.contains("ok syntax-blessed.sock"), "{report}");
     assert_eq!(output.last_line(), "3 passed, 3 failed");
 }
+
+#[test]
+fn a_folder_without_scripts_is_0_passed_0_failed_with_status_0() {
+    // Nothing failed, so the summary line is the usual one and the status
+    // is 0; stderr says why nothing ran, and every report is empty.
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs::create_dir(dir.path().join("empty")).expect("mkdir");
+    fs::write(dir.path().join("empty/notes.txt"), "no scripts here\n").expect("write");
+    let run = sockrepl_test(
+        dir.path(),
+        &[
+            "empty",
+            "--report",
+            "gradescope=g.json",
+            "--report",
+            "json=j.json",
+        ],
+    );
+    assert_eq!(run.status, Some(0), "{}", run.show());
+    assert_eq!(run.last_line(), "0 passed, 0 failed", "{}", run.show());
+    assert!(
+        run.stderr.contains("no *.sock files under empty"),
+        "{}",
+        run.show()
+    );
+    let json = fs::read_to_string(dir.path().join("j.json")).expect("json report");
+    assert_eq!(json.trim(), "[]");
+    let grades = fs::read_to_string(dir.path().join("g.json")).expect("gradescope report");
+    assert!(grades.contains("\"score\": 0.0,"), "{grades}");
+    assert!(grades.contains("\"tests\": []"), "{grades}");
+}
