@@ -65,11 +65,22 @@ pub(crate) fn find_scripts(roots: &[PathBuf]) -> Result<Vec<Found>, DiscoveryErr
     found.sort_by(|a, b| a.path().cmp(b.path()));
     // Overlapping roots (`tests tests/echo.sock`, `. ./tests`) name one file twice.
     let mut seen = HashSet::new();
-    found.retain(|item| {
-        let path = item.path();
-        seen.insert(fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()))
-    });
+    found.retain(|item| seen.insert(identity(item)));
     Ok(found)
+}
+
+/// What makes two entries one: a script's real file; a refused path's own
+/// place (its real folder and its name), never what a refused link points
+/// to, so two links to one folder are two entries.
+fn identity(item: &Found) -> PathBuf {
+    let real = |path: &Path| fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    match item {
+        Found::Script(path) => real(path),
+        Found::Refused { path, .. } => match (path.parent(), path.file_name()) {
+            (Some(parent), Some(name)) => real(parent).join(name),
+            _ => real(path),
+        },
+    }
 }
 
 fn walk(dir: &Path, depth: usize, found: &mut Vec<Found>) {
@@ -258,6 +269,7 @@ mod tests {
         link("elsewhere", "real/loop");
         link("elsewhere/secret.sock", "real/b.sock");
         link("elsewhere", "real/.hidden-link");
+        link("elsewhere", "real/loop2");
         link("elsewhere/secret.sock", "real/notes.txt");
         assert_eq!(
             relative_to(root, &scripts_under(&[root.join("real")])),
@@ -265,6 +277,7 @@ mod tests {
                 "real/a.sock",
                 "real/b.sock refused: a symbolic link: not run (name it on the command line to run it)",
                 "real/loop refused: a symbolic link to a folder: not followed (name the folder itself)",
+                "real/loop2 refused: a symbolic link to a folder: not followed (name the folder itself)",
             ]
         );
         // Named on the command line, a link is the user's own choice.
