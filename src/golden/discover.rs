@@ -130,9 +130,11 @@ fn refuse(found: &mut Vec<Found>, path: &Path, reason: String) {
     });
 }
 
-/// Build output and hidden directories (`.git`, `.cache`) hold no tests of ours.
+/// Folders that hold no tests: git's own (`.git`) and cargo's build
+/// output (`target`). Every other folder is searched, hidden ones too
+/// (`.hidden/x.sock` is a `*.sock` under the path, SPEC §8).
 fn is_ignored_dir(name: &str) -> bool {
-    name == "target" || name.starts_with('.')
+    name == "target" || name == ".git"
 }
 
 fn is_script(path: &Path) -> bool {
@@ -192,7 +194,7 @@ mod tests {
     }
 
     #[test]
-    fn finds_scripts_recursively_sorted_skipping_target_and_hidden_dirs() {
+    fn finds_scripts_recursively_sorted_in_hidden_dirs_too_skipping_git_and_target() {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path();
         for file in [
@@ -204,7 +206,9 @@ mod tests {
             "target/skip.sock",
             "sub/target/skip.sock",
             ".git/skip.sock",
-            "sub/.hidden/skip.sock",
+            "sub/.git/skip.sock",
+            ".hidden/h.sock",
+            "sub/.hidden/deeper/h.sock",
             "sub/.dotfile.sock",
         ] {
             touch(root, file);
@@ -212,7 +216,14 @@ mod tests {
         let found = scripts_under(&[root.to_path_buf()]);
         assert_eq!(
             relative_to(root, &found),
-            ["a.sock", "b.sock", "sub/.dotfile.sock", "sub/deep/c.sock"]
+            [
+                ".hidden/h.sock",
+                "a.sock",
+                "b.sock",
+                "sub/.dotfile.sock",
+                "sub/.hidden/deeper/h.sock",
+                "sub/deep/c.sock"
+            ]
         );
     }
 
@@ -270,10 +281,12 @@ mod tests {
         link("elsewhere/secret.sock", "real/b.sock");
         link("elsewhere", "real/.hidden-link");
         link("elsewhere", "real/loop2");
+        link("elsewhere", "real/.git");
         link("elsewhere/secret.sock", "real/notes.txt");
         assert_eq!(
             relative_to(root, &scripts_under(&[root.join("real")])),
             [
+                "real/.hidden-link refused: a symbolic link to a folder: not followed (name the folder itself)",
                 "real/a.sock",
                 "real/b.sock refused: a symbolic link: not run (name it on the command line to run it)",
                 "real/loop refused: a symbolic link to a folder: not followed (name the folder itself)",

@@ -168,3 +168,17 @@ fn a_folder_without_scripts_is_0_passed_0_failed_with_status_0() {
     assert!(grades.contains("\"score\": 0.0,"), "{grades}");
     assert!(grades.contains("\"tests\": []"), "{grades}");
 }
+
+#[test]
+fn scripts_in_hidden_folders_run_but_not_those_under_git() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for folder in ["t/.hidden", "t/.git"] {
+        fs::create_dir_all(dir.path().join(folder)).expect("mkdir");
+        fs::write(dir.path().join(folder).join("x.sock"), "print hi\n").expect("write");
+    }
+    let run = sockrepl_test(dir.path(), &["-v", "t"]);
+    assert_eq!(run.status, Some(0), "{}", run.show());
+    assert!(run.stdout.contains("ok t/.hidden/x.sock"), "{}", run.show());
+    assert!(!run.stdout.contains(".git"), "{}", run.show());
+    assert_eq!(run.last_line(), "1 passed, 0 failed");
+}
