@@ -115,7 +115,7 @@ impl Session {
             crate::suggest::did_you_mean(name, self.handles.keys().map(String::as_str))
                 .map(|s| format!(" (did you mean {s}?)"))
                 .unwrap_or_default();
-        Failure::usage(format!("no handle named {name}{suggestion}"))
+        Failure::UnknownHandle(format!("no handle named {name}{suggestion}"))
     }
 
     pub fn handle_mut(&mut self, name: &str) -> Result<&mut Handle, Failure> {
