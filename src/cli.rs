@@ -114,6 +114,13 @@ enum Mode {
         #[arg(long, value_name = "PATH")]
         program: Option<PathBuf>,
     },
+    /// Print the script as a Python 3 program making the same calls (see docs/language.md).
+    Export {
+        file: String,
+        /// The program's default arguments, ${1} to ${9}.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Parse only: report syntax errors, run nothing.
     Check {
         #[arg(required = true)]
@@ -177,7 +184,12 @@ pub fn main() -> i32 {
     }
     // The sandbox, entered before any socket or thread (the test runner
     // passes --sandbox on to each script instead).
-    if cli.sandbox && !matches!(cli.mode, Some(Mode::Test { .. } | Mode::Check { .. })) {
+    if cli.sandbox
+        && !matches!(
+            cli.mode,
+            Some(Mode::Test { .. } | Mode::Check { .. } | Mode::Export { .. })
+        )
+    {
         match crate::sandbox::enter(&sandbox_config(&cli)) {
             Ok(None) => {}
             Ok(Some(status)) => return status,
@@ -191,7 +203,10 @@ pub fn main() -> i32 {
     // (the test runner passes --netns on to each script instead).
     if cli.netns
         && !cli.sandbox
-        && !matches!(cli.mode, Some(Mode::Test { .. } | Mode::Check { .. }))
+        && !matches!(
+            cli.mode,
+            Some(Mode::Test { .. } | Mode::Check { .. } | Mode::Export { .. })
+        )
     {
         if let Err(error) = crate::netns::enter() {
             eprintln!("sockrepl: --netns: {error}");
@@ -246,6 +261,7 @@ pub fn main() -> i32 {
             })
         }
         Some(Mode::Check { files }) => check_files(files),
+        Some(Mode::Export { file, args }) => export_file(&cli, file, args),
         None if std::io::stdin().is_terminal() => crate::repl::run(session(&cli)),
         None => run_file(&cli, "-", &[], RunHow::default()),
     }
@@ -478,6 +494,30 @@ fn read_script(file: &str) -> Result<(Vec<u8>, String, Option<PathBuf>), String>
     }
     let text = crate::script::read_script_file(path).map_err(|e| file_error("read", path, &e))?;
     Ok((text, file.to_string(), Some(path.to_path_buf())))
+}
+
+/// `export FILE [ARG...]`: the program on stdout; a script `run` would
+/// reject, or one that cannot be exported, is status 2.
+fn export_file(cli: &Cli, file: &str, args: &[String]) -> i32 {
+    let options = crate::export::Options {
+        args: args.to_vec(),
+        timeout: cli.timeout.clone(),
+        sets: cli.set.clone(),
+        allow_exec: cli.allow_exec,
+        netns: cli.netns,
+    };
+    match crate::export::export_file(file, &options) {
+        crate::export::Exported::Program(text) => {
+            print!("{text}");
+            0
+        }
+        crate::export::Exported::Rejected { status, stdout } => {
+            for line in stdout {
+                println!("{line}");
+            }
+            status
+        }
+    }
 }
 
 /// `check FILE...`: syntax errors on stdout, status 2 if any.

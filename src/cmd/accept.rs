@@ -82,3 +82,23 @@ fn default_name(session: &Session, listener: &str) -> Result<String, Failure> {
         n += 1;
     }
 }
+
+impl crate::export::Export for Accept {
+    fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        let s = out.handle(&self.listener);
+        let count = out.accepted.entry(self.listener.clone()).or_default();
+        *count += 1;
+        let name = match &self.new {
+            Some(name) => name.clone(),
+            None => format!("{}-{count}", self.listener),
+        };
+        let kind = out
+            .kind_of(&self.listener)
+            .unwrap_or(crate::export::HandleKind::Socket(crate::kind::Kind::from_short("tcp").expect("tcp")));
+        let conn = out.new_handle(&name, kind);
+        out.line(format!("{conn}, {conn}_addr = {s}.accept()"));
+        out.line(format!("print('accepted', {conn}_addr)"));
+        out.track(&conn);
+        Ok(())
+    }
+}

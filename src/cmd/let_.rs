@@ -65,3 +65,11 @@ impl Run for Let {
         vec![self.name.clone()]
     }
 }
+
+impl crate::export::Export for Let {
+    fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        let value = out.data(&self.value);
+        out.line(format!("{} = {value}", crate::export::python::variable(&self.name)));
+        Ok(())
+    }
+}

@@ -107,3 +107,37 @@ impl Run for BlockEnd {
         Ok(Outcome::Nothing)
     }
 }
+
+impl crate::export::Export for Repeat {
+    fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        let count = out.number(&self.count);
+        match &self.counter {
+            Some(name) => {
+                let turn = out.temporary("turn");
+                out.line(format!("for {turn} in range({count}):"));
+                out.w.indent();
+                out.line(format!(
+                    "{} = str({turn}).encode()",
+                    crate::export::python::variable(name)
+                ));
+            }
+            None => {
+                out.line(format!("for _ in range({count}):"));
+                out.w.indent();
+            }
+        }
+        out.lines(&self.body)?;
+        if let Some(end) = &self.end {
+            out.comments(&end.comments);
+        }
+        out.w.end_block();
+        Ok(())
+    }
+}
+
+impl crate::export::Export for BlockEnd {
+    /// The loader folds `end` into its `repeat`: nothing is left to write.
+    fn export(&self, _: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        Ok(())
+    }
+}

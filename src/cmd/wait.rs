@@ -80,3 +80,21 @@ fn mismatch(program: &ProgramIo, status: ExitStatus, expected: ExpectedExit) -> 
     }
     message
 }
+
+impl crate::export::Export for Wait {
+    fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        let p = out.handle(&self.name);
+        let expected = match &self.expected {
+            Arg::Ready(ExpectedExit::Code(code)) => code.to_string(),
+            Arg::Ready(ExpectedExit::Signal(signal)) => format!("-signal.{}", signal.as_str()),
+            Arg::Later(word, _) => {
+                out.helper("number");
+                format!("number({})", out.text(word))
+            }
+        };
+        out.helper("wait_program");
+        out.asserts();
+        out.line(format!("print('exit status', wait_program({p}, {expected}))"));
+        Ok(())
+    }
+}
