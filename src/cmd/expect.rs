@@ -637,6 +637,7 @@ impl crate::export::Export for Expect {
                     "m"
                 };
                 for name in pattern.group_names() {
+                    out.constants.insert(name.clone(), None);
                     out.line(format!(
                         "{} = {m}.group({})",
                         crate::export::python::variable(&name),

@@ -113,6 +113,7 @@ impl crate::export::Export for Repeat {
         let count = out.number(&self.count);
         match &self.counter {
             Some(name) => {
+                out.constants.insert(name.clone(), None);
                 let turn = out.temporary("turn");
                 out.line(format!("for {turn} in range({count}):"));
                 out.w.indent();

@@ -452,7 +452,7 @@ impl crate::export::Export for Send {
             }
             if matches!(self.mode, Mode::All) {
                 out.line(format!("with open({path}, 'rb') as f:"));
-                out.line(format!("    {s}.sendfile(f)"));
+                out.line(format!("    {s}.sendall(f.read())"));
                 return Ok(());
             }
         }

@@ -58,7 +58,8 @@ impl crate::export::Export for SignalCommand {
             Arg::Ready(signal) => format!("signal.{}", signal.as_str()),
             Arg::Later(word, _) => format!("getattr(signal, {})", out.text(word)),
         };
-        out.line(format!("{p}.send_signal({signal})"));
+        out.import("os");
+        out.line(format!("os.killpg({p}.pid, {signal})  # to its process group, as sockrepl does"));
         Ok(())
     }
 }

@@ -89,6 +89,12 @@ fn stop(session: &mut Session) -> Result<Outcome, Failure> {
 
 impl crate::export::Export for Trace {
     fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        let on = matches!(self, Trace::On { .. });
+        if on == out.tracing {
+            out.fail(if on { "trace is already on" } else { "trace is not on" });
+            return Ok(());
+        }
+        out.tracing = on;
         match self {
             Trace::On { pcap } => {
                 let write = match pcap {
@@ -101,6 +107,10 @@ impl crate::export::Export for Trace {
                 ));
                 out.helper("capture");
                 out.line("check_capture()");
+                if let Some(pcap) = pcap {
+                    let path = out.path(pcap);
+                    out.line(format!("open({path}, 'wb').close()  # the capture file must be writable"));
+                }
             }
             Trace::Off => out.line("# trace off: stop the tcpdump"),
         }

@@ -81,7 +81,7 @@ impl Program {
             }
             Var::Variable(name) => match as_ {
                 As::Bytes => variable(name),
-                As::Text => format!("{}.decode()", variable(name)),
+                As::Text => format!("{}.decode(errors='backslashreplace')", variable(name)),
             },
             Var::Length(name) => encode(format!("str(len({}))", variable(name))),
             Var::Tmp => {
@@ -120,7 +120,7 @@ impl Program {
                     .unwrap_or_else(|| "ARGS".to_string());
                 match as_ {
                     As::Bytes => format!("{list}[{}]", n - 1),
-                    As::Text => format!("{list}[{}].decode()", n - 1),
+                    As::Text => format!("{list}[{}].decode(errors='backslashreplace')", n - 1),
                 }
             }
         }
@@ -299,6 +299,9 @@ pub fn address_literal(address: &Address, family: Option<Family>) -> String {
 /// `(?-u)` goes (bytes patterns match bytes), and what `re` cannot say is
 /// refused.
 pub fn rewrite_pattern(source: &str) -> Result<String, Refused> {
+    if let Some(rest) = source.strip_prefix("(?u)") {
+        return unicode_dots(rest);
+    }
     for unsupported in ["\\p{", "\\P{", "(?u", "[[:", "\\pL", "\\pN"] {
         if source.contains(unsupported) {
             return Err(Refused::new(format!(
@@ -331,6 +334,38 @@ pub fn rewrite_pattern(source: &str) -> Result<String, Refused> {
         .replace("(?P<!", "(?<!"))
 }
 
+/// `(?u)` at the start, where only `.` differs: a dot is one UTF-8
+/// encoded character, which `re` over bytes can spell byte by byte.
+fn unicode_dots(rest: &str) -> Result<String, Refused> {
+    const CHAR: &str = r"(?:[\x00-\x09\x0b-\x7f]|[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3})";
+    let sensitive = [
+        "\\w", "\\W", "\\d", "\\D", "\\s", "\\S", "\\b", "\\B", "\\p", "\\P", "[", "(?i", "(?s",
+        "(?u",
+    ];
+    if let Some(found) = sensitive.iter().find(|s| rest.contains(*s)) {
+        return Err(Refused::new(format!(
+            "the pattern uses {found} under (?u), which Python's re has no way to say over bytes"
+        )));
+    }
+    let mut out = String::new();
+    let mut escaped = false;
+    for c in rest.chars() {
+        match c {
+            _ if escaped => {
+                out.push(c);
+                escaped = false;
+            }
+            '\\' => {
+                out.push(c);
+                escaped = true;
+            }
+            '.' => out.push_str(CHAR),
+            _ => out.push(c),
+        }
+    }
+    rewrite_pattern(&out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -343,6 +378,10 @@ mod tests {
         assert_eq!(rewrite_pattern(r"(?<=a)b").unwrap(), r"(?<=a)b");
         assert_eq!(rewrite_pattern(r"\\z").unwrap(), r"\\z");
         assert!(rewrite_pattern(r"\p{Greek}").is_err());
+        assert!(rewrite_pattern(r"(?u)caf.")
+            .unwrap()
+            .starts_with(r"caf(?:[\x00"));
+        assert!(rewrite_pattern(r"(?u)\w").is_err());
     }
 
     #[test]

@@ -160,7 +160,7 @@ def left(deadline, what='bytes'):
         raise TimeoutError(f'timed out waiting for {what}')
     return remaining
 
-#: io imports=os,select,socket,ssl,subprocess needs=deadline
+#: io imports=errno,os,select,socket,ssl,subprocess needs=deadline
 HELD = {}
 
 
@@ -175,14 +175,16 @@ def read_some(s, n, deadline):
         if not ready:
             raise TimeoutError('timed out waiting for output')
         return os.read(s.stdout.fileno(), n)
+    t = s.gettimeout()
     if deadline is not None:
-        t = s.gettimeout()
         s.settimeout(left(deadline) if t != 0 else 0.0)
-        try:
-            return s.recv(n)
-        finally:
-            s.settimeout(t)
-    return s.recv(n)
+    try:
+        return s.recv(n)
+    except ssl.SSLWantReadError:
+        # A non-blocking TLS socket with nothing to read: EAGAIN, as for a plain one.
+        raise BlockingIOError(errno.EAGAIN, 'Resource temporarily unavailable')
+    finally:
+        s.settimeout(t)
 
 
 def receive(s, n, deadline=None, truncated_ok=True):

@@ -85,6 +85,12 @@ pub struct Program {
     pub bound: HashSet<String>,
     /// The script sends lines: `NEWLINE` is defined at the top.
     pub uses_newline: bool,
+    /// `trace on` is in effect.
+    pub tracing: bool,
+    /// Variables whose value the exporter knows at this line (`let NAME
+    /// literal`, and no other setter since): a `source` ARG that names
+    /// a handle through one can still be inlined.
+    pub constants: HashMap<String, Option<Vec<u8>>>,
 }
 
 impl Program {
@@ -108,6 +114,8 @@ impl Program {
             connected: HashSet::new(),
             bound: HashSet::new(),
             uses_newline: false,
+            tracing: false,
+            constants: HashMap::new(),
         }
     }
 
@@ -144,6 +152,12 @@ impl Program {
 
     /// A handle made at this line: its variable, and its kind from now on.
     pub fn new_handle(&mut self, name: &str, kind: HandleKind) -> String {
+        if self.kinds.contains_key(name) {
+            // sockrepl refuses a name in use: the run fails at this line.
+            self.fail(&format!(
+                "{name} is taken: close it first, or pick another name"
+            ));
+        }
         self.kinds.insert(name.to_string(), kind);
         self.names.handle(name)
     }
@@ -202,26 +216,49 @@ impl Program {
         }
         if let Some(name) = capture {
             self.line(format!("{} = data", python::variable(name)));
+            self.constants.insert(name.to_string(), None);
         }
     }
 
-    /// Loads a sourced file whose ARGs are known only when it runs: its
-    /// `${1}`... read the list the program builds.
-    pub fn load_source(&mut self, path: &Path, args: usize) -> Result<Script, Refused> {
+    /// Loads a sourced file whose ARGs were not written out: with `known`
+    /// (their values, when the exporter knows them all) filled in as it
+    /// loads; else its `${1}`... read the list the program builds.
+    pub fn load_source(
+        &mut self,
+        path: &Path,
+        args: usize,
+        known: Option<Vec<String>>,
+    ) -> Result<Script, Refused> {
         let file = self.files.last().map(|f| f.0.clone()).unwrap_or_default();
         let display = crate::script::display_beside(&file, path);
         let dir = Path::new(&file).parent().unwrap_or(Path::new("."));
-        let later = if args >= 64 {
-            u64::MAX
-        } else {
-            (1u64 << (args + 1)) - 1
+        let (texts, later) = match known {
+            Some(texts) => (texts, 0),
+            None if args >= 63 => (vec![String::new(); args], u64::MAX),
+            None => (vec![String::new(); args], (1u64 << (args + 1)) - 1),
         };
         Loader::new(&[])
             .for_check()
             .keeping_comments(true)
-            .sourced_with(vec![String::new(); args], later)
+            .sourced_with(texts, later)
             .load_file(&dir.join(path), &display)
             .map_err(|e| Refused::new(e.message))
+    }
+
+    /// A word's text when the exporter knows it: written out, or exactly
+    /// one variable that only a `let` with a written-out value has set.
+    pub fn known_text(&self, word: &crate::lexer::Word) -> Option<String> {
+        use crate::lexer::{Piece, Var, Word};
+        match word {
+            Word::Text(text) => Some(text.clone()),
+            Word::Template(pieces) => match pieces.as_slice() {
+                [Piece::Var(Var::Variable(name))] => {
+                    let bytes = self.constants.get(name)?.as_ref()?;
+                    String::from_utf8(bytes.clone()).ok()
+                }
+                _ => None,
+            },
+        }
     }
 
     /// Forgets a closed handle.
