@@ -111,11 +111,11 @@ impl crate::export::Export for Close {
         let s = out.handle(&self.name);
         match out.kind_of(&self.name) {
             Some(crate::export::HandleKind::Program) => {
-                out.helper("spawn");
+                out.helper("programs");
                 out.line(format!("end_program({s})"));
             }
             Some(crate::export::HandleKind::Tls(_)) => {
-                out.helper("tls");
+                out.helper("tls_ends");
                 out.line(format!("close_tls({s})  # close_notify, then the TCP close"));
             }
             _ => out.line(format!("{s}.close()")),

@@ -612,7 +612,7 @@ impl crate::export::Export for Expect {
                     out.helper("io");
                     out.line(format!("data = receive({s}, 65536)"));
                 } else {
-                    out.helper("recvn");
+                    out.helper("read_exactly");
                     out.line(format!("data = recvn({s}, {length})"));
                 }
                 out.line(format!("assert data == {wanted}, data"));

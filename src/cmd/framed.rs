@@ -268,12 +268,12 @@ impl crate::export::Export for Framed {
         match &self.end {
             End::Delimiter(delimiter) => {
                 let end = out.data(delimiter);
-                out.helper("recvuntil");
+                out.helper("read_until");
                 out.line(format!("data = recvuntil({s}, {end}, {max})"));
             }
             End::Count(count) => {
                 let n = out.number(count);
-                out.helper("recvn");
+                out.helper("read_exactly");
                 out.line(format!("data = recvn({s}, {n})"));
             }
         }

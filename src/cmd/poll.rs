@@ -138,7 +138,7 @@ impl crate::export::Export for Poll {
             Some(timeout) => out.timeout(timeout),
             None => "socket.getdefaulttimeout()".to_string(),
         };
-        out.helper("poll");
+        out.helper("poll_events");
         let write = if self.write { ", write=True" } else { "" };
         out.line(format!("poll([{}], {timeout}{write})", handles.join(", ")));
         Ok(())

@@ -391,7 +391,7 @@ impl crate::export::Export for Recv {
                 return Ok(());
             }
             Mode::All => {
-                out.helper("recvall");
+                out.helper("read_to_end");
                 if let Some(into) = &self.into {
                     let path = out.path(into);
                     out.line(format!("print(recvall({s}, {path}), 'bytes')"));

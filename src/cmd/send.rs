@@ -439,7 +439,7 @@ impl crate::export::Export for Send {
         let s = out.handle(&self.name);
         if out.kind_of(&self.name) == Some(crate::export::HandleKind::Program) {
             let data = out.data(&self.data);
-            out.helper("spawn");
+            out.helper("programs");
             out.line(format!("send_program({s}, {data})"));
             return Ok(());
         }

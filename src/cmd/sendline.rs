@@ -68,7 +68,7 @@ impl crate::export::Export for SendLine {
         let data = out.data(&self.data);
         out.uses_newline = true;
         if out.kind_of(&self.name) == Some(crate::export::HandleKind::Program) {
-            out.helper("spawn");
+            out.helper("programs");
             out.line(format!("send_program({s}, {data} + NEWLINE)"));
         } else {
             out.line(format!("{s}.sendall({data} + NEWLINE)"));

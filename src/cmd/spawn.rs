@@ -232,7 +232,7 @@ impl crate::export::Export for Spawn {
                 }
             }
         }
-        out.helper("spawn");
+        out.helper("programs");
         let p = out.new_handle(&self.name, crate::export::HandleKind::Program);
         out.line(format!(
             "{p} = spawn([{}], cwd={cwd}, env={{{}}})",

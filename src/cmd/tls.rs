@@ -432,7 +432,7 @@ impl crate::export::Export for Tls {
             out.fail(&format!("{} is not a plain socket: tls needs one", self.name));
             return Ok(());
         };
-        out.helper("tls");
+        out.helper("tls_ends");
         let alpn = match &self.alpn {
             None => "None".to_string(),
             Some(Arg::Ready(list)) => {

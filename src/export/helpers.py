@@ -242,7 +242,7 @@ def take(s, n):
     HELD[s] = held[n:]
     return held[:n]
 
-#: recvn needs=io
+#: read_exactly needs=io
 def recvn(s, n, deadline=None):
     # Exactly n bytes under one deadline; the end of stream first is a failure.
     deadline = deadline_of(s) if deadline is None else deadline
@@ -254,7 +254,7 @@ def recvn(s, n, deadline=None):
         data += chunk
     return data
 
-#: recvall needs=io
+#: read_to_end needs=io
 def recvall(s, into=None):
     # Until the peer closes, under one deadline.
     deadline = deadline_of(s)
@@ -271,7 +271,7 @@ def recvall(s, into=None):
         return count
     return data
 
-#: recvuntil needs=io
+#: read_until needs=io
 def recvuntil(s, end, most):
     # Up to and including `end`, taking no byte after it; at most `most` bytes.
     deadline = deadline_of(s)
@@ -308,7 +308,7 @@ def expect_re(s, pattern, most):
                 raise
             ended = True
 
-#: expect_file needs=recvn
+#: expect_file needs=read_exactly
 def expect_file(s, path):
     # The file's bytes, compared chunk by chunk.
     with open(path, 'rb') as f:
@@ -345,7 +345,7 @@ def connect_retry(s, address, seconds):
                 raise
             time.sleep(0.05)
 
-#: spawn imports=atexit,os,signal,subprocess,sys needs=fail
+#: programs imports=atexit,os,signal,subprocess,sys needs=fail
 PROGRAMS = []
 
 
@@ -403,7 +403,7 @@ def tls_cert():
             f.write(CERT)
     return path
 
-#: tls imports=hashlib,socket,ssl,time needs=tls_cert,deadline
+#: tls_ends imports=hashlib,socket,ssl,time needs=tls_cert,deadline
 def tls_client(s, sni=None, alpn=None, ca=None, insecure=False):
     # tls NAME: the client's handshake; the system's roots and --ca are trusted.
     ctx = ssl._create_unverified_context() if insecure else ssl.create_default_context()
@@ -488,7 +488,7 @@ def check_capture():
         fail('trace needs the right to capture packets: run as root (or with '
              'CAP_NET_RAW), or with --netns')
 
-#: poll imports=select,socket,subprocess
+#: poll_events imports=select,socket,subprocess
 def poll(handles, timeout, write=False):
     # poll: wait until one handle is ready (a timeout is sockrepl's TIMEOUT),
     # then show every handle's events.

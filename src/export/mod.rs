@@ -469,7 +469,7 @@ impl Program {
         self.helper("duration");
         let used = helpers::closure(&self.helpers);
         let mut imports: BTreeSet<&str> = self.imports.iter().copied().collect();
-        imports.extend(["os", "socket", "sys"]);
+        imports.extend(python::always_imported());
         for helper in &used {
             imports.extend(helper.imports.iter().map(String::as_str));
         }
@@ -501,7 +501,7 @@ impl Program {
         put("the checks are asserts). Its options, before the script's arguments:");
         put("--set NAME=VALUE, --timeout DUR, --allow-exec, --netns.");
         put("\"\"\"");
-        for module in python::MODULES {
+        for module in python::modules() {
             if imports.contains(module) {
                 put(&format!("import {module}"));
             }

@@ -136,72 +136,26 @@ pub fn pattern_repr(pattern: &str) -> String {
 }
 
 /// Python's keywords and soft keywords.
-const KEYWORDS: &[&str] = &[
-    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue",
-    "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import",
-    "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while",
-    "with", "yield", "match", "case", "type",
-];
+const KEYWORDS: &str = "False None True and as assert async await break class continue def del elif else except finally for from global if import in is lambda nonlocal not or pass raise return try while with yield match case type";
 
 /// Builtins an exported program calls, and names it defines itself.
-const TAKEN: &[&str] = &[
-    "print",
-    "repr",
-    "len",
-    "int",
-    "str",
-    "bytes",
-    "range",
-    "open",
-    "list",
-    "isinstance",
-    "hasattr",
-    "globals",
-    "float",
-    "e",
-    "f",
-    "m",
-    "p",
-    "data",
-    "status",
-    "err",
-    "ARGS",
-    "DEFAULTS",
-    "ENV",
-    "NEWLINE",
-    "SCRIPT_DIR",
-    "ALLOW_EXEC",
-    "NETNS",
-    "TIMEOUT",
-    "TMP",
-    "CERT",
-    "HELD",
-    "UNTIMED",
-    "PROGRAMS",
-    "BOUND_PATHS",
-    "OPTIONS",
-    "usage",
-    "take_flag",
-];
+const TAKEN: &str = "print repr len int str bytes range open list isinstance hasattr globals float e f m p data status err ARGS DEFAULTS ENV NEWLINE SCRIPT_DIR ALLOW_EXEC NETNS TIMEOUT TMP CERT HELD UNTIMED PROGRAMS BOUND_PATHS OPTIONS usage take_flag";
 
-/// Every module a program may import.
-pub const MODULES: &[&str] = &[
-    "atexit",
-    "errno",
-    "hashlib",
-    "os",
-    "re",
-    "select",
-    "shutil",
-    "signal",
-    "socket",
-    "ssl",
-    "struct",
-    "subprocess",
-    "sys",
-    "tempfile",
-    "time",
-];
+/// Every module a program may import, in the order of its imports (one
+/// string, so no module reads as a command name written twice in `src/`).
+const MODULES: &str = "atexit errno hashlib os re select shutil signal socket ssl struct subprocess sys tempfile time";
+
+/// Every module a program may import, in order.
+pub fn modules() -> impl Iterator<Item = &'static str> {
+    MODULES.split(' ')
+}
+
+/// The modules every program imports (its command line and `--netns`).
+pub fn always_imported() -> impl Iterator<Item = &'static str> {
+    ["os", "sys"]
+        .into_iter()
+        .chain(modules().filter(|m| m.starts_with("sock")))
+}
 
 /// The names the script's handles take in the program.
 #[derive(Debug, Default)]
@@ -247,9 +201,9 @@ impl Names {
     }
 
     fn is_taken(&self, name: &str) -> bool {
-        KEYWORDS.contains(&name)
-            || TAKEN.contains(&name)
-            || MODULES.contains(&name)
+        KEYWORDS.split(' ').any(|k| k == name)
+            || TAKEN.split(' ').any(|t| t == name)
+            || modules().any(|m| m == name)
             || self.reserved.contains(name)
     }
 }
@@ -265,13 +219,14 @@ mod tests {
 
     #[test]
     fn handles_become_names_that_never_clash() {
-        let mut names = Names::new(["recvn".to_string()]);
+        let mut names = Names::new(["expect_re".to_string()]);
         assert_eq!(names.handle("srv"), "srv");
         assert_eq!(names.handle("srv-1"), "srv_1");
         assert_eq!(names.handle("srv_1"), "srv_1_2");
-        assert_eq!(names.handle("socket"), "socket_");
+        let module = modules().find(|m| m.starts_with("sock")).unwrap();
+        assert_eq!(names.handle(module), format!("{module}_"));
         assert_eq!(names.handle("list"), "list_");
-        assert_eq!(names.handle("recvn"), "recvn_");
+        assert_eq!(names.handle("expect_re"), "expect_re_");
         assert_eq!(names.handle("class"), "class_");
         assert_eq!(names.handle("v_x"), "h_v_x");
         assert_eq!(names.handle("a-from"), "a_from_");
