@@ -83,7 +83,7 @@ def deadline_of(s):
     return None if t is None else time.monotonic() + t
 
 
-def left(deadline, what='bytes'):
+def time_left(deadline, what='bytes'):
     if deadline is None:
         return None
     remaining = deadline - time.monotonic()
@@ -95,20 +95,20 @@ def left(deadline, what='bytes'):
 HELD = {}
 
 
-def plain(s):
+def plain_socket(s):
     return isinstance(s, socket.socket) and not isinstance(s, ssl.SSLSocket)
 
 
 def read_some(s, n, deadline):
     # One read: a socket's recv, or a program's output pipe, bounded by the deadline.
     if isinstance(s, subprocess.Popen):
-        ready, _, _ = select.select([s.stdout], [], [], left(deadline, 'output'))
+        ready, _, _ = select.select([s.stdout], [], [], time_left(deadline, 'output'))
         if not ready:
             raise TimeoutError('timed out waiting for output')
         return os.read(s.stdout.fileno(), n)
     t = s.gettimeout()
     if deadline is not None:
-        s.settimeout(left(deadline) if t != 0 else 0.0)
+        s.settimeout(time_left(deadline) if t != 0 else 0.0)
     try:
         return s.recv(n)
     except ssl.SSLWantReadError:
@@ -133,14 +133,14 @@ def receive(s, n, deadline=None, truncated_ok=True):
         return b''
 
 
-def look(s, n, seen, deadline):
+def peek_unread(s, n, seen, deadline):
     # The unread bytes, more than `seen` of them, without taking them
     # (MSG_PEEK on a socket, a buffer for TLS and programs), and whether
     # no more can come (the end of stream; a datagram is whole).
     while True:
-        if plain(s):
+        if plain_socket(s):
             t = s.gettimeout()
-            s.settimeout(left(deadline) if t != 0 else 0.0)
+            s.settimeout(time_left(deadline) if t != 0 else 0.0)
             try:
                 data = s.recv(n, socket.MSG_PEEK)
             finally:
@@ -153,7 +153,7 @@ def look(s, n, seen, deadline):
             p.register(s, select.POLLRDHUP)
             if p.poll(0):
                 return data, True
-            left(deadline)
+            time_left(deadline)
             time.sleep(0.01)
         else:
             held = HELD.get(s, b'')
@@ -165,9 +165,9 @@ def look(s, n, seen, deadline):
                 return held, True
 
 
-def take(s, n):
-    # Exactly n bytes that look saw.
-    if plain(s):
+def take_unread(s, n):
+    # Exactly n bytes that peek_unread saw.
+    if plain_socket(s):
         return s.recv(n)
     held = HELD.pop(s, b'')
     HELD[s] = held[n:]
@@ -194,14 +194,14 @@ def expect_re(s, pattern, most):
     while True:
         m = re.match(pattern, seen[:most])
         if m and (ended or m.end() < len(seen) or settle and time.monotonic() >= settle):
-            take(s, m.end())
+            take_unread(s, m.end())
             return m
         if ended or len(seen) >= most:
             raise AssertionError(f'no match for {pattern!r} in {seen[:most]!r}')
         if m and settle is None:
             settle = time.monotonic() + 0.2
         try:
-            seen, ended = look(s, most, len(seen), settle if m else deadline)
+            seen, ended = peek_unread(s, most, len(seen), settle if m else deadline)
         except TimeoutError:
             if not m:
                 raise
