@@ -234,11 +234,14 @@ impl crate::export::Export for Spawn {
         }
         out.helper("programs");
         let p = out.new_handle(&self.name, crate::export::HandleKind::Program);
-        out.line(format!(
-            "{p} = spawn([{}], cwd={cwd}, env={{{}}})",
-            argv.join(", "),
-            env.join(", ")
-        ));
+        let mut call = format!("{p} = spawn([{}]", argv.join(", "));
+        if self.cwd.is_some() {
+            call.push_str(&format!(", cwd={cwd}"));
+        }
+        if !env.is_empty() {
+            call.push_str(&format!(", env={{{}}}", env.join(", ")));
+        }
+        out.line(format!("{call})"));
         Ok(())
     }
 }

@@ -176,12 +176,44 @@ impl Program {
                         }
                     }
                 }
+                if let Some(tuple) = self.host_and_port(word, family) {
+                    return tuple;
+                }
                 let text = self.text(word);
                 let h = self.handle(handle);
                 self.helper("addr");
                 format!("addr({h}, {text})")
             }
         }
+    }
+
+    /// `HOST:${...}` as the tuple Python takes, `('127.0.0.1', int(v_port))`,
+    /// when HOST is written out.
+    fn host_and_port(&mut self, word: &Word, family: Option<Family>) -> Option<String> {
+        let Word::Template(pieces) = word else {
+            return None;
+        };
+        let [Piece::Text(prefix), Piece::Var(var)] = pieces.as_slice() else {
+            return None;
+        };
+        let host = prefix.strip_suffix(':')?;
+        let parsed = Address::parse(&format!("{host}:0")).ok()?;
+        if !matches!(parsed, Address::Ip { .. } | Address::Host { .. }) {
+            return None;
+        }
+        let host = match address_literal(&parsed, family) {
+            tuple if tuple.ends_with(", 0)") => tuple.trim_end_matches(", 0)").to_string(),
+            _ => return None,
+        };
+        let port = match var {
+            Var::Handle {
+                handle,
+                field: Field::Port,
+            } => format!("{}.getsockname()[1]", self.handle(handle)),
+            Var::Variable(name) => format!("int({})", variable(name)),
+            _ => format!("int({})", self.var(var, As::Text)),
+        };
+        Some(format!("{host}, {port})"))
     }
 
     /// A DUR as seconds.

@@ -32,33 +32,6 @@ def fail(message):
     raise RuntimeError(message)
 
 
-def addr(s, word):
-    # An ADDR known only when the line runs, in the forms of sockrepl's
-    # language: A.B.C.D:PORT, [IPV6]:PORT, HOST:PORT, :PORT, PORT, a path, @name.
-    family = s.family if isinstance(s, socket.socket) else socket.AF_INET
-    if word.startswith('@'):
-        return b'\0' + word[1:].encode() if word[1:] else ''
-    if '/' in word:
-        if family != socket.AF_UNIX:
-            fail(f'{word} is a Unix address but the socket is not')
-        return word
-    if family == socket.AF_UNIX:
-        fail(f'a Unix socket takes a path containing / or an @name, not {word}')
-    if word.isdigit():
-        return ('::1' if family == socket.AF_INET6 else '127.0.0.1', int(word))
-    if word.startswith('['):
-        host, _, port = word[1:].partition(']')
-        return (host, int(port[1:]) if port else 0)
-    host, _, port = word.rpartition(':') if ':' in word else (word, '', '0')
-    if not host:
-        host = '::' if family == socket.AF_INET6 else '0.0.0.0'
-    if host.replace('.', '').isdigit() and family == socket.AF_INET6:
-        fail(f'{host} is an IPv4 address but the socket is IPv6')
-    if not port.isdigit() or int(port) > 65535:
-        fail(f'bad port in {word!r}')
-    return (host, int(port))
-
-
 def duration(word):
     # A DUR known only when the line runs: 250ms, 1.5s, 2s, 1m; none is None.
     if word == 'none':
@@ -311,7 +284,7 @@ socket.setdefaulttimeout(duration(TIMEOUT))  # sockrepl waits at most this for a
 
 # python3 echo-server.py 0: port 0 lets the kernel choose a free port.
 # The path is from this script's folder, wherever sockrepl was started.
-server = spawn(['python3', '../python/echo-server.py', '0'], cwd=None, env={})
+server = spawn(['python3', '../python/echo-server.py', '0'])
 
 # The server prints "listening on 127.0.0.1:PORT". expect --re reads that
 # line and keeps the port it chose in ${port} (shown as <port>).
@@ -322,7 +295,7 @@ v_port = m.group('port')
 # A server that is still starting would refuse the connection: --retry
 # tries again until it listens (here it already does: it said so).
 client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-connect_retry(client, addr(client, '127.0.0.1:' + v_port.decode(errors='backslashreplace')), 5.0)
+connect_retry(client, ('127.0.0.1', int(v_port)), 5.0)
 
 # The server accepts and prints who connected: ('127.0.0.1', PORT), the
 # client's ephemeral port. Then it waits in conn.recv(1024).
