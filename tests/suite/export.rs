@@ -250,3 +250,81 @@ fn the_program_reads_its_arguments_and_defaults_to_exports() {
         .replace("DEFAULTS = ['1', '0']", "DEFAULTS = []");
     Sock::python_stdin(&missing).run().assert_status(2);
 }
+
+#[test]
+fn a_failing_line_fails_at_its_own_python() {
+    // The traceback names the Python the exporter wrote for the failing
+    // line, so the failure is where the script's is.
+    let script = "socket holder tcp\nbind holder 127.0.0.1:0\nsocket c tcp\n\
+                  connect c ${holder.addr}\nsend c never\n";
+    let run = Sock::script(script).run();
+    run.assert_status(1);
+    let export = Sock::script(script).with_cli(["export", "t.sock"]).run();
+    export.assert_status(0);
+    let program = Sock::python_stdin(&export.stdout).run();
+    program.assert_status(1);
+    assert!(
+        program.stderr.contains("ConnectionRefusedError"),
+        "{}",
+        program.show()
+    );
+    let line: usize = program
+        .stderr
+        .split("line ")
+        .last()
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no line in the traceback: {}", program.show()));
+    assert_eq!(
+        export.stdout.lines().nth(line - 1),
+        Some("c.connect(holder.getsockname())"),
+        "{}",
+        program.show()
+    );
+}
+
+#[test]
+fn comments_stay_in_place_and_trailing_ones_go_above() {
+    let script =
+        "# The server.\nsocket srv tcp\n\n\n# Its address.\nbind srv 127.0.0.1:0 # port 0\n";
+    let export = Sock::script(script).with_cli(["export", "t.sock"]).run();
+    export.assert_status(0);
+    let body = export.stdout.split("call\n\n").nth(1).unwrap_or_default();
+    assert_eq!(
+        body,
+        "# The server.\nsrv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)\n\n\
+         # Its address.\n# port 0\nsrv.bind(('127.0.0.1', 0))\n",
+        "{}",
+        export.stdout
+    );
+}
+
+#[test]
+fn set_and_timeout_become_the_programs_defaults() {
+    // --set NAME=VALUE and --timeout given to export are the program's
+    // defaults; its own --set wins.
+    let script = "print greeting ${greeting}\n";
+    let export = Sock::script(script)
+        .with_cli([
+            "--set",
+            "greeting=hi",
+            "--timeout",
+            "2s",
+            "export",
+            "t.sock",
+        ])
+        .run();
+    export.assert_status(0);
+    assert!(
+        export.stdout.contains("TIMEOUT = False, False, '2s'"),
+        "{}",
+        export.stdout
+    );
+    let ran = Sock::python_stdin(&export.stdout).run();
+    ran.assert_status(0);
+    assert_eq!(ran.stdout, "greeting hi\n");
+    let given = Sock::python_stdin(&export.stdout)
+        .args(["--set", "greeting=hello"])
+        .run();
+    assert_eq!(given.stdout, "greeting hello\n", "{}", given.show());
+}
