@@ -86,7 +86,10 @@ impl crate::export::Export for Wait {
         let p = out.handle(&self.name);
         let expected = match &self.expected {
             Arg::Ready(ExpectedExit::Code(code)) => code.to_string(),
-            Arg::Ready(ExpectedExit::Signal(signal)) => format!("-signal.{}", signal.as_str()),
+            Arg::Ready(ExpectedExit::Signal(signal)) => {
+                out.import("signal");
+                format!("-signal.{}", signal.as_str())
+            }
             Arg::Later(word, _) => {
                 out.helper("number");
                 format!("number({})", out.text(word))

@@ -67,16 +67,18 @@ impl Program {
         match var {
             Var::Handle { handle, field } => {
                 let h = self.handle(handle);
-                self.helper("addr_text");
                 let address = match field {
                     Field::Peer => format!("{h}.getpeername()"),
                     Field::From => format!("{h}_from"),
                     _ => format!("{h}.getsockname()"),
                 };
                 encode(match field {
-                    Field::Host => format!("addr_text({address}).rpartition(':')[0].strip('[]')"),
+                    Field::Host => format!("{address}[0]"),
                     Field::Port => format!("str({address}[1])"),
-                    _ => format!("addr_text({address})"),
+                    _ => {
+                        self.helper("addr_text");
+                        format!("addr_text({address})")
+                    }
                 })
             }
             Var::Variable(name) => match as_ {

@@ -138,6 +138,11 @@ def set_default_timeout(seconds):
         if s.fileno() != -1:
             s.settimeout(seconds)
 
+#: is_program
+def is_program(h):
+    # A program under test (a subprocess.Popen), not a socket.
+    return hasattr(h, 'pid')
+
 #: deadline imports=socket,time
 def timeout_of(s):
     # The handle's timeout, else the session's default (a program has none of its own).
@@ -160,17 +165,18 @@ def time_left(deadline, what='bytes'):
         raise TimeoutError(f'timed out waiting for {what}')
     return remaining
 
-#: io imports=errno,os,select,socket,ssl,subprocess needs=deadline
+#: io imports=errno,os,select,socket needs=deadline,is_program
 HELD = {}
 
 
 def plain_socket(s):
-    return isinstance(s, socket.socket) and not isinstance(s, ssl.SSLSocket)
+    # (an ssl.SSLSocket is a socket.socket too, but has no MSG_PEEK)
+    return type(s) is socket.socket
 
 
 def read_some(s, n, deadline):
     # One read: a socket's recv, or a program's output pipe, bounded by the deadline.
-    if isinstance(s, subprocess.Popen):
+    if is_program(s):
         ready, _, _ = select.select([s.stdout], [], [], time_left(deadline, 'output'))
         if not ready:
             raise TimeoutError('timed out waiting for output')
@@ -180,7 +186,9 @@ def read_some(s, n, deadline):
         s.settimeout(time_left(deadline) if t != 0 else 0.0)
     try:
         return s.recv(n)
-    except ssl.SSLWantReadError:
+    except OSError as e:
+        if type(e).__name__ != 'SSLWantReadError':
+            raise
         # A non-blocking TLS socket with nothing to read: EAGAIN, as for a plain one.
         raise BlockingIOError(errno.EAGAIN, 'Resource temporarily unavailable')
     finally:
@@ -195,8 +203,8 @@ def receive(s, n, deadline=None, truncated_ok=True):
         return held[:n]
     try:
         return read_some(s, n, deadline_of(s) if deadline is None else deadline)
-    except ssl.SSLEOFError:
-        if not truncated_ok:
+    except OSError as e:
+        if type(e).__name__ != 'SSLEOFError' or not truncated_ok:
             raise
         print('truncated: the TCP connection ended without a TLS close_notify')
         return b''
@@ -375,7 +383,7 @@ def send_program(p, data):
     p.stdin.flush()
     return len(data)
 
-#: wait_program imports=signal,socket,subprocess
+#: wait_program imports=socket
 def wait_program(p, expected):
     # wait: the exit status (a signal: its negative number), within the timeout.
     status = p.wait(timeout=socket.getdefaulttimeout())
@@ -480,19 +488,19 @@ def check_capture():
         fail('trace needs the right to capture packets: run as root (or with '
              'CAP_NET_RAW), or with --netns')
 
-#: poll_events imports=select,socket,subprocess
+#: poll_events imports=select,socket needs=is_program
 def poll(handles, timeout, write=False):
     # poll: wait until one handle is ready (a timeout is sockrepl's TIMEOUT),
     # then show every handle's events.
     p = select.poll()
     for h in handles:
-        fd = h.stdout.fileno() if isinstance(h, subprocess.Popen) else h.fileno()
+        fd = h.stdout.fileno() if is_program(h) else h.fileno()
         p.register(fd, select.POLLIN | (select.POLLOUT if write else 0))
     ms = None if timeout is None else int(timeout * 1000)
     ready = [h for h in handles if HELD.get(h)] if 'HELD' in globals() else []
     if not ready and not p.poll(ms):
         raise TimeoutError('no handle became ready')
     for h in handles:
-        p.modify(h.stdout.fileno() if isinstance(h, subprocess.Popen) else h.fileno(),
+        p.modify(h.stdout.fileno() if is_program(h) else h.fileno(),
                  select.POLLIN | select.POLLOUT)
     print(p.poll(0))
