@@ -261,6 +261,11 @@ impl Program {
         }
     }
 
+    /// The handles open at this line.
+    pub fn live_handles(&self) -> HashSet<String> {
+        self.kinds.keys().cloned().collect()
+    }
+
     /// Forgets a closed handle.
     pub fn forget(&mut self, name: &str) {
         self.kinds.remove(name);

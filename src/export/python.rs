@@ -36,6 +36,11 @@ impl Writer {
         }
     }
 
+    /// The current indentation level.
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+
     pub fn indent(&mut self) {
         self.depth += 1;
     }
