@@ -328,3 +328,18 @@ fn set_and_timeout_become_the_programs_defaults() {
         .run();
     assert_eq!(given.stdout, "greeting hello\n", "{}", given.show());
 }
+
+#[test]
+fn a_handle_a_repeat_body_keeps_fails_on_the_next_turn_both_ways() {
+    // sockrepl refuses to make a handle whose name is taken: the body's
+    // second turn fails. The program, which sees the body once, must too.
+    let script = "repeat 2\n  socket s tcp\nend\n";
+    Sock::script(script).run().assert_status(1);
+    let export = Sock::script(script).with_cli(["export", "t.sock"]).run();
+    export.assert_status(0);
+    Sock::python_stdin(&export.stdout).run().assert_status(1);
+    let closed = "repeat 2\n  socket s tcp\n  close s\nend\n";
+    Sock::script(closed).run().assert_status(0);
+    let export = Sock::script(closed).with_cli(["export", "t.sock"]).run();
+    Sock::python_stdin(&export.stdout).run().assert_status(0);
+}
