@@ -37,8 +37,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 BEGIN, END = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
 
-FULL_RUNS = {"startup": 21, "roundtrip": 7, "bulk": 5, "golden": 5, "scale": 11}
-QUICK_RUNS = {"startup": 11, "roundtrip": 3, "bulk": 3, "golden": 3, "scale": 5}
+FULL_RUNS = {"startup": 21, "roundtrip": 11, "memory": 3, "bulk": 9, "golden": 5, "scale": 11}
+QUICK_RUNS = {"startup": 11, "roundtrip": 3, "memory": 1, "bulk": 3, "golden": 3, "scale": 5}
 
 
 def parse_args():

@@ -7,7 +7,7 @@
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use crate::duration::{parse_duration, parse_timeout};
 use crate::errors::file_error;
@@ -21,59 +21,112 @@ use crate::transcript::Transcript;
 #[command(
     name = "sockrepl",
     version,
+    propagate_version = true,
     about = "A scriptable socket REPL: the Berkeley socket API on real kernel sockets, \
              from a shell, from scripts, and as golden tests."
 )]
 struct Cli {
-    /// Default timeout for blocking commands (250ms, 1.5s, 2s, 1m, none).
-    #[arg(long, global = true, value_name = "DUR", value_parser = check_timeout)]
-    timeout: Option<String>,
-    /// Deterministic transcript: kernel-chosen ports, names and fds as placeholders.
-    #[arg(long, global = true)]
-    stable: bool,
-    /// Set a variable before the first line: ${NAME} in the script (repeatable).
-    #[arg(long, global = true, value_name = "NAME=VALUE", value_parser = parse_set)]
-    set: Vec<(String, String)>,
-    /// Let scripts start programs (spawn).
-    #[arg(long, global = true)]
-    allow_exec: bool,
-    /// Run in a network namespace of its own, with only loopback (test: one per script).
-    #[arg(long, global = true)]
-    netns: bool,
-    /// Run each script sandboxed: own network, files limited by Landlock, limits (see docs/testing.md).
-    #[arg(long, global = true)]
-    sandbox: bool,
-    /// With --sandbox: an environment variable the script may read as ${env.NAME} (repeatable).
-    #[arg(long, global = true, value_name = "NAME")]
-    pass_env: Vec<String>,
-    /// With --sandbox: a folder the script may read (default: the script's folder; test: its PATHs).
-    #[arg(long, global = true, value_name = "DIR")]
-    sandbox_read: Vec<PathBuf>,
-    /// With --sandbox: the memory a script may hold (default 512M).
-    #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size)]
-    limit_memory: Option<u64>,
-    /// With --sandbox: the CPU time a script may use (default 60s).
-    #[arg(long, global = true, value_name = "DUR", value_parser = parse_duration)]
-    limit_cpu: Option<std::time::Duration>,
-    /// With --sandbox: the processes a script may have (default 64).
-    #[arg(long, global = true, value_name = "N")]
-    limit_procs: Option<u64>,
-    /// With --sandbox: the descriptors a script may hold open (default 1024).
-    #[arg(long, global = true, value_name = "N")]
-    limit_fds: Option<u64>,
-    /// Exit status for a script skipped by `require` (the test runner uses 77).
-    #[arg(long, global = true, hide = true, default_value_t = 0)]
-    skip_status: i32,
-    /// The test runner's skip channel: a socket to tell it "skipped" on.
-    #[arg(long, global = true, hide = true, value_name = "FD")]
-    skip_fd: Option<i32>,
+    #[command(flatten)]
+    global: Globals,
     #[command(subcommand)]
     mode: Option<Mode>,
 }
 
+/// The flags of every mode (SPEC §1, §9, §14), taken before the
+/// subcommand and after it: each mode flattens its own copy, and
+/// [`Globals::merge`] joins the two, so `--set a=1 run --set b=2` sets both.
+/// (clap's `global = true` keeps only the copy after the subcommand.)
+#[derive(Args, Debug, Default)]
+struct Globals {
+    /// Default timeout for blocking commands (250ms, 1.5s, 2s, 1m, none).
+    #[arg(long, value_name = "DUR", value_parser = check_timeout)]
+    timeout: Option<String>,
+    /// Deterministic transcript: kernel-chosen ports, names and fds as placeholders.
+    #[arg(long)]
+    stable: bool,
+    /// Set a variable before the first line: ${NAME} in the script (repeatable).
+    #[arg(long, value_name = "NAME=VALUE", value_parser = parse_set)]
+    set: Vec<(String, String)>,
+    /// Let scripts start programs (spawn).
+    #[arg(long)]
+    allow_exec: bool,
+    /// Run in a network namespace of its own, with only loopback (test: one per script).
+    #[arg(long)]
+    netns: bool,
+    /// Run each script sandboxed: own network, files limited by Landlock, limits (see docs/testing.md).
+    #[arg(long)]
+    sandbox: bool,
+    /// With --sandbox: an environment variable the script may read as ${env.NAME} (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pass_env: Vec<String>,
+    /// With --sandbox: a folder the script may read (default: the script's folder; test: its PATHs).
+    #[arg(long, value_name = "DIR")]
+    sandbox_read: Vec<PathBuf>,
+    /// With --sandbox: the memory a script may hold (default 512M).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    limit_memory: Option<u64>,
+    /// With --sandbox: the CPU time a script may use (default 60s).
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    limit_cpu: Option<std::time::Duration>,
+    /// With --sandbox: the processes a script may have (default 64).
+    #[arg(long, value_name = "N")]
+    limit_procs: Option<u64>,
+    /// With --sandbox: the descriptors a script may hold open (default 1024).
+    #[arg(long, value_name = "N")]
+    limit_fds: Option<u64>,
+    /// Exit status for a script skipped by `require` (the test runner uses 77).
+    #[arg(long, hide = true)]
+    skip_status: Option<i32>,
+    /// The test runner's skip channel: a socket to tell it "skipped" on.
+    #[arg(long, hide = true, value_name = "FD")]
+    skip_fd: Option<i32>,
+}
+
+impl Globals {
+    /// The flags given before the subcommand, joined with those given
+    /// after it: lists add up, switches add up, and a value given in both
+    /// places is the later one (after the subcommand), as a repeated flag.
+    fn merge(&mut self, after: Globals) {
+        let Globals {
+            timeout,
+            stable,
+            set,
+            allow_exec,
+            netns,
+            sandbox,
+            pass_env,
+            sandbox_read,
+            limit_memory,
+            limit_cpu,
+            limit_procs,
+            limit_fds,
+            skip_status,
+            skip_fd,
+        } = after;
+        self.timeout = timeout.or(self.timeout.take());
+        self.stable |= stable;
+        self.set.extend(set);
+        self.allow_exec |= allow_exec;
+        self.netns |= netns;
+        self.sandbox |= sandbox;
+        self.pass_env.extend(pass_env);
+        self.sandbox_read.extend(sandbox_read);
+        self.limit_memory = limit_memory.or(self.limit_memory);
+        self.limit_cpu = limit_cpu.or(self.limit_cpu);
+        self.limit_procs = limit_procs.or(self.limit_procs);
+        self.limit_fds = limit_fds.or(self.limit_fds);
+        self.skip_status = skip_status.or(self.skip_status);
+        self.skip_fd = skip_fd.or(self.skip_fd);
+    }
+}
+
+/// The modes of SPEC §1. Each takes the global flags after its name too,
+/// and `--version` anywhere prints `sockrepl VERSION` (`display_name`;
+/// clap would say `sockrepl-run`).
 #[derive(Subcommand, Debug)]
 enum Mode {
     /// Run a script ('-' reads it from stdin).
+    #[command(display_name = "sockrepl")]
     Run {
         /// Show the script's comment lines in the transcript, in place.
         #[arg(long)]
@@ -85,8 +138,11 @@ enum Mode {
         /// Script arguments, ${1} to ${9}.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
+        #[command(flatten)]
+        global: Globals,
     },
     /// Golden-output tests: run every *.sock under the paths and compare with its .out.
+    #[command(display_name = "sockrepl")]
     Test {
         paths: Vec<PathBuf>,
         /// Scripts run at once (default: one per core).
@@ -113,19 +169,39 @@ enum Mode {
         /// The sockrepl that runs each script (default: this one).
         #[arg(long, value_name = "PATH")]
         program: Option<PathBuf>,
+        #[command(flatten)]
+        global: Globals,
     },
     /// Print the script as a Python 3 program making the same calls (see docs/language.md).
+    #[command(display_name = "sockrepl")]
     Export {
         file: String,
         /// The program's default arguments, ${1} to ${9}.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
+        #[command(flatten)]
+        global: Globals,
     },
     /// Parse only: report syntax errors, run nothing.
+    #[command(display_name = "sockrepl")]
     Check {
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        #[command(flatten)]
+        global: Globals,
     },
+}
+
+impl Mode {
+    /// The global flags given after the subcommand.
+    fn global_mut(&mut self) -> &mut Globals {
+        match self {
+            Mode::Run { global, .. }
+            | Mode::Test { global, .. }
+            | Mode::Check { global, .. }
+            | Mode::Export { global, .. } => global,
+        }
+    }
 }
 
 /// When SIGTERM or SIGHUP ends a session, how long its programs get
@@ -169,14 +245,18 @@ fn check_timeout(word: &str) -> Result<String, String> {
 
 /// Runs the program and returns its exit status.
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    let mut cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
             return error.exit_code();
         }
     };
-    if let Some(fd) = cli.skip_fd {
+    if let Some(after) = cli.mode.as_mut().map(Mode::global_mut) {
+        let after = std::mem::take(after);
+        cli.global.merge(after);
+    }
+    if let Some(fd) = cli.global.skip_fd {
         if let Err(message) = skip_channel::claim(fd) {
             eprintln!("sockrepl: {message}");
             return 2;
@@ -184,7 +264,7 @@ pub fn main() -> i32 {
     }
     // The sandbox, entered before any socket or thread (the test runner
     // passes --sandbox on to each script instead).
-    if cli.sandbox
+    if cli.global.sandbox
         && !matches!(
             cli.mode,
             Some(Mode::Test { .. } | Mode::Check { .. } | Mode::Export { .. })
@@ -201,8 +281,8 @@ pub fn main() -> i32 {
     }
     // A script's own network namespace, made before any socket or thread
     // (the test runner passes --netns on to each script instead).
-    if cli.netns
-        && !cli.sandbox
+    if cli.global.netns
+        && !cli.global.sandbox
         && !matches!(
             cli.mode,
             Some(Mode::Test { .. } | Mode::Check { .. } | Mode::Export { .. })
@@ -219,6 +299,7 @@ pub fn main() -> i32 {
             args,
             comments,
             step,
+            ..
         }) => {
             let how = RunHow {
                 comments: *comments,
@@ -234,6 +315,7 @@ pub fn main() -> i32 {
             verbose,
             report,
             program,
+            ..
         }) => {
             let mut options = TestOptions::new(paths.clone());
             if let Some(program) = program {
@@ -241,18 +323,19 @@ pub fn main() -> i32 {
             }
             options.jobs = *jobs;
             options.bless = *bless;
-            options.timeout = cli.timeout.clone();
+            options.timeout = cli.global.timeout.clone();
             options.script_timeout = *script_timeout;
             options.verbose = *verbose;
             options.reports = report.clone();
             options.sets = cli
+                .global
                 .set
                 .iter()
                 .map(|(name, value)| format!("{name}={value}"))
                 .collect();
-            options.allow_exec = cli.allow_exec;
-            options.netns = cli.netns;
-            if cli.sandbox {
+            options.allow_exec = cli.global.allow_exec;
+            options.netns = cli.global.netns;
+            if cli.global.sandbox {
                 options.sandbox_flags = sandbox_flags(&cli, paths);
             }
             run_tests(&options).unwrap_or_else(|error| {
@@ -260,8 +343,8 @@ pub fn main() -> i32 {
                 2
             })
         }
-        Some(Mode::Check { files }) => check_files(files),
-        Some(Mode::Export { file, args }) => export_file(&cli, file, args),
+        Some(Mode::Check { files, .. }) => check_files(files),
+        Some(Mode::Export { file, args, .. }) => export_file(&cli, file, args),
         None if std::io::stdin().is_terminal() => crate::repl::run(session(&cli)),
         None => run_file(&cli, "-", &[], RunHow::default()),
     }
@@ -276,7 +359,7 @@ struct RunHow {
 
 /// What `--sandbox` allows: the folders given, or the script's own.
 fn sandbox_config(cli: &Cli) -> crate::sandbox::Config {
-    let mut trees = cli.sandbox_read.clone();
+    let mut trees = cli.global.sandbox_read.clone();
     if trees.is_empty() {
         trees.push(match &cli.mode {
             Some(Mode::Run { file, .. }) if file != "-" => Path::new(file)
@@ -287,15 +370,16 @@ fn sandbox_config(cli: &Cli) -> crate::sandbox::Config {
         });
     }
     let mut limits = crate::sandbox::Limits::default();
-    limits.memory = cli.limit_memory.unwrap_or(limits.memory);
+    limits.memory = cli.global.limit_memory.unwrap_or(limits.memory);
     limits.cpu_seconds = cli
+        .global
         .limit_cpu
         .map_or(limits.cpu_seconds, |d| d.as_secs().max(1));
-    limits.processes = cli.limit_procs.unwrap_or(limits.processes);
-    limits.descriptors = cli.limit_fds.unwrap_or(limits.descriptors);
+    limits.processes = cli.global.limit_procs.unwrap_or(limits.processes);
+    limits.descriptors = cli.global.limit_fds.unwrap_or(limits.descriptors);
     crate::sandbox::Config {
         trees,
-        pass_env: cli.pass_env.clone(),
+        pass_env: cli.global.pass_env.clone(),
         limits,
     }
 }
@@ -304,7 +388,7 @@ fn sandbox_config(cli: &Cli) -> crate::sandbox::Config {
 /// limits, and the test tree (each PATH, a file's folder) to read.
 fn sandbox_flags(cli: &Cli, paths: &[PathBuf]) -> Vec<std::ffi::OsString> {
     let mut flags: Vec<std::ffi::OsString> = vec!["--sandbox".into()];
-    let mut trees = cli.sandbox_read.clone();
+    let mut trees = cli.global.sandbox_read.clone();
     if trees.is_empty() {
         trees = match paths {
             [] => vec![PathBuf::from(".")],
@@ -315,17 +399,25 @@ fn sandbox_flags(cli: &Cli, paths: &[PathBuf]) -> Vec<std::ffi::OsString> {
         let tree = tree.canonicalize().unwrap_or(tree);
         flags.extend(["--sandbox-read".into(), tree.into_os_string()]);
     }
-    for name in &cli.pass_env {
+    for name in &cli.global.pass_env {
         flags.extend(["--pass-env".into(), name.into()]);
     }
     let limits = [
-        ("--limit-memory", cli.limit_memory.map(|m| m.to_string())),
+        (
+            "--limit-memory",
+            cli.global.limit_memory.map(|m| m.to_string()),
+        ),
         (
             "--limit-cpu",
-            cli.limit_cpu.map(|d| format!("{}s", d.as_secs().max(1))),
+            cli.global
+                .limit_cpu
+                .map(|d| format!("{}s", d.as_secs().max(1))),
         ),
-        ("--limit-procs", cli.limit_procs.map(|n| n.to_string())),
-        ("--limit-fds", cli.limit_fds.map(|n| n.to_string())),
+        (
+            "--limit-procs",
+            cli.global.limit_procs.map(|n| n.to_string()),
+        ),
+        ("--limit-fds", cli.global.limit_fds.map(|n| n.to_string())),
     ];
     for (flag, value) in limits {
         if let Some(value) = value {
@@ -347,14 +439,14 @@ fn tree_of(path: &Path) -> PathBuf {
 }
 
 fn session(cli: &Cli) -> Session {
-    let mut session = Session::new(Transcript::stdout(), cli.stable);
-    if let Some(timeout) = &cli.timeout {
+    let mut session = Session::new(Transcript::stdout(), cli.global.stable);
+    if let Some(timeout) = &cli.global.timeout {
         session.default_timeout = parse_timeout(timeout).expect("checked by clap");
     }
-    for (name, value) in &cli.set {
+    for (name, value) in &cli.global.set {
         session.vars.set(name, value.clone().into_bytes());
     }
-    session.allow_exec = cli.allow_exec;
+    session.allow_exec = cli.global.allow_exec;
     session
 }
 
@@ -367,11 +459,12 @@ fn run_file(cli: &Cli, file: &str, args: &[String], how: RunHow) -> i32 {
             return 2;
         }
     };
-    let given = cli.set.iter().map(|(name, _)| name.clone());
+    let given = cli.global.set.iter().map(|(name, _)| name.clone());
     let script = match Loader::new(args)
         .keeping_comments(how.comments)
         .knowing(given)
-        .parse(&text, &name, path.as_deref())
+        .streaming()
+        .parse_text(text.into(), &name, path.as_deref())
     {
         Ok(script) => script,
         Err(errors) => {
@@ -412,12 +505,12 @@ fn run_script(cli: &Cli, script: &Script, args: &[String], how: RunHow) -> i32 {
         End::Skipped => {
             // The runner counts a skip only from this channel (the reason
             // is on the transcript's last line until End carries it).
-            if let Some(fd) = cli.skip_fd {
+            if let Some(fd) = cli.global.skip_fd {
                 skip_channel::send(fd, "");
             }
-            cli.skip_status
+            cli.global.skip_status.unwrap_or(0)
         }
-        end => end.status(cli.skip_status),
+        end => end.status(cli.global.skip_status.unwrap_or(0)),
     }
 }
 
@@ -501,10 +594,10 @@ fn read_script(file: &str) -> Result<(Vec<u8>, String, Option<PathBuf>), String>
 fn export_file(cli: &Cli, file: &str, args: &[String]) -> i32 {
     let options = crate::export::Options {
         args: args.to_vec(),
-        timeout: cli.timeout.clone(),
-        sets: cli.set.clone(),
-        allow_exec: cli.allow_exec,
-        netns: cli.netns,
+        timeout: cli.global.timeout.clone(),
+        sets: cli.global.set.clone(),
+        allow_exec: cli.global.allow_exec,
+        netns: cli.global.netns,
     };
     match crate::export::export_file(file, &options) {
         crate::export::Exported::Program(text) => {
@@ -533,11 +626,12 @@ fn check_files(files: &[PathBuf]) -> i32 {
             // The command line may give any argument and variable: only
             // what the script itself gets wrong is an error here.
             Ok((text, name, path)) => {
-                match Loader::new(&[])
-                    .for_check()
-                    .parse(&text, &name, path.as_deref())
-                {
-                    Ok(script) => match script.lines.len() {
+                match Loader::new(&[]).for_check().streaming().parse_text(
+                    text.into(),
+                    &name,
+                    path.as_deref(),
+                ) {
+                    Ok(script) => match script.commands {
                         1 => println!("{name}: ok (1 command)"),
                         count => println!("{name}: ok ({count} commands)"),
                     },

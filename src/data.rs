@@ -47,7 +47,10 @@ pub fn decode_escapes(word: &str) -> Result<Vec<u8>, String> {
             'r' => b'\r',
             't' => b'\t',
             'v' => 0x0b,
-            '0' => 0,
+            // `\0` is NUL only when no octal digit follows: Python would
+            // read `\012` as one octal escape, which DATA does not have.
+            '0' if !chars.clone().next().is_some_and(|(_, c)| c.is_digit(8)) => 0,
+            '0'..='7' => return Err(octal_escape(escaped, &chars)),
             'x' => hex_escape(&mut chars)?,
             other => {
                 return Err(format!(
@@ -58,6 +61,26 @@ pub fn decode_escapes(word: &str) -> Result<Vec<u8>, String> {
         bytes.push(byte);
     }
     Ok(bytes)
+}
+
+/// The error for an octal escape (`\012`, `\7`), which Python's bytes
+/// literal has and DATA does not: it names the `\xHH` for the same byte.
+fn octal_escape(first: char, rest: &std::str::CharIndices<'_>) -> String {
+    let mut digits = String::from(first);
+    digits.extend(
+        rest.clone()
+            .map(|(_, c)| c)
+            .take_while(|c| c.is_digit(8))
+            .take(2),
+    );
+    let value = u32::from_str_radix(&digits, 8).unwrap_or(0);
+    let instead = match value {
+        0..=0xff => format!("write \\x{value:02x} for that byte"),
+        _ => "write the byte as \\xHH".to_string(),
+    };
+    format!(
+        "bad escape '\\{digits}': octal escapes are not DATA escapes (known: \\\\ \\' \\\" \\a \\b \\f \\n \\r \\t \\v \\0 \\xHH); {instead}"
+    )
 }
 
 fn hex_escape(chars: &mut std::str::CharIndices<'_>) -> Result<u8, String> {
@@ -237,6 +260,25 @@ mod tests {
         assert!(decode_escapes(r"\x4").is_err());
         assert!(decode_escapes(r"\xzz").is_err());
         assert!(decode_escapes("end\\").is_err());
+    }
+
+    /// `\0` is NUL, as listed; an octal escape (Python's `\012`) is not
+    /// one of DATA's, so it is an error naming the `\xHH` to write.
+    #[test]
+    fn octal_escapes_are_refused_but_nul_is_not() {
+        assert_eq!(decode_escapes(r"a\0b\08\0").unwrap(), b"a\0b\08\0");
+        let error = decode_escapes(r"x\012y").unwrap_err();
+        assert!(
+            error.contains(r"'\012'") && error.contains(r"\x0a"),
+            "{error}"
+        );
+        let error = decode_escapes(r"\7").unwrap_err();
+        assert!(
+            error.contains(r"'\7'") && error.contains(r"\x07"),
+            "{error}"
+        );
+        assert!(decode_escapes(r"\00").is_err());
+        assert!(decode_escapes(r"\8").is_err());
     }
 
     #[test]

@@ -31,8 +31,12 @@ pub enum Failure {
     /// TLS failed: a handshake, a verification, an alert, a certificate
     /// file. The message names the reason and ends with a hint.
     Tls(String),
-    /// The script asked for something impossible: unknown handle, wrong socket kind...
+    /// The script asked for something impossible: wrong socket kind, a
+    /// name already taken, an address of the wrong family...
     Usage(String),
+    /// The script named a handle that does not exist: a mistake in the
+    /// script, which no `fails` accepts (told apart from `Usage` for that).
+    UnknownHandle(String),
     /// Ctrl-C arrived while the command waited.
     Interrupted,
     /// A file could not be opened, read or written (`what`: "cannot write
@@ -119,6 +123,7 @@ impl Failure {
         match self {
             Failure::Assertion(text) => Failure::Assertion(swap(text)),
             Failure::Usage(text) => Failure::Usage(swap(text)),
+            Failure::UnknownHandle(text) => Failure::UnknownHandle(swap(text)),
             Failure::Timeout {
                 what,
                 after,
@@ -146,15 +151,13 @@ impl Failure {
         }
     }
 
-    /// Whether `fails` without a name may swallow this failure: a script
-    /// bug such as an unknown handle must never pass as "expected". A file
-    /// error passes only when `fails` names its errno (`fails ENOSPC`): a
-    /// missing `--file` is a mistake in the script.
+    /// Whether `fails` without a name accepts this failure: every failure
+    /// of the command (SPEC §6: "COMMAND fails") but a handle the script
+    /// named that does not exist (a mistake in the script, never an
+    /// "expected" failure) and an interruption (Ctrl-C, SIGTERM, the test
+    /// runner's time limit), which must end the run.
     pub fn is_expectable(&self) -> bool {
-        !matches!(
-            self,
-            Failure::Usage(_) | Failure::Interrupted | Failure::File { .. }
-        )
+        !matches!(self, Failure::UnknownHandle(_) | Failure::Interrupted)
     }
 }
 
@@ -211,9 +214,10 @@ impl fmt::Display for Failure {
                 }
                 f.write_str(")")
             }
-            Failure::Assertion(message) | Failure::Usage(message) | Failure::Tls(message) => {
-                f.write_str(message)
-            }
+            Failure::Assertion(message)
+            | Failure::Usage(message)
+            | Failure::UnknownHandle(message)
+            | Failure::Tls(message) => f.write_str(message),
             Failure::Resolve(message) => write!(f, "cannot resolve {message}"),
             Failure::File {
                 errno,

@@ -14,7 +14,9 @@ use crate::lexer::push_quoted;
 use crate::outcome::Outcome;
 use crate::parser::DataArg;
 use crate::render::render;
-use crate::script::{display_beside, source_text, Echo, Line, Loader, Script, MAX_SOURCE_DEPTH};
+use crate::script::{
+    display_beside, source_text, Echo, Line, Loader, Parsing, Script, MAX_SOURCE_DEPTH,
+};
 use crate::session::expand::Show;
 use crate::session::{Session, SourceArg};
 use crate::step::Answer;
@@ -94,11 +96,34 @@ impl Interpreter {
         if self.source_depth == 0 {
             self.session.script_dir = script.dir.clone();
         }
-        let end = self.run_lines(script, &script.lines);
+        let end = match script.stream() {
+            Some(lines) => self.run_stream(script, lines),
+            None => self.run_lines(script, &script.lines),
+        };
         if end == End::Completed {
             self.show_comments(&script.tail);
         }
         end
+    }
+
+    /// Runs a streamed script's lines as they are parsed again, each
+    /// dropped once it ran.
+    fn run_stream(&mut self, script: &Script, lines: Parsing) -> End {
+        for line in lines {
+            let end = match line {
+                Ok(line) => self.run_line(script, &line),
+                // Checked before the run: only a sourced file changed since
+                // (it is read once) or a bug could make this differ.
+                Err(error) => {
+                    self.session.out.line(&error.to_string());
+                    End::Failed
+                }
+            };
+            if end != End::Completed {
+                return end;
+            }
+        }
+        End::Completed
     }
 
     /// Runs lines of `script` (all of it, or a block's), stopping at the
@@ -204,7 +229,9 @@ impl Interpreter {
     fn show_outcome(&mut self, outcome: &Outcome) -> End {
         self.scratch.clear();
         render(outcome, &self.session, &mut self.scratch);
-        if !self.scratch.is_empty() {
+        // A line of text is a line even when empty: `print ''` (or a bare
+        // `print`, as Python's `print()`) writes an empty line.
+        if !self.scratch.is_empty() || matches!(outcome, Outcome::Text(_)) {
             self.session.out.line(&self.scratch);
         }
         match outcome {
@@ -304,8 +331,9 @@ impl Interpreter {
         };
         let file: Rc<str> = script.name.as_str().into();
         for turn in 0..count {
-            // An empty block runs no line that would notice Ctrl-C.
-            if crate::wait::interrupt_pending() {
+            // An empty block runs no line that would notice Ctrl-C (a
+            // block's first line notices it, naming the iteration).
+            if repeat.body.is_empty() && crate::wait::interrupt_pending() {
                 crate::wait::take_interrupt();
                 return self.interrupted(script, line, "");
             }

@@ -179,6 +179,27 @@ pub fn socket_row(handle: &Handle, socket: &SocketIo, proc_tcp: &ProcTcp) -> Soc
     }
 }
 
+/// Whether a TCP handle's row is about to change by itself over loopback:
+/// an acknowledgement is on its way (a handshake or a FIN not yet
+/// acknowledged, or sent bytes the peer holds but has not acknowledged:
+/// its delayed ACK comes within a few tens of milliseconds). `sockets`
+/// reads again a moment later, so Send-Q and the state are where they
+/// stand and not a snapshot taken half way through a loopback round trip.
+pub fn in_flight(handle: &Handle) -> bool {
+    let Some(info) = tcp_info(handle.fd()) else {
+        return false;
+    };
+    let loopback = handle
+        .peer_addr()
+        .and_then(|peer| peer.as_socket())
+        .is_some_and(|peer| peer.ip().to_canonical().is_loopback());
+    let waiting = matches!(
+        tcp_state_name(info.tcpi_state),
+        "SYN_SENT" | "SYN_RECV" | "FIN_WAIT1" | "CLOSING" | "LAST_ACK"
+    );
+    loopback && (waiting || info.tcpi_unacked > 0)
+}
+
 fn tcp_state_name(state: u8) -> &'static str {
     TCP_STATES.get(usize::from(state)).copied().unwrap_or("?")
 }

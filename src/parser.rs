@@ -136,6 +136,11 @@ impl<'w> Args<'w> {
         Ok(Some(value))
     }
 
+    /// The words left, each as written (`None` for one with `${...}`).
+    pub fn literals(&self) -> Vec<Option<&'w str>> {
+        self.words.iter().map(|w| w.literal()).collect()
+    }
+
     /// The next word, left in place.
     pub fn peek(&self) -> Option<&'w Word> {
         self.words.front().copied()

@@ -64,6 +64,10 @@ impl Pattern {
         let error =
             |e: regex::Error| format!("bad pattern {}: {}", as_written(source), one_line(&e));
         let prefix = build(format!(r"\A(?:{source})")).map_err(error)?;
+        for name in prefix.capture_names().flatten() {
+            check_group_name(name)
+                .map_err(|why| format!("bad pattern {}: {why}", as_written(source)))?;
+        }
         let whole = build(format!(r"\A(?:{source})\z")).map_err(error)?;
         let dfa = DFA::builder()
             .syntax(
@@ -114,7 +118,9 @@ impl Pattern {
     }
 
     /// The named groups of the match at the start of `bytes` and what
-    /// each matched (a group that took part in no match is left out).
+    /// each matched. A group that took no part in the match (`(?P<x>b)?`)
+    /// matched nothing: its value is empty, as Python's
+    /// `m.group('x') or b''`, never what an earlier match left.
     pub fn named_groups(&self, bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
         let regex = &self.inner.prefix;
         let Some(captures) = regex.captures(bytes) else {
@@ -123,7 +129,10 @@ impl Pattern {
         regex
             .capture_names()
             .flatten()
-            .filter_map(|name| Some((name.to_string(), captures.name(name)?.as_bytes().to_vec())))
+            .map(|name| {
+                let matched = captures.name(name).map(|m| m.as_bytes().to_vec());
+                (name.to_string(), matched.unwrap_or_default())
+            })
             .collect()
     }
 
@@ -170,6 +179,23 @@ impl Pattern {
             Ok(next) if !next.is_match() => true,
             Ok(next) => alive(next, &mut cache),
         })
+    }
+}
+
+/// A group's name becomes a variable's: letters, digits and `_`, starting
+/// with a letter or `_`, and not a reserved name (`env`, `tmp`, `tls`). The
+/// regex crate also allows `.` and `[]`, which `${...}` could not name.
+fn check_group_name(name: &str) -> Result<(), String> {
+    if crate::lexer::RESERVED_NAMES.contains(&name) {
+        return Err(format!(
+            "{name} is a reserved name (${{{name}...}} means something else): choose another"
+        ));
+    }
+    match crate::lexer::is_variable_name(name) {
+        true => Ok(()),
+        false => Err(format!(
+            "bad group name '{name}': it names a variable, so letters, digits and _, starting with a letter or _"
+        )),
     }
 }
 
@@ -223,6 +249,29 @@ mod tests {
         let ping = Pattern::parse("ping").unwrap();
         assert!(ping.matches_whole(b"ping"));
         assert!(!ping.matches_whole(b"ping!"));
+    }
+
+    #[test]
+    fn a_group_name_must_be_a_variable_name() {
+        for reserved in crate::lexer::RESERVED_NAMES {
+            let error = Pattern::parse(&format!("(?P<{reserved}>x)")).unwrap_err();
+            assert!(error.contains("is a reserved name"), "{error}");
+        }
+        let error = Pattern::parse("(?P<a.b>x)").unwrap_err();
+        assert!(error.contains("bad group name 'a.b'"), "{error}");
+        assert!(Pattern::parse("(?P<_tls2>x)").is_ok());
+    }
+
+    #[test]
+    fn a_group_that_took_no_part_is_empty() {
+        let pattern = Pattern::parse("(?P<w>a)(?P<x>b)?").unwrap();
+        assert_eq!(
+            pattern.named_groups(b"ac"),
+            [
+                ("w".to_string(), b"a".to_vec()),
+                ("x".to_string(), Vec::new())
+            ]
+        );
     }
 
     #[test]

@@ -59,7 +59,9 @@ pub fn render(outcome: &Outcome, session: &Session, out: &mut String) {
             false => out.write_str("sent <N> of <N> bytes"),
         },
         Outcome::Sent { sent, of, .. } if sent == of => {
-            write!(out, "sent {}", Count(*sent, "byte"))
+            out.push_str("sent ");
+            push_count(out, *sent, "byte");
+            Ok(())
         }
         Outcome::Sent { sent, of, .. } => write!(out, "sent {sent} of {}", Count(*of, "byte")),
         Outcome::SentTo {
@@ -101,7 +103,9 @@ pub fn render(outcome: &Outcome, session: &Session, out: &mut String) {
             out.write_str("ok: <N> bytes as expected")
         }
         Outcome::Expected { count, .. } => {
-            write!(out, "ok: {} as expected", Count(*count, "byte"))
+            out.push_str("ok: ");
+            push_count(out, *count, "byte");
+            out.write_str(" as expected")
         }
         Outcome::Matched {
             count,
@@ -158,27 +162,31 @@ struct Count(u64, &'static str);
 
 impl fmt::Display for Count {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Count(count, noun) = *self;
-        // Digits by hand: this runs for every send and expect, and the
-        // general integer formatting showed in profiles.
-        let mut digits = [0u8; 20];
-        let mut start = digits.len();
-        let mut rest = count;
-        loop {
-            start -= 1;
-            digits[start] = b'0' + (rest % 10) as u8;
-            rest /= 10;
-            if rest == 0 {
-                break;
-            }
+        let mut text = String::with_capacity(24);
+        push_count(&mut text, self.0, self.1);
+        f.write_str(&text)
+    }
+}
+
+/// `1 byte`, `5 bytes`: written straight into the line, without the
+/// formatting machinery, since every send and expect shows one.
+fn push_count(out: &mut String, count: u64, noun: &str) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    let mut rest = count;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
         }
-        f.write_str(std::str::from_utf8(&digits[start..]).unwrap_or("?"))?;
-        f.write_str(" ")?;
-        f.write_str(noun)?;
-        if count != 1 {
-            f.write_str("s")?;
-        }
-        Ok(())
+    }
+    out.push_str(std::str::from_utf8(&digits[start..]).unwrap_or("?"));
+    out.push(' ');
+    out.push_str(noun);
+    if count != 1 {
+        out.push('s');
     }
 }
 

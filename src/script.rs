@@ -3,12 +3,19 @@
 //! A script with a syntax error is rejected whole, so a typo on the last
 //! line never leaves a half-run exercise behind. Sources with a written-out
 //! path are loaded and checked here too.
+//!
+//! A script that `run` runs is not kept parsed: once the whole text has
+//! been checked, it is parsed again, a line at a time, as it runs
+//! ([`Loader::streaming`]), so its memory is its text, not a multiple of
+//! it. Both passes are the same [`Parsing`] over the same text with a
+//! loader in the same state, so the second finds what the first checked.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::cmd::{Command, Run, Scope};
 use crate::errors::file_error;
@@ -22,9 +29,42 @@ pub struct Script {
     pub name: String,
     /// The directory `source` paths are relative to.
     pub dir: PathBuf,
+    /// The parsed lines; empty for a streamed script (see [`Script::stream`]).
     pub lines: Vec<Line>,
     /// The comment lines after the last command (`run --comments`).
     pub tail: Comments,
+    /// How many commands it has (a `repeat` with its block is one).
+    pub commands: usize,
+    /// A streamed script: its checked text, parsed again as it runs.
+    streamed: Option<Streamed>,
+}
+
+/// The text of a script that passed its check, and the loader as it was
+/// before the check began (with the files it sourced read in).
+#[derive(Debug)]
+struct Streamed {
+    text: Vec<u8>,
+    loader: Loader,
+    /// Where the commands start (after a byte order mark).
+    start: usize,
+    /// The lines the check parsed, to share again.
+    seen: Seen,
+}
+
+impl Script {
+    /// The lines of a streamed script, parsed one by one as they are
+    /// asked for (a `repeat` with its whole block); `None` when the script
+    /// is held parsed in [`Script::lines`].
+    pub fn stream(&self) -> Option<Parsing<'_>> {
+        let streamed = self.streamed.as_ref()?;
+        let text = &streamed.text[streamed.start..];
+        let mut loader = streamed.loader.clone();
+        // The check found every variable set before its use; the lines
+        // shared from it do not tell the loader what they set.
+        loader.lenient = true;
+        let parsing = Parsing::new(loader, text, &self.name, &self.dir);
+        Some(parsing.sharing(streamed.seen.clone()))
+    }
 }
 
 /// The comment lines just before a command, as written, and an empty
@@ -37,10 +77,25 @@ pub type Comments = Vec<String>;
 #[derive(Debug)]
 pub struct Line {
     pub number: usize,
-    pub echo: Echo,
-    pub command: Command,
+    /// What the line says; shared by the lines that say the same.
+    pub parsed: Arc<Parsed>,
     /// The comment lines written just before it (`run --comments`).
     pub comments: Comments,
+}
+
+/// A line's words, parsed: the same for every line of the same text.
+#[derive(Debug)]
+pub struct Parsed {
+    pub echo: Echo,
+    pub command: Command,
+}
+
+impl std::ops::Deref for Line {
+    type Target = Parsed;
+
+    fn deref(&self) -> &Parsed {
+        &self.parsed
+    }
 }
 
 /// How the transcript echoes a line.
@@ -125,6 +180,7 @@ pub const MAX_EXPANDED_LINE: usize = 1 << 20;
 pub const MAX_EXPANDED_TOTAL: usize = 64 << 20;
 
 /// Loads and parses a script file.
+#[derive(Debug, Clone)]
 pub struct Loader {
     /// `${1}`...: the arguments of the script being loaded.
     args: Vec<String>,
@@ -151,6 +207,11 @@ pub struct Loader {
     sourced_lines: usize,
     /// Bytes that static expansions added so far (see [`MAX_EXPANDED_TOTAL`]).
     expanded: usize,
+    /// Keep only the text of the script, to parse it again as it runs.
+    streaming: bool,
+    /// The files sourced so far, as read: the second pass of a streamed
+    /// script reads what the first one checked.
+    sourced: FxHashMap<PathBuf, Arc<Vec<u8>>>,
 }
 
 impl Loader {
@@ -167,7 +228,16 @@ impl Loader {
             loads: 0,
             sourced_lines: 0,
             expanded: 0,
+            streaming: false,
+            sourced: FxHashMap::default(),
         }
+    }
+
+    /// Checks the whole script, then keeps only its text, to parse each
+    /// line again when it runs (files it sources are kept parsed).
+    pub fn streaming(mut self) -> Self {
+        self.streaming = true;
+        self
     }
 
     /// A loader for a file run by `source FILE ARG...`, its ARGs known
@@ -224,87 +294,104 @@ impl Loader {
         name: &str,
         path: Option<&Path>,
     ) -> Result<Script, Vec<ScriptError>> {
+        self.parse_text(Cow::Borrowed(text), name, path)
+    }
+
+    /// [`Loader::parse`], keeping the text itself (not a copy) when the
+    /// script streams.
+    pub fn parse_text(
+        &mut self,
+        text: Cow<'_, [u8]>,
+        name: &str,
+        path: Option<&Path>,
+    ) -> Result<Script, Vec<ScriptError>> {
         let dir = path
             .and_then(Path::parent)
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
+        if let Some(nul) = text.iter().take(8192).position(|&b| b == 0) {
+            let error = SyntaxError::new("a NUL byte: this looks like a binary file, not a script");
+            let line = 1 + text[..nul].iter().filter(|&&b| b == b'\n').count();
+            return Err(vec![ScriptError {
+                file: name.to_string(),
+                line,
+                command: None,
+                error,
+            }]);
+        }
+        // A UTF-8 byte order mark, as some Windows editors write, is no command.
+        let start = if text.starts_with(b"\xef\xbb\xbf") {
+            3
+        } else {
+            0
+        };
         if let Some(canonical) = path.and_then(|p| p.canonicalize().ok()) {
             self.stack.push(canonical);
         }
-        let result = self.parse_lines(text, name, &dir);
+        // Only the script itself streams: what it sources is kept parsed.
+        let streaming = std::mem::replace(&mut self.streaming, false);
+        let before = streaming.then(|| self.clone());
+        let result = self.parse_all(&text[start..], name, &dir, streaming);
         if path.is_some() {
             self.stack.pop();
         }
-        result.map(|(lines, tail)| Script {
+        let (lines, commands, tail, seen) = result?;
+        let streamed = before.map(|mut loader| {
+            loader.sourced = std::mem::take(&mut self.sourced);
+            Streamed {
+                text: text.into_owned(),
+                loader,
+                start,
+                seen,
+            }
+        });
+        Ok(Script {
             name: name.to_string(),
             dir,
             lines,
             tail,
+            commands,
+            streamed,
         })
     }
 
-    fn parse_lines(
+    /// Parses every line, keeping them (or, `streaming`, only checking
+    /// them), and gathers the errors, up to [`MAX_ERRORS`].
+    fn parse_all(
         &mut self,
         text: &[u8],
         name: &str,
         dir: &Path,
-    ) -> Result<(Vec<Line>, Comments), Vec<ScriptError>> {
-        let at = |line: usize, command: Option<String>, error: SyntaxError| ScriptError {
-            file: name.to_string(),
-            line,
-            command,
-            error,
-        };
-        if let Some(nul) = text.iter().take(8192).position(|&b| b == 0) {
-            let error = SyntaxError::new("a NUL byte: this looks like a binary file, not a script");
-            let line = 1 + text[..nul].iter().filter(|&&b| b == b'\n').count();
-            return Err(vec![at(line, None, error)]);
+        streaming: bool,
+    ) -> Result<(Vec<Line>, usize, Comments, Seen), Vec<ScriptError>> {
+        let loader = std::mem::replace(self, Loader::new(&[]));
+        let mut parsing = Parsing::new(loader, text, name, dir);
+        if streaming {
+            parsing = parsing.sharing(Seen::default());
         }
-        // A UTF-8 byte order mark, as some Windows editors write, is no command.
-        let text = text.strip_prefix(b"\xef\xbb\xbf").unwrap_or(text);
-        let lines = split_lines(text);
-        let mut blocks = Blocks::with_capacity(lines.len());
+        let mut lines = Vec::new();
+        let mut commands = 0;
         let mut errors = Vec::new();
-        let mut comments = Comments::new();
-        let mut started = false;
-        for (index, raw) in lines.into_iter().enumerate() {
-            let number = index + 1;
-            let parsed = self.parse_line(raw, name, dir).and_then(|line| match line {
-                Some(line) => {
-                    started = true;
-                    blocks.add(Line {
-                        number,
-                        comments: std::mem::take(&mut comments),
-                        ..line
-                    })
-                }
-                None => {
-                    if self.keep_comments {
-                        started |= keep_comment(&mut comments, raw, started);
-                    }
-                    Ok(())
-                }
-            });
-            if let Err((command, error)) = parsed {
-                if opens_a_block(raw) {
-                    blocks.open_broken();
-                }
-                errors.push(at(number, command, error));
+        for item in parsing.by_ref() {
+            commands += usize::from(item.is_ok());
+            match item {
+                Ok(line) if !streaming => lines.push(line),
+                Ok(_) => {}
+                Err(error) => errors.push(error),
             }
             if errors.len() >= MAX_ERRORS {
                 let message = format!(
                     "stopped after {MAX_ERRORS} errors: the rest of the script was not checked"
                 );
-                errors.push(at(number, None, SyntaxError::new(message)));
-                return Err(errors);
+                errors.push(parsing.error(parsing.number, None, SyntaxError::new(message)));
+                break;
             }
         }
-        for open in blocks.unclosed() {
-            let error = SyntaxError::new("repeat without its end");
-            errors.push(at(open, Some(open_name()), error));
-        }
+        let tail = parsing.tail();
+        let seen = parsing.seen.take().unwrap_or_default();
+        *self = parsing.loader;
         if errors.is_empty() {
-            Ok((blocks.finish(), finish_comments(comments)))
+            Ok((lines, commands, tail, seen))
         } else {
             errors.sort_by_key(|e| e.line);
             Err(errors)
@@ -316,7 +403,7 @@ impl Loader {
         raw: &[u8],
         name: &str,
         dir: &Path,
-    ) -> Result<Option<Line>, (Option<String>, SyntaxError)> {
+    ) -> Result<Option<Parsed>, (Option<String>, SyntaxError)> {
         let text = std::str::from_utf8(raw).map_err(|e| {
             let column = String::from_utf8_lossy(&raw[..e.valid_up_to()])
                 .chars()
@@ -363,11 +450,9 @@ impl Loader {
         }
         self.load_source(&mut command, name, dir).map_err(fail)?;
         self.known.extend(command.sets());
-        Ok(Some(Line {
-            number: 0,
+        Ok(Some(Parsed {
             echo: Echo::new(words),
             command,
-            comments: Comments::new(),
         }))
     }
 
@@ -451,10 +536,18 @@ impl Loader {
                 "more than {MAX_SOURCE_LOADS} files sourced in all (counted across nesting)"
             )));
         }
-        let text = read_sourced_file(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::InvalidInput => SyntaxError::new(format!("{display} {e}")),
-            _ => SyntaxError::new(file_error("read", Path::new(display), &e)),
-        })?;
+        let text = match self.sourced.get(&canonical) {
+            Some(text) => Arc::clone(text),
+            None => {
+                let text = read_sourced_file(path).map_err(|e| match e.kind() {
+                    std::io::ErrorKind::InvalidInput => SyntaxError::new(format!("{display} {e}")),
+                    _ => SyntaxError::new(file_error("read", Path::new(display), &e)),
+                })?;
+                let text = Arc::new(text);
+                self.sourced.insert(canonical, Arc::clone(&text));
+                text
+            }
+        };
         self.sourced_lines += line_ends(&text) + 1;
         if self.sourced_lines > MAX_SOURCED_LINES {
             return Err(SyntaxError::new(format!(
@@ -526,49 +619,54 @@ fn names_set_by(words: &[Word]) -> Vec<String> {
     names
 }
 
-/// The lines of a script as they are parsed, gathered into `repeat`
-/// blocks: each block's lines go into its `repeat` line, up to the `end`.
+/// The `repeat` blocks open while a script is parsed: each open `repeat`
+/// line gathers its block's lines, up to its `end`.
+#[derive(Default)]
 struct Blocks {
-    /// The lines of the outermost level, or of the open block.
-    current: Vec<Line>,
-    /// Each open `repeat` line and the lines of the level around it;
-    /// `None` for a `repeat` line that did not parse.
+    /// Each open `repeat` line and the lines of its block so far; `None`
+    /// for a `repeat` line that did not parse (its lines are dropped: the
+    /// script fails anyway).
     open: Vec<Option<(Line, Vec<Line>)>>,
 }
 
 impl Blocks {
-    fn with_capacity(lines: usize) -> Self {
-        Blocks {
-            current: Vec::with_capacity(lines.min(1 << 20)),
-            open: Vec::new(),
-        }
-    }
-
-    fn add(&mut self, line: Line) -> Result<(), (Option<String>, SyntaxError)> {
+    /// Takes a parsed line; returns a line of the outermost level once it
+    /// is whole (a `repeat` when its `end` arrives).
+    fn add(&mut self, line: Line) -> Result<Option<Line>, (Option<String>, SyntaxError)> {
         match &line.command {
             Command::Repeat(_) => {
-                let around = std::mem::take(&mut self.current);
-                self.open.push(Some((line, around)));
+                self.open.push(Some((line, Vec::new())));
+                Ok(None)
             }
             Command::BlockEnd(_) => {
                 let Some(open) = self.open.pop() else {
                     let name = line.command_name().to_string();
                     return Err((Some(name), SyntaxError::new("end without its repeat")));
                 };
-                // The script fails anyway: a broken block's lines stay put.
-                let Some((mut opening, around)) = open else {
-                    return Ok(());
+                let Some((mut opening, body)) = open else {
+                    return Ok(None);
                 };
-                let body = std::mem::replace(&mut self.current, around);
-                if let Command::Repeat(repeat) = &mut opening.command {
+                let parsed = Arc::get_mut(&mut opening.parsed).expect("a repeat line is its own");
+                if let Command::Repeat(repeat) = &mut parsed.command {
                     repeat.body = Arc::new(body);
                     repeat.end = Some(Arc::new(line));
                 }
-                self.current.push(opening);
+                Ok(self.place(opening))
             }
-            _ => self.current.push(line),
+            _ => Ok(self.place(line)),
         }
-        Ok(())
+    }
+
+    /// Puts a whole line into the open block, or returns it.
+    fn place(&mut self, line: Line) -> Option<Line> {
+        match self.open.last_mut() {
+            None => Some(line),
+            Some(Some((_, body))) => {
+                body.push(line);
+                None
+            }
+            Some(None) => None,
+        }
     }
 
     /// A `repeat` line that did not parse still opens a block.
@@ -584,9 +682,168 @@ impl Blocks {
             .map(|(line, _)| line.number)
             .collect()
     }
+}
 
-    fn finish(self) -> Vec<Line> {
-        self.current
+/// One pass over a script's text: its lines, parsed one at a time (a
+/// `repeat` with its block), or the errors found; after the last line,
+/// the blocks left open.
+pub struct Parsing<'t> {
+    loader: Loader,
+    rest: &'t [u8],
+    /// The number of the line read last.
+    number: usize,
+    name: &'t str,
+    dir: &'t Path,
+    blocks: Blocks,
+    comments: Comments,
+    /// Whether a command came yet (blank lines before it are not kept).
+    started: bool,
+    /// The last line (the text after the last line end) was read.
+    read_all: bool,
+    /// The text is read to its end; these errors are left to report.
+    unclosed: Option<std::vec::IntoIter<usize>>,
+    /// Lines parsed so far, by their text, to share (see [`Parsing::reuse`]).
+    seen: Option<Seen>,
+}
+
+/// The parsed lines of a pass, by their text.
+type Seen = FxHashMap<Box<[u8]>, Arc<Parsed>>;
+
+/// How many different lines a pass remembers: a script's repeated lines
+/// (a generated exercise, a replay) are few, and memory stays bounded.
+const SEEN_LINES: usize = 4096;
+
+impl<'t> Parsing<'t> {
+    fn new(loader: Loader, text: &'t [u8], name: &'t str, dir: &'t Path) -> Self {
+        Parsing {
+            loader,
+            rest: text,
+            number: 0,
+            name,
+            dir,
+            blocks: Blocks::default(),
+            comments: Comments::new(),
+            started: false,
+            read_all: false,
+            unclosed: None,
+            seen: None,
+        }
+    }
+
+    /// Shares the parsed form of lines of the same text (the script's
+    /// own, not a sourced file's), starting with those of `seen`.
+    fn sharing(mut self, seen: Seen) -> Self {
+        self.seen = Some(seen);
+        self
+    }
+
+    /// The line parsed, or the same line parsed before. Only a line with
+    /// no `$` and no block or source is shared: its parse depends on its
+    /// text alone. What it sets is known since the first such line
+    /// parsed (and the second pass checks no variable: see
+    /// [`Script::stream`]).
+    fn parse(&mut self, raw: &[u8]) -> Result<Option<Arc<Parsed>>, (Option<String>, SyntaxError)> {
+        if let Some(parsed) = self.seen.as_ref().and_then(|seen| seen.get(raw)) {
+            return Ok(Some(Arc::clone(parsed)));
+        }
+        let Some(parsed) = self.loader.parse_line(raw, self.name, self.dir)? else {
+            return Ok(None);
+        };
+        let parsed = Arc::new(parsed);
+        let shareable = !raw.contains(&b'$')
+            && !matches!(
+                parsed.command,
+                Command::Source(_) | Command::Repeat(_) | Command::BlockEnd(_)
+            );
+        if let Some(seen) = self
+            .seen
+            .as_mut()
+            .filter(|seen| shareable && seen.len() < SEEN_LINES)
+        {
+            seen.insert(raw.into(), Arc::clone(&parsed));
+        }
+        Ok(Some(parsed))
+    }
+
+    fn error(&self, line: usize, command: Option<String>, error: SyntaxError) -> ScriptError {
+        ScriptError {
+            file: self.name.to_string(),
+            line,
+            command,
+            error,
+        }
+    }
+
+    /// The next line of the text, without its end (`\n`, `\r\n` or a
+    /// lone `\r`, as old Mac files have); `None` past the last.
+    fn next_raw(&mut self) -> Option<&'t [u8]> {
+        if self.read_all {
+            return None;
+        }
+        self.number += 1;
+        let rest = self.rest;
+        match memchr::memchr2(b'\n', b'\r', rest) {
+            Some(at) => {
+                let crlf = rest[at] == b'\r' && rest.get(at + 1) == Some(&b'\n');
+                self.rest = &rest[at + 1 + usize::from(crlf)..];
+                Some(&rest[..at])
+            }
+            None => {
+                self.read_all = true;
+                Some(rest)
+            }
+        }
+    }
+
+    /// The comments after the last command, once every line is read.
+    fn tail(&mut self) -> Comments {
+        finish_comments(std::mem::take(&mut self.comments))
+    }
+}
+
+impl Iterator for Parsing<'_> {
+    type Item = Result<Line, ScriptError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(unclosed) = &mut self.unclosed {
+                let open = unclosed.next()?;
+                let error = SyntaxError::new("repeat without its end");
+                return Some(Err(self.error(open, Some(open_name()), error)));
+            }
+            let Some(raw) = self.next_raw() else {
+                self.unclosed = Some(self.blocks.unclosed().into_iter());
+                continue;
+            };
+            let number = self.number;
+            let parsed = self.parse(raw);
+            let placed = parsed.and_then(|parsed| match parsed {
+                Some(parsed) => {
+                    self.started = true;
+                    self.blocks.add(Line {
+                        number,
+                        comments: std::mem::take(&mut self.comments),
+                        parsed,
+                    })
+                }
+                None => {
+                    if self.loader.keep_comments {
+                        self.started |= keep_comment(&mut self.comments, raw, self.started);
+                    }
+                    Ok(None)
+                }
+            });
+            match placed {
+                Ok(Some(line)) => return Some(Ok(line)),
+                Ok(None) => {}
+                Err((command, error)) => {
+                    if opens_a_block(raw) {
+                        self.blocks.open_broken();
+                    }
+                    return Some(Err(self.error(number, command, error)));
+                }
+            }
+        }
     }
 }
 
@@ -626,7 +883,10 @@ fn read_sourced_file(path: &Path) -> std::io::Result<Vec<u8>> {
 
 fn read_bounded(file: std::fs::File) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
-    let mut text = Vec::new();
+    // Sized to the file up front: growing by doubling would leave the
+    // smaller copies behind in the allocator.
+    let size = file.metadata().map_or(0, |m| m.len()).min(MAX_SCRIPT_BYTES);
+    let mut text = Vec::with_capacity(size as usize + 1);
     file.take(MAX_SCRIPT_BYTES + 1).read_to_end(&mut text)?;
     if text.len() as u64 > MAX_SCRIPT_BYTES {
         return Err(std::io::Error::from_raw_os_error(libc::EFBIG));
@@ -663,32 +923,6 @@ const PSEUDO_FILE_SYSTEMS: [i64; 11] = [
     0xde5e_81e4,
     0x6165_676c,
 ];
-
-/// A script's lines: ended by `\n`, `\r\n` or a lone `\r` (old Mac files).
-fn split_lines(text: &[u8]) -> Vec<&[u8]> {
-    let mut lines = Vec::with_capacity(line_ends(text) + 1);
-    let mut start = 0;
-    let mut at = 0;
-    while at < text.len() {
-        match text[at] {
-            b'\n' => {
-                lines.push(&text[start..at]);
-                start = at + 1;
-            }
-            b'\r' => {
-                lines.push(&text[start..at]);
-                if text.get(at + 1) == Some(&b'\n') {
-                    at += 1;
-                }
-                start = at + 1;
-            }
-            _ => {}
-        }
-        at += 1;
-    }
-    lines.push(&text[start..]);
-    lines
-}
 
 /// Line ends in the text, near enough to size a vector.
 fn line_ends(text: &[u8]) -> usize {
@@ -728,4 +962,76 @@ pub fn source_text(word: &Word) -> String {
             Piece::Var(var) => var.source(),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each line as the interpreter sees it: number, echo, comments.
+    fn shown(lines: &[Line]) -> Vec<String> {
+        lines
+            .iter()
+            .map(|line| {
+                let echo = match &line.echo {
+                    Echo::Ready(text) => text.clone(),
+                    Echo::Expand(words) => {
+                        words.iter().map(source_text).collect::<Vec<_>>().join(" ")
+                    }
+                };
+                let body = match &line.command {
+                    Command::Repeat(repeat) => format!(" {{{}}}", shown(&repeat.body).join("; ")),
+                    _ => String::new(),
+                };
+                format!("{}: {echo}{body} {:?}", line.number, line.comments)
+            })
+            .collect()
+    }
+
+    const TEXT: &[u8] = b"\xef\xbb\xbf# a pair\r\nsocketpair a b\r\nlet v x\n\n# twice\rrepeat 2 --as i\n  sendall a ${v}\n  let v x\n  repeat 1\n    expect b x\n  end\nend\nlet v x\nsendall a 'y z'\n# the end\n";
+
+    #[test]
+    fn a_streamed_script_yields_the_lines_a_parsed_one_holds() {
+        let held = Loader::new(&[])
+            .keeping_comments(true)
+            .parse(TEXT, "t.sock", None)
+            .unwrap();
+        let streamed = Loader::new(&[])
+            .keeping_comments(true)
+            .streaming()
+            .parse(TEXT, "t.sock", None)
+            .unwrap();
+        assert!(streamed.lines.is_empty());
+        assert_eq!(streamed.commands, held.lines.len());
+        assert_eq!(streamed.tail, held.tail);
+        let again: Vec<Line> = streamed.stream().unwrap().map(Result::unwrap).collect();
+        assert_eq!(shown(&again), shown(&held.lines));
+        assert_eq!(shown(&again).len(), 5, "{:#?}", shown(&again));
+    }
+
+    #[test]
+    fn lines_of_the_same_text_share_one_parse_and_those_with_a_dollar_do_not() {
+        let text =
+            b"socketpair a b\nsendall a x\nlet v x\nsendall a x\nsendall a ${v}\nsendall a ${v}\n";
+        let script = Loader::new(&[])
+            .streaming()
+            .parse(text, "t.sock", None)
+            .unwrap();
+        let lines: Vec<Line> = script.stream().unwrap().map(Result::unwrap).collect();
+        assert!(Arc::ptr_eq(&lines[1].parsed, &lines[3].parsed));
+        assert!(!Arc::ptr_eq(&lines[4].parsed, &lines[5].parsed));
+    }
+
+    #[test]
+    fn a_streamed_script_with_an_error_is_rejected_whole_as_before() {
+        let text = b"socketpair a b\nsendall a x\nbogus\nrepeat 2\nsendall a ${nope}\n";
+        let held = Loader::new(&[]).parse(text, "t.sock", None).unwrap_err();
+        let streamed = Loader::new(&[])
+            .streaming()
+            .parse(text, "t.sock", None)
+            .unwrap_err();
+        assert_eq!(streamed, held);
+        let lines: Vec<usize> = streamed.iter().map(|e| e.line).collect();
+        assert_eq!(lines, [3, 4, 5], "{streamed:?}");
+    }
 }

@@ -72,7 +72,7 @@ impl Transcript {
 /// text escapes its own newlines before this.
 fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
     let unsafe_char = |c: char| c.is_control() && c != '\n' && c != '\t';
-    if !text.chars().any(unsafe_char) {
+    if printable_ascii(text.as_bytes()) || !text.chars().any(unsafe_char) {
         return std::borrow::Cow::Borrowed(text);
     }
     let mut safe = String::with_capacity(text.len() + 16);
@@ -85,8 +85,52 @@ fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(safe)
 }
 
+/// Whether every byte is printable ASCII (space to `~`): the common line,
+/// checked eight bytes at a time.
+fn printable_ascii(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let x = u64::from_ne_bytes(chunk.try_into().expect("eight bytes"));
+        // A byte below 0x20, or above 0x7e, sets its high bit here.
+        let below_space = x.wrapping_sub(0x20 * ONES) & !x & HIGH;
+        // (0x7f - 0x7e = 1 in each byte carries a byte above 0x7e into bit 7.)
+        let above_tilde = (x.wrapping_add(ONES) | x) & HIGH;
+        if below_space | above_tilde != 0 {
+            return false;
+        }
+    }
+    chunks.remainder().iter().all(|&b| matches!(b, b' '..=b'~'))
+}
+
 impl Drop for Transcript {
     fn drop(&mut self) {
         self.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printable_ascii_is_exact_for_every_byte_in_every_position() {
+        for byte in 0..=255u8 {
+            let printable = (b' '..=b'~').contains(&byte);
+            for at in 0..17 {
+                let mut line = vec![b'a'; 17];
+                line[at] = byte;
+                assert_eq!(printable_ascii(&line), printable, "byte {byte:#x} at {at}");
+            }
+        }
+        assert!(printable_ascii(b""));
+    }
+
+    #[test]
+    fn control_characters_are_escaped_and_the_rest_kept() {
+        assert_eq!(terminal_safe("sent 1 byte"), "sent 1 byte");
+        assert_eq!(terminal_safe("a\tb\nc"), "a\tb\nc");
+        assert_eq!(terminal_safe("\x1b[2Jé\u{9b}"), "\\x1b[2Jé\\x9b");
     }
 }

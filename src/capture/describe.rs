@@ -37,20 +37,28 @@ where
     S: fmt::Display,
 {
     let mut line = String::with_capacity(64);
-    write_description(&mut line, packet, name, detail);
+    let (from, to) = packet.ends();
+    write_description(&mut line, packet, [name(from), name(to)], detail);
     line
 }
 
-/// As [`describe`], appending to `line` (no other allocation).
-pub fn write_description<N, S>(line: &mut String, packet: &Packet, name: N, detail: Detail)
-where
-    N: Fn(SocketAddr) -> Option<S>,
+/// As [`describe`], appending to `line` (no other allocation), with the
+/// names of the sending and the receiving end given apart: an ICMP echo
+/// with identifier 0 has the same address at both ends, and only its
+/// position tells which one a raw socket holds.
+pub fn write_description<S>(
+    line: &mut String,
+    packet: &Packet,
+    names: [Option<S>; 2],
+    detail: Detail,
+) where
     S: fmt::Display,
 {
     let (from, to) = packet.ends();
-    write_end(line, from, &name);
+    let [from_name, to_name] = names;
+    write_end(line, from, from_name);
     line.push_str(" > ");
-    write_end(line, to, &name);
+    write_end(line, to, to_name);
     line.push_str("  ");
     match &packet.transport {
         Transport::Tcp(segment) => write_tcp(line, segment, detail),
@@ -61,12 +69,8 @@ where
     }
 }
 
-fn write_end<N, S>(line: &mut String, end: SocketAddr, name: &N)
-where
-    N: Fn(SocketAddr) -> Option<S>,
-    S: fmt::Display,
-{
-    let _ = match name(end) {
+fn write_end<S: fmt::Display>(line: &mut String, end: SocketAddr, name: Option<S>) {
+    let _ = match name {
         Some(handle) => write!(line, "{handle}"),
         None if end.port() == 0 => write!(line, "{}", end.ip()),
         None => write!(line, "{end}"),

@@ -5,13 +5,14 @@
 //! see there; they mark the ACK that completes a
 //! handshake and the ACK that first acknowledges a FIN (the pure ACKs
 //! `--stable` shows); and they tell whether an
-//! exchange the last command started is still under way, so the caller can
-//! wait for its answer before printing.
+//! exchange the last command started is still under way (a handshake, a
+//! FIN, or an ICMP echo request and its reply), so the caller can wait for
+//! its answer before printing.
 
-use rustc_hash::FxHashMap;
-use std::net::SocketAddr;
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::net::{IpAddr, SocketAddr};
 
-use super::packet::{Packet, TcpFlags, TcpSegment, Transport};
+use super::packet::{IcmpMessage, Packet, TcpFlags, TcpSegment, Transport};
 
 /// Every TCP connection seen, by 4-tuple.
 #[derive(Debug, Default)]
@@ -20,6 +21,11 @@ pub struct Flows {
     /// Counts commands (see [`Flows::begin_command`]), so waiting is only
     /// for exchanges the current command started.
     command: u64,
+    /// The ICMP echo requests of the current command whose reply has not
+    /// been seen: (sender, receiver, identifier, sequence number). Every
+    /// echo request captured is on loopback, so the kernel answers it at
+    /// once; a raw socket's `sendto` then shows the request and its reply.
+    echoes: FxHashSet<(IpAddr, IpAddr, u16, u16)>,
 }
 
 /// The two ends in a fixed order, so both directions find the same flow.
@@ -87,6 +93,9 @@ impl Flows {
     /// Fills in a TCP segment's relative numbers and handshake mark, and
     /// follows the connection's state; other packets pass unchanged.
     pub fn observe(&mut self, packet: &mut Packet) {
+        if let Transport::Icmp(icmp) = &packet.transport {
+            self.follow_echo(packet.src.ip(), packet.dst.ip(), icmp);
+        }
         let Transport::Tcp(segment) = &mut packet.transport else {
             return;
         };
@@ -113,15 +122,28 @@ impl Flows {
     /// command are not counted: a SYN the peer drops stays unanswered for a
     /// second or more, and later commands should not wait for it.
     pub fn exchange_in_progress(&self) -> bool {
-        self.table
-            .values()
-            .any(|flow| flow.waiting_since == self.command && flow.waiting())
+        !self.echoes.is_empty()
+            || self
+                .table
+                .values()
+                .any(|flow| flow.waiting_since == self.command && flow.waiting())
     }
 
     /// Marks the start of a new command: from now on only exchanges it
     /// starts count as in progress.
     pub fn begin_command(&mut self) {
         self.command += 1;
+        self.echoes.clear();
+    }
+
+    /// An echo request waits for its reply; the reply ends the wait.
+    fn follow_echo(&mut self, src: IpAddr, dst: IpAddr, icmp: &IcmpMessage) {
+        let Some(echo) = icmp.echo else { return };
+        if icmp.is_echo_request() {
+            self.echoes.insert((src, dst, echo.id, echo.seq));
+        } else if icmp.is_echo_reply() {
+            self.echoes.remove(&(dst, src, echo.id, echo.seq));
+        }
     }
 }
 
@@ -746,6 +768,34 @@ mod tests {
             windowed(&mut mid_stream, true, TcpFlags::default(), 512, None),
             512
         );
+    }
+
+    #[test]
+    fn an_echo_request_is_in_progress_until_its_reply() {
+        use crate::capture::packet::{Echo, IpVersion};
+        let icmp = |kind, from: &str, to: &str| Packet {
+            timestamp: Duration::ZERO,
+            src: from.parse().unwrap(),
+            dst: to.parse().unwrap(),
+            transport: Transport::Icmp(IcmpMessage {
+                version: IpVersion::V4,
+                kind,
+                code: 0,
+                echo: Some(Echo { id: 0, seq: 3 }),
+                about: None,
+            }),
+            frame_len: 42,
+        };
+        let mut flows = Flows::new();
+        flows.observe(&mut icmp(8, "127.0.0.1:0", "127.0.0.12:0"));
+        assert!(flows.exchange_in_progress(), "the request waits");
+        flows.observe(&mut icmp(0, "127.0.0.1:0", "127.0.0.12:0"));
+        assert!(flows.exchange_in_progress(), "a reply the other way round");
+        flows.observe(&mut icmp(0, "127.0.0.12:0", "127.0.0.1:0"));
+        assert!(!flows.exchange_in_progress(), "answered");
+        flows.observe(&mut icmp(8, "127.0.0.1:0", "127.0.0.1:0"));
+        flows.begin_command();
+        assert!(!flows.exchange_in_progress(), "only the command's own");
     }
 
     #[test]

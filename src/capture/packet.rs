@@ -219,6 +219,13 @@ impl IcmpMessage {
             IpVersion::V6 => self.kind == 128,
         }
     }
+
+    pub fn is_echo_reply(&self) -> bool {
+        match self.version {
+            IpVersion::V4 => self.kind == 0,
+            IpVersion::V6 => self.kind == 129,
+        }
+    }
 }
 
 /// Parses an Ethernet frame from the loopback interface; `None` for

@@ -36,7 +36,6 @@ impl Accept {
             new: args.optional_handle()?,
         })
     }
-
 }
 
 impl Run for Accept {
@@ -60,7 +59,6 @@ impl Run for Accept {
                 })
             })?;
         let kind = listening.kind;
-        session.handle_mut(&self.listener)?.socket_mut()?.accepted += 1;
         let accepted = session.insert_socket(&new, socket, kind)?;
         accepted.socket_mut()?.port_chosen = true;
         session.note_peer_port(&new);
@@ -70,17 +68,14 @@ impl Run for Accept {
     }
 }
 
-/// `srv-1`, `srv-2`, ...: the first free name after those already taken.
+/// `srv-1`, or `srv-2` when `srv-1` is taken, ...: the first free `NAME-N`
+/// counting from 1 (SPEC §6), so a name freed by `close` is used again.
 fn default_name(session: &Session, listener: &str) -> Result<String, Failure> {
-    let taken = session.handle(listener)?.socket()?.accepted;
-    let mut n = taken + 1;
-    loop {
-        let name = format!("{listener}-{n}");
-        if !session.contains(&name) {
-            return Ok(name);
-        }
-        n += 1;
-    }
+    session.handle(listener)?;
+    Ok((1u64..)
+        .map(|n| format!("{listener}-{n}"))
+        .find(|name| !session.contains(name))
+        .expect("a session holds fewer handles than there are numbers"))
 }
 
 impl crate::export::Export for Accept {

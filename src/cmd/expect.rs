@@ -185,11 +185,20 @@ impl Expect {
             // A captured value differs from run to run: under --stable the
             // failure shows the expected bytes as the script wrote them.
             (Err(failure), Data::Bytes(bytes)) if captured && session.stable => {
-                let written = match data_arg_word(self) {
-                    Some(word) => session.show_word(word, Show::Echo)?,
+                let (written, hex_word) = match data_arg_word(self) {
+                    Some((word, hex_word)) => (session.show_word(word, Show::Echo)?, hex_word),
                     None => return Err(failure),
                 };
-                return Err(failure.replace_text(&preview(bytes), &format!("'{written}'")));
+                let written = match hex_word {
+                    true => format!("--hex '{written}'"),
+                    false => format!("'{written}'"),
+                };
+                // Its length too, in a count of the expected bytes.
+                let total = format!(" of the {} expected bytes", bytes.len());
+                return Err(failure
+                    .replace_text(&hexdump(bytes), &written)
+                    .replace_text(&preview(bytes), &written)
+                    .replace_text(&total, " of the <N> expected bytes"));
             }
             (Err(failure), _) => return Err(failure),
         };
@@ -235,13 +244,18 @@ impl Expect {
     }
 }
 
-/// The DATA word of an `expect`, when it waited for run time.
-fn data_arg_word(expect: &Expect) -> Option<&crate::lexer::Word> {
+/// The DATA word of an `expect`, when it waited for run time, and whether
+/// it is the value of `--hex`.
+fn data_arg_word(expect: &Expect) -> Option<(&crate::lexer::Word, bool)> {
     match &expect.expected {
         Expected::Data {
             data: DataArg::Word(word),
             ..
-        } => Some(word),
+        } => Some((word, false)),
+        Expected::Data {
+            data: DataArg::Later(Arg::Later(word, _)),
+            ..
+        } => Some((word, true)),
         _ => None,
     }
 }
@@ -309,9 +323,25 @@ impl Whole<'_> {
     fn arrived(&self, chunk: &[u8], got: usize, tail: &str) -> String {
         let count = format!("{} of {} bytes{tail}", self.offset + got as u64, self.total);
         match self.file {
-            None => format!("{count}: {}", preview(&chunk[..got])),
-            Some(_) => count,
+            None => format!("{count}: {}", got_literal(&chunk[..got], got)),
+            Some(_) => format!(
+                "{count}: {}{}",
+                got_literal(&chunk[..got], got),
+                from_byte(self.offset)
+            ),
         }
+    }
+
+    /// For DATA given with `--hex`: what was expected and the `got` bytes
+    /// of it that arrived, as hexdumps (a timeout, an early end).
+    fn hexdumps(&self, expected: &[u8], got: usize) -> Option<String> {
+        (self.hex && self.file.is_none()).then(|| {
+            format!(
+                "expected\n{}\n{}",
+                hexdump(expected),
+                shown_arrived_of(&expected[..got], got, true)
+            )
+        })
     }
 
     /// A mismatch of DATA: expected against all that arrived, from the
@@ -325,16 +355,23 @@ impl Whole<'_> {
                 shown_arrived_of(arrived, total, true)
             );
         }
-        let shown = &arrived[..arrived.len().min(SHOWN_ARRIVED)];
-        let mut got = bytes_literal(shown);
-        if total > shown.len() {
-            got.push_str(&format!(" and {} more bytes", total - shown.len()));
-        }
         format!(
-            "expected {}, got {got} (first difference at byte {at})",
-            preview(expected)
+            "expected {}, got {} (first difference at byte {at})",
+            preview(expected),
+            got_literal(arrived, total)
         )
     }
+}
+
+/// All that arrived as a bytes literal: up to [`SHOWN_ARRIVED`] bytes of
+/// `arrived`, the start of `total`, then a count of the rest.
+fn got_literal(arrived: &[u8], total: usize) -> String {
+    let shown = &arrived[..arrived.len().min(SHOWN_ARRIVED)];
+    let mut got = bytes_literal(shown);
+    if total > shown.len() {
+        got.push_str(&format!(" and {} more bytes", total - shown.len()));
+    }
+    got
 }
 
 /// The unread bytes just after a failure, without taking them, so the
@@ -391,6 +428,14 @@ fn expect_stream(
             }
         };
         if n == 0 {
+            if let Some(dumps) = whole.hexdumps(expected, got) {
+                return Err(Failure::Assertion(format!(
+                    "the stream ended{} after {} of {} bytes: {dumps}",
+                    truncation(handle),
+                    whole.offset + got as u64,
+                    whole.total
+                )));
+            }
             return Err(Failure::Assertion(format!(
                 "expected {}, but the stream ended{} after {}",
                 whole.expected(expected),
@@ -403,18 +448,20 @@ fn expect_stream(
             actual.extend_from_slice(&buffer[..n]);
             let local = got + first_difference(&buffer[..n], &expected[got..]);
             let at = whole.offset + local as u64;
+            // Everything that arrived: what this chunk took, then the
+            // unread rest, as for DATA.
+            let (more, queued) = unread(handle);
+            let total = actual.len() + queued;
+            actual.extend(more);
             return Err(Failure::Assertion(match whole.file {
-                None => {
-                    let (more, queued) = unread(handle);
-                    let total = actual.len() + queued;
-                    actual.extend(more);
-                    whole.mismatch(expected, &actual, total, at as usize)
-                }
+                None => whole.mismatch(expected, &actual, total, at as usize),
                 Some(path) => format!(
-                    "the stream differs from {} at byte {at}: expected {}, got {}",
+                    "expected the {} bytes of {} ({} at byte {at}), got {}{} (first difference at byte {at})",
+                    whole.total,
                     path.display(),
                     preview(&expected[local..(local + 16).min(expected.len())]),
-                    preview(&actual[local..(local + 16).min(actual.len())])
+                    got_literal(&actual, total),
+                    from_byte(whole.offset),
                 ),
             }));
         }
@@ -429,6 +476,14 @@ fn expect_stream(
 fn expect_timeout(whole: &Whole, expected: &[u8], got: usize, after: Duration) -> Failure {
     let arrived = whole.offset + got as u64;
     let (what, detail) = match (arrived, whole.file) {
+        // --hex: what was expected and what arrived as hexdumps.
+        (_, None) if whole.hex => (
+            match arrived {
+                0 => "nothing arrived".to_string(),
+                _ => format!("only {arrived} of the {} expected bytes", whole.total),
+            },
+            whole.hexdumps(expected, got).unwrap_or_default(),
+        ),
         (0, _) => (
             "nothing arrived".to_string(),
             format!("expected {}", whole.expected(expected)),
@@ -438,18 +493,32 @@ fn expect_timeout(whole: &Whole, expected: &[u8], got: usize, after: Duration) -
             format!(
                 "expected {}, got {}",
                 preview(expected),
-                preview(&expected[..got])
+                got_literal(&expected[..got], got)
             ),
         ),
         (_, Some(_)) => (
             format!("only {arrived} of the {} expected bytes", whole.total),
-            format!("expected {}", whole.expected(expected)),
+            format!(
+                "expected {}, got {}{}",
+                whole.expected(expected),
+                got_literal(&expected[..got], got),
+                from_byte(whole.offset)
+            ),
         ),
     };
     Failure::Timeout {
         what,
         after,
         detail: Some(detail),
+    }
+}
+
+/// Where the bytes a `--file` message quotes start, when an earlier chunk
+/// of the file was already taken: ` from byte 65536`.
+fn from_byte(offset: u64) -> String {
+    match offset {
+        0 => String::new(),
+        _ => format!(" from byte {offset}"),
     }
 }
 
@@ -521,7 +590,7 @@ fn expect_datagram(
             false => format!(
                 "expected the datagram {}, got {}",
                 preview(expected),
-                preview(&actual)
+                got_literal(&actual, actual.len())
             ),
         };
         return Err(Failure::Assertion(message));

@@ -9,6 +9,7 @@
 use super::expect::parse_max;
 use super::recv::{parse_as, AS_FLAG};
 use super::{Command, Fits, Flag, Run, Scope, Slot, Spec};
+use super::send::read_data_file;
 use crate::data::{bytes_literal, Data};
 use crate::errors::Failure;
 use crate::framing::{self, describe_arrived, find_delimiter, Search, Stop, Stopped};
@@ -38,14 +39,20 @@ pub const RECVLINE: Spec = Spec {
 
 pub const RECVUNTIL: Spec = Spec {
     name: "recvuntil",
-    synopsis: "recvuntil NAME DATA [--max N] [--hex] [--as VAR]",
-    summary: "Receive up to and including DATA (a delimiter such as '\\r\\n\\r\\n'), taking \
-              nothing after it; --max, an end of stream and the timeout as for recvline.",
+    synopsis: "recvuntil NAME DATA|--hex HEX|--file PATH [--max N] [--hex] [--as VAR]",
+    summary: "Receive up to and including DATA (a delimiter such as '\\r\\n\\r\\n'; --hex HEX in \
+              its place gives it in hex and shows a hexdump), taking nothing after it; --max, an \
+              end of stream and the timeout as for recvline.",
     python: "head = r.recvuntil(b'\\r\\n\\r\\n')  # pwntools",
     example: "recvuntil conn '\\r\\n\\r\\n'",
     args: &[Slot::Handle(Fits::NotListening), Slot::Data],
     repeats: false,
-    flags: &[MAX_FLAG, Flag::switch("--hex"), AS_FLAG],
+    flags: &[
+        MAX_FLAG,
+        Flag::switch("--hex"),
+        Flag::with("--file", Slot::Path),
+        AS_FLAG,
+    ],
     scope: Scope::Language,
     parse: |args| Framed::parse(Frame::Until, args).map(Command::from),
 };
@@ -102,12 +109,17 @@ impl Framed {
             Frame::Count => Arg::Ready(0),
             _ => parse_max(args)?,
         };
-        let hex = args.flag("--hex");
         let capture = parse_as(args)?;
+        let option = match frame {
+            Frame::Until => delimiter_option(args)?,
+            _ => None,
+        };
+        // `--hex HEX` in DATA's place shows a hexdump too, as the switch does.
+        let hex = args.flag("--hex") || matches!(option, Some((_, true)));
         let name = args.handle()?;
         let end = match frame {
             Frame::Line => End::Delimiter(DataArg::Ready(Data::Bytes(b"\n".to_vec()))),
-            Frame::Until => End::Delimiter(args.data(None)?),
+            Frame::Until => End::Delimiter(args.data(option.map(|(data, _)| data))?),
             Frame::Count => End::Count(args.arg("N", parse_count)?),
         };
         if let End::Delimiter(DataArg::Ready(Data::Bytes(delimiter))) = &end {
@@ -125,6 +137,32 @@ impl Framed {
     }
 }
 
+/// `recvuntil`'s delimiter given as `--file PATH` or `--hex HEX` (then
+/// with `true`). `--hex` is also the switch that shows a hexdump, so it is
+/// the delimiter only where DATA would stand: followed by a word when no
+/// other word is left for DATA (`recvuntil c --hex 0d0a`). With a DATA
+/// word (`recvuntil c '\r\n' --hex`) or last on the line, it is the switch.
+fn delimiter_option(args: &mut Args) -> Result<Option<(DataArg, bool)>, SyntaxError> {
+    let words = args.literals();
+    let hex_at = words.iter().position(|w| *w == Some("--hex"));
+    let hex_data = words.len() == 3
+        && hex_at.is_some_and(|at| at + 1 < words.len())
+        && words.iter().filter(|w| **w == Some("--hex")).count() == 1;
+    if hex_data || args.contains("--file") {
+        let data = args.data_option().map_err(|mut error| {
+            if hex_data {
+                error.message.push_str(
+                    " (--hex here gives the delimiter in hex; to show a hexdump of a DATA \
+                     delimiter, write the DATA first: recvuntil NAME DATA --hex)",
+                );
+            }
+            error
+        })?;
+        return Ok(data.map(|data| (data, hex_data)));
+    }
+    Ok(None)
+}
+
 fn parse_count(word: &str) -> Result<usize, String> {
     match word.parse::<usize>() {
         Ok(n) if (1..=LARGEST_COUNT).contains(&n) => Ok(n),
@@ -136,19 +174,34 @@ fn parse_count(word: &str) -> Result<usize, String> {
 
 impl Run for Framed {
     fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
-        let delimiter = match &self.end {
-            End::Delimiter(arg) => match &*session.resolve_data(arg)?.data {
-                Data::Bytes(bytes) if bytes.is_empty() => {
-                    return Err(Failure::usage("the delimiter is empty"))
+        // How the failure names the frame's end: a delimiter or count made
+        // of a captured value is shown as the transcript shows it.
+        let stable = session.stable;
+        let (delimiter, quoted) = match &self.end {
+            End::Delimiter(arg) => {
+                let resolved = session.resolve_data(arg)?;
+                match &*resolved.data {
+                    Data::Bytes(bytes) if bytes.is_empty() => {
+                        return Err(Failure::usage("the delimiter is empty"))
+                    }
+                    Data::Bytes(bytes) => (Some(bytes.clone()), resolved.quoted(stable, bytes)),
+                    Data::File(path) => {
+                        // A delimiter longer than --max could never be found.
+                        let max = *session.resolve(&self.max)? as u64;
+                        let bytes = read_data_file(path, max, "a delimiter within --max")?;
+                        if bytes.is_empty() {
+                            return Err(Failure::usage("the delimiter is empty"));
+                        }
+                        let quoted = bytes_literal(&bytes);
+                        (Some(bytes), quoted)
+                    }
                 }
-                Data::Bytes(bytes) => Some(bytes.clone()),
-                Data::File(_) => unreachable!("a delimiter is a DATA word"),
-            },
-            End::Count(_) => None,
+            }
+            End::Count(_) => (None, String::new()),
         };
-        let count = match &self.end {
-            End::Count(arg) => *session.resolve(arg)?,
-            End::Delimiter(_) => 0,
+        let (count, count_shown) = match &self.end {
+            End::Count(arg) => session.resolve_shown(arg)?,
+            End::Delimiter(_) => (0, String::new()),
         };
         let max = *session.resolve(&self.max)?;
         let handle = session.handle(&self.name)?;
@@ -160,9 +213,11 @@ impl Run for Framed {
         }
         let deadline = session.deadline(handle);
         let bytes = match (&self.end, &delimiter) {
-            (End::Count(_), _) if count > LOOK_COUNT => receive_count(session, &self.name, count)?,
+            (End::Count(_), _) if count > LOOK_COUNT => {
+                receive_count(session, &self.name, count, &count_shown)?
+            }
             (End::Count(_), _) => {
-                let what = format!("all {count} bytes");
+                let what = format!("all {count_shown} bytes");
                 framing::receive_frame(session, handle, count, deadline, &what, |seen, _| {
                     if seen.len() >= count {
                         Search::Found(count)
@@ -175,7 +230,7 @@ impl Run for Framed {
             (End::Delimiter(_), Some(delimiter)) => {
                 let what = match delimiter.as_slice() {
                     b"\n" => "end of line".to_string(),
-                    other => bytes_literal(other),
+                    _ => quoted,
                 };
                 framing::receive_frame(session, handle, max, deadline, &what, |seen, _| {
                     find_delimiter(seen, delimiter)
@@ -230,7 +285,13 @@ impl Framed {
 
 /// `recvn` of a large count: the bytes are taken as they come (a failure
 /// shows how many had come).
-fn receive_count(session: &Session, name: &str, count: usize) -> Result<Vec<u8>, Failure> {
+/// `shown`: the count as the transcript shows it.
+fn receive_count(
+    session: &Session,
+    name: &str,
+    count: usize,
+    shown: &str,
+) -> Result<Vec<u8>, Failure> {
     let handle = session.handle(name)?;
     let deadline = session.deadline(handle);
     let mut bytes = vec![0u8; count];
@@ -242,12 +303,12 @@ fn receive_count(session: &Session, name: &str, count: usize) -> Result<Vec<u8>,
         match step {
             Ok((0, _)) => {
                 return Err(Failure::Assertion(format!(
-                    "the stream ended after {got} of {count} bytes"
+                    "the stream ended after {got} of {shown} bytes"
                 )))
             }
             Ok((n, _)) => got += n,
             Err(failure) => {
-                return Err(failure.with_progress(format!("{got} of {count} bytes had arrived")))
+                return Err(failure.with_progress(format!("{got} of {shown} bytes had arrived")))
             }
         }
     }

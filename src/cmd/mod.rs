@@ -13,7 +13,7 @@
 pub mod sockopt;
 pub mod spec;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::OnceLock;
 
 use crate::errors::Failure;
@@ -132,7 +132,7 @@ pub fn specs() -> impl Iterator<Item = &'static Spec> {
 
 /// The command called `name`.
 pub fn spec(name: &str) -> Option<&'static Spec> {
-    static BY_NAME: OnceLock<HashMap<&'static str, &'static Spec>> = OnceLock::new();
+    static BY_NAME: OnceLock<FxHashMap<&'static str, &'static Spec>> = OnceLock::new();
     BY_NAME
         .get_or_init(|| specs().map(|spec| (spec.name, spec)).collect())
         .get(name)

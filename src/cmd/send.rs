@@ -248,7 +248,7 @@ pub(super) fn flush_held(
 }
 
 /// Streams a file with sendfile(2): one call for `send`, until the end for `sendall`.
-fn send_file(
+pub(super) fn send_file(
     session: &Session,
     handle: &Handle,
     path: &Path,
@@ -359,21 +359,26 @@ fn sendfile(out: BorrowedFd, file: &File, count: usize) -> std::io::Result<u64> 
 pub fn datagram_bytes(data: &Data) -> Result<Vec<u8>, Failure> {
     match data {
         Data::Bytes(bytes) => Ok(bytes.clone()),
-        Data::File(path) => {
-            let mut bytes = Vec::new();
-            open_data_file(path)?
-                .take(MAX_DATAGRAM + 1)
-                .read_to_end(&mut bytes)
-                .map_err(Failure::from)?;
-            if bytes.len() as u64 > MAX_DATAGRAM {
-                return Err(Failure::usage(format!(
-                    "{} is larger than one datagram can carry ({MAX_DATAGRAM} bytes)",
-                    path.display()
-                )));
-            }
-            Ok(bytes)
-        }
+        Data::File(path) => read_data_file(path, MAX_DATAGRAM, "one datagram can carry"),
     }
+}
+
+/// A `--file` read whole, for a use that must hold all its bytes at once
+/// (a datagram, a variable, a delimiter): at most `limit` bytes, else a
+/// failure saying what `holder` is (`one datagram can carry`).
+pub fn read_data_file(path: &Path, limit: u64, holder: &str) -> Result<Vec<u8>, Failure> {
+    let mut bytes = Vec::new();
+    open_data_file(path)?
+        .take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(Failure::from)?;
+    if bytes.len() as u64 > limit {
+        return Err(Failure::usage(format!(
+            "{} is larger than {holder} ({limit} bytes)",
+            path.display()
+        )));
+    }
+    Ok(bytes)
 }
 
 /// Opens a `--file` to read; a directory is refused here, by name, rather

@@ -14,7 +14,7 @@ use crate::diag::{socket_inode, tcp_sockets, TcpRow};
 use crate::errors::Failure;
 use crate::handle::{Handle, ProgramIo};
 use crate::kind::{Family, Kind};
-use crate::netstat::{socket_row, Note, ProcTcp, SocketRow};
+use crate::netstat::{self, socket_row, Note, ProcTcp, SocketRow};
 use crate::outcome::{Outcome, ProgramRow, TableRow};
 use crate::program::{signal_name, ExitStatus};
 use crate::session::Session;
@@ -46,6 +46,10 @@ pub const SOCKETS: Spec = Spec {
 /// (an acknowledgement in flight) to settle.
 const SETTLE: Duration = Duration::from_secs(1);
 const SETTLE_PAUSE: Duration = Duration::from_millis(2);
+/// The longest `sockets` waits for the handles' loopback acknowledgements:
+/// past Linux's longest delayed ACK (200 ms), for a peer that never
+/// answers (a stopped program) it shows what is there.
+const HANDLE_SETTLE: Duration = Duration::from_millis(500);
 
 #[derive(Debug, Clone)]
 pub struct Sockets {
@@ -60,7 +64,7 @@ impl Run for Sockets {
         } else {
             None
         };
-        let mut rows = handle_rows(session);
+        let mut rows = handle_rows(session)?;
         mark_time_waits(session, &mut rows, kernel.as_deref());
         if let Some(kernel) = kernel {
             let unheld = unheld_rows(session, kernel);
@@ -71,16 +75,19 @@ impl Run for Sockets {
 }
 
 /// Every handle's row, programs among the sockets, in the order made.
-fn handle_rows(session: &Session) -> Vec<TableRow> {
+fn handle_rows(session: &Session) -> Result<Vec<TableRow>, Failure> {
     let handles = session.handles();
     let tcp = handles.iter().any(|h| is_tcp(h));
-    // Read the kernel's tables only when a TCP socket needs them.
+    // Read the kernel's tables only when a TCP socket needs them, and
+    // only once no acknowledgement is on its way over loopback: after
+    // that, the state and the queues read next agree with each other.
     let proc_tcp = if tcp {
+        settle_handles(&handles)?;
         ProcTcp::load()
     } else {
         ProcTcp::default()
     };
-    handles
+    Ok(handles
         .into_iter()
         .filter_map(|h| match h.io.as_program() {
             Some(program) => Some(TableRow::Program(program_row(h, program))),
@@ -89,7 +96,23 @@ fn handle_rows(session: &Session) -> Vec<TableRow> {
                 .ok()
                 .map(|s| TableRow::Socket(Box::new(socket_row(h, s, &proc_tcp)))),
         })
-        .collect()
+        .collect())
+}
+
+/// Waits (at most [`HANDLE_SETTLE`]) while a TCP handle's loopback
+/// connection has an acknowledgement on its way, so a `sockets` right
+/// after a `send` or a `shutdown` shows the Send-Q and state the kernel
+/// settles on, the same on every run. With nothing in flight, the common
+/// case, it reads each socket once and returns at once.
+fn settle_handles(handles: &[&Handle]) -> Result<(), Failure> {
+    let started = Instant::now();
+    while handles.iter().any(|h| is_tcp(h) && netstat::in_flight(h)) {
+        if started.elapsed() >= HANDLE_SETTLE {
+            break;
+        }
+        crate::wait::sleep(SETTLE_PAUSE)?;
+    }
+    Ok(())
 }
 
 fn program_row(handle: &Handle, io: &ProgramIo) -> ProgramRow {

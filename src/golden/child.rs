@@ -202,6 +202,7 @@ impl Launcher<'_> {
             .stderr(Stdio::piped());
         command.process_group(0);
         skip_channel::inherit(&mut command, skip_fd);
+        unblock_signals(&mut command);
         command
     }
 
@@ -244,6 +245,27 @@ impl Launcher<'_> {
             nap = (nap * 2).min(Duration::from_millis(50));
         }
         None
+    }
+}
+
+/// The runner blocks SIGINT, SIGTERM and SIGHUP in every thread (its
+/// signal thread takes them with `sigwait`), and a child inherits the
+/// mask across `exec`: std's `Command` does not reset it. A child with
+/// SIGTERM blocked would sit out the watchdog's SIGTERM until the SIGKILL
+/// a second later, so a script ran a second past its `--script-timeout`
+/// and never ended its programs itself. The child starts with none blocked.
+fn unblock_signals(command: &mut Command) {
+    // SAFETY: sigemptyset and sigprocmask are async-signal-safe and change
+    // only the new child, between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            let mut none: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut none);
+            match libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut()) {
+                0 => Ok(()),
+                _ => Err(io::Error::last_os_error()),
+            }
+        });
     }
 }
 

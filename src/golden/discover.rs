@@ -65,11 +65,22 @@ pub(crate) fn find_scripts(roots: &[PathBuf]) -> Result<Vec<Found>, DiscoveryErr
     found.sort_by(|a, b| a.path().cmp(b.path()));
     // Overlapping roots (`tests tests/echo.sock`, `. ./tests`) name one file twice.
     let mut seen = HashSet::new();
-    found.retain(|item| {
-        let path = item.path();
-        seen.insert(fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()))
-    });
+    found.retain(|item| seen.insert(identity(item)));
     Ok(found)
+}
+
+/// What makes two entries one: a script's real file; a refused path's own
+/// place (its real folder and its name), never what a refused link points
+/// to, so two links to one folder are two entries.
+fn identity(item: &Found) -> PathBuf {
+    let real = |path: &Path| fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    match item {
+        Found::Script(path) => real(path),
+        Found::Refused { path, .. } => match (path.parent(), path.file_name()) {
+            (Some(parent), Some(name)) => real(parent).join(name),
+            _ => real(path),
+        },
+    }
 }
 
 fn walk(dir: &Path, depth: usize, found: &mut Vec<Found>) {
@@ -119,9 +130,11 @@ fn refuse(found: &mut Vec<Found>, path: &Path, reason: String) {
     });
 }
 
-/// Build output and hidden directories (`.git`, `.cache`) hold no tests of ours.
+/// Folders that hold no tests: git's own (`.git`) and cargo's build
+/// output (`target`). Every other folder is searched, hidden ones too
+/// (`.hidden/x.sock` is a `*.sock` under the path, SPEC §8).
 fn is_ignored_dir(name: &str) -> bool {
-    name == "target" || name.starts_with('.')
+    name == "target" || name == ".git"
 }
 
 fn is_script(path: &Path) -> bool {
@@ -181,7 +194,7 @@ mod tests {
     }
 
     #[test]
-    fn finds_scripts_recursively_sorted_skipping_target_and_hidden_dirs() {
+    fn finds_scripts_recursively_sorted_in_hidden_dirs_too_skipping_git_and_target() {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path();
         for file in [
@@ -193,7 +206,9 @@ mod tests {
             "target/skip.sock",
             "sub/target/skip.sock",
             ".git/skip.sock",
-            "sub/.hidden/skip.sock",
+            "sub/.git/skip.sock",
+            ".hidden/h.sock",
+            "sub/.hidden/deeper/h.sock",
             "sub/.dotfile.sock",
         ] {
             touch(root, file);
@@ -201,7 +216,14 @@ mod tests {
         let found = scripts_under(&[root.to_path_buf()]);
         assert_eq!(
             relative_to(root, &found),
-            ["a.sock", "b.sock", "sub/.dotfile.sock", "sub/deep/c.sock"]
+            [
+                ".hidden/h.sock",
+                "a.sock",
+                "b.sock",
+                "sub/.dotfile.sock",
+                "sub/.hidden/deeper/h.sock",
+                "sub/deep/c.sock"
+            ]
         );
     }
 
@@ -258,13 +280,17 @@ mod tests {
         link("elsewhere", "real/loop");
         link("elsewhere/secret.sock", "real/b.sock");
         link("elsewhere", "real/.hidden-link");
+        link("elsewhere", "real/loop2");
+        link("elsewhere", "real/.git");
         link("elsewhere/secret.sock", "real/notes.txt");
         assert_eq!(
             relative_to(root, &scripts_under(&[root.join("real")])),
             [
+                "real/.hidden-link refused: a symbolic link to a folder: not followed (name the folder itself)",
                 "real/a.sock",
                 "real/b.sock refused: a symbolic link: not run (name it on the command line to run it)",
                 "real/loop refused: a symbolic link to a folder: not followed (name the folder itself)",
+                "real/loop2 refused: a symbolic link to a folder: not followed (name the folder itself)",
             ]
         );
         // Named on the command line, a link is the user's own choice.

@@ -156,6 +156,9 @@ fn run_controlled(
         Ok(plan) => plan,
         Err(message) => return usage_error(err, &message),
     };
+    if let Some(note) = &plan.note {
+        writeln!(err, "sockrepl test: {note}")?;
+    }
     let program = absolute_program(&opts.program)?;
     let child_flags = opts.child_flags();
     let launcher = Launcher {
@@ -208,6 +211,8 @@ fn run_controlled(
 struct Plan {
     jobs: Vec<Job>,
     reports: Vec<report::OpenReport>,
+    /// Said on stderr before the summary: why there is nothing to run.
+    note: Option<String>,
 }
 
 /// One thing to report on: a script to run, or a path refused; and what it
@@ -229,10 +234,12 @@ fn plan_run(opts: &TestOptions) -> Result<Plan, String> {
         opts.paths.clone()
     };
     let found = find_scripts(&roots).map_err(|usage| usage.to_string())?;
-    if found.is_empty() {
+    // No scripts is no usage error: nothing failed, so `0 passed, 0
+    // failed` and status 0 (as an empty suite passes), said on stderr too.
+    let note = found.is_empty().then(|| {
         let names: Vec<String> = roots.iter().map(|p| p.display().to_string()).collect();
-        return Err(format!("no *.sock files under {}", names.join(" ")));
-    }
+        format!("no *.sock files under {}", names.join(" "))
+    });
     let wants_points = opts
         .reports
         .iter()
@@ -247,7 +254,11 @@ fn plan_run(opts: &TestOptions) -> Result<Plan, String> {
             Ok(Job { found, points })
         })
         .collect::<Result<_, String>>()?;
-    Ok(Plan { jobs, reports })
+    Ok(Plan {
+        jobs,
+        reports,
+        note,
+    })
 }
 
 fn run_job(launcher: &Launcher, job: &Job, bless: bool) -> Entry {

@@ -343,13 +343,18 @@ fn json_entry(entry: &Entry) -> Value {
 
 // ---- Gradescope ----
 
-/// Gradescope's `results.json`. A skipped script scores 0 of its points
-/// and says it was skipped: nothing was checked, so nothing was earned,
-/// and keeping its `max_score` keeps the total honest and the lost points
+/// Gradescope's `results.json`. A skipped script is reported as skipped
+/// (its `status` is `"skipped"`, its output starts `skipped: REASON`) and
+/// scores 0 of its points: nothing was checked, so nothing was earned, and
+/// keeping its `max_score` keeps the total honest and the lost points
 /// visible to the teacher (whose grading machine lacks what it requires).
 fn gradescope(entries: &[Entry], summary: &str) -> String {
     let tests: Vec<Value> = entries.iter().map(gradescope_test).collect();
-    let score: f64 = entries.iter().map(earned).sum();
+    // Folded from +0.0: an empty sum of f64 is -0.0, shown as `-0.0`.
+    let score = entries
+        .iter()
+        .map(earned)
+        .fold(0.0, |sum, points| sum + points);
     let report = json!({
         "score": round_points(score),
         "output": summary,
@@ -373,12 +378,11 @@ fn round_points(points: f64) -> f64 {
 }
 
 fn gradescope_test(entry: &Entry) -> Value {
-    let passed = matches!(entry.verdict, Verdict::Passed | Verdict::Blessed { .. });
     let mut test = json!({
         "name": entry.name,
         "score": round_points(earned(entry)),
         "max_score": round_points(entry.points),
-        "status": if passed { "passed" } else { "failed" },
+        "status": status_word(&entry.verdict),
     });
     let output = match &entry.verdict {
         Verdict::Passed | Verdict::Blessed { .. } => String::new(),
@@ -519,7 +523,7 @@ mod tests {
     }
 
     #[test]
-    fn gradescope_scores_passes_only() {
+    fn gradescope_scores_passes_only_and_reports_skips_as_skipped() {
         let parsed: Value = serde_json::from_str(&gradescope(&sample(), "1 passed")).expect("JSON");
         assert_eq!(parsed["score"], 2.5);
         let tests = parsed["tests"].as_array().expect("tests");
@@ -533,6 +537,10 @@ mod tests {
             .contains("b.sock:2: expect"));
         assert_eq!(tests[2]["score"], 0.0);
         assert_eq!(tests[2]["max_score"], 0.5);
+        assert_eq!(
+            tests[2]["status"], "skipped",
+            "skipped, neither passed nor failed"
+        );
         assert!(tests[2]["output"]
             .as_str()
             .expect("output")

@@ -26,8 +26,8 @@ const HARD_STOP: Duration = Duration::from_secs(5);
 const STOP_SIGNALS: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
 
 /// Starts the signal thread. Must run before any other thread is started,
-/// since threads inherit the blocked set; children get an empty mask from
-/// std's `Command`, so they still see these signals.
+/// since threads inherit the blocked set. Children would inherit it too
+/// (std's `Command` keeps the mask): `child` unblocks them before `exec`.
 pub(crate) fn stop_children_on_signals(control: Arc<RunControl>) -> std::io::Result<()> {
     let mut set = SigSet::empty();
     for signal in STOP_SIGNALS {

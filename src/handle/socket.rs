@@ -31,8 +31,6 @@ pub struct SocketIo {
     pub port_chosen: bool,
     /// `shutdown read|both` ran: an end of stream now is ours, not the peer's.
     pub reading_shut: bool,
-    /// How many connections `accept` has taken, for the default names `srv-1`, `srv-2`...
-    pub accepted: u32,
     /// The sender of the last datagram received (`${H.from}`).
     last_from: RefCell<Option<SockAddr>>,
     /// The first bytes of the kernel's receive queue, as the last peek saw
@@ -59,7 +57,6 @@ impl SocketIo {
             bound_path: None,
             port_chosen: false,
             reading_shut: false,
-            accepted: 0,
             last_from: RefCell::new(None),
             peeked: RefCell::new(Vec::new()),
         }

@@ -24,6 +24,35 @@ use crate::kind::Kind;
 use crate::lexer::{Field, Piece, Var, Word};
 use crate::parser::{Arg, DataArg};
 
+/// `message` with every varying value inside a quoted part (`'...'`)
+/// shown as the transcript shows it: a parser quotes the part of a word
+/// it rejects (`bad port in '127.0.0.1:<p>': 'x' is not a number`), which
+/// may be all or part of a captured value.
+/// A part that already quotes the word as shown is left as it is.
+fn hide_quoted(message: &str, shown_word: &str, varying: &Varying) -> String {
+    if varying.is_empty() {
+        return message.to_string();
+    }
+    let mut longest_first: Vec<&(String, String)> = varying.iter().collect();
+    longest_first.sort_by_key(|(value, _)| std::cmp::Reverse(value.len()));
+    let mut out = String::with_capacity(message.len());
+    for (index, part) in message.split('\'').enumerate() {
+        if index > 0 {
+            out.push('\'');
+        }
+        if index % 2 == 0 || part == shown_word {
+            out.push_str(part);
+            continue;
+        }
+        let mut part = part.to_string();
+        for (value, shown) in &longest_first {
+            part = part.replace(value.as_str(), shown);
+        }
+        out.push_str(&part);
+    }
+    out
+}
+
 /// How a variable's bytes are shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Show {
@@ -52,6 +81,18 @@ impl Filled {
             captured: false,
         }
     }
+
+    /// A value the kernel or the session chose (a port, `${tmp}` with its
+    /// process id), shown as a placeholder under `--stable`: it differs
+    /// from run to run like a captured value, so under `--stable` a count
+    /// made of it is `<N>` too.
+    fn varying(value: String, shown: String, stable: bool) -> Self {
+        let varies = stable && value != shown;
+        Filled {
+            captured: varies,
+            ..Filled::text(value, shown)
+        }
+    }
 }
 
 /// DATA, resolved: the bytes (or file), and whether a captured value is
@@ -59,7 +100,26 @@ impl Filled {
 pub struct ResolvedData<'a> {
     pub data: Cow<'a, Data>,
     pub captured: bool,
+    /// How the transcript shows the DATA word, when it waited for run time
+    /// (`'<line>'` for a captured value under `--stable`).
+    pub shown: Option<String>,
 }
+
+impl ResolvedData<'_> {
+    /// The bytes as a message quotes them: the word as the transcript
+    /// shows it when a captured value under `--stable` is part of them,
+    /// so a failure never shows that value's bytes.
+    pub fn quoted(&self, stable: bool, bytes: &[u8]) -> String {
+        match &self.shown {
+            Some(shown) if self.captured && stable => format!("'{shown}'"),
+            _ => bytes_literal(bytes),
+        }
+    }
+}
+
+/// Text that a message may quote: the value and how it is shown, for each
+/// expansion in a word whose value differs from run to run.
+type Varying = Vec<(String, String)>;
 
 impl Session {
     /// A typed argument's value, expanding and parsing its word now if it
@@ -68,15 +128,37 @@ impl Session {
         match arg {
             Arg::Ready(value) => Ok(Cow::Borrowed(value)),
             Arg::Later(word, parse) => {
-                let (text, shown) = self.expand(word)?;
+                let (text, shown, varying) = self.expand_parts(word)?;
                 // The message quotes the word: quote it as the transcript
                 // shows it (`<NAME>` for a captured value under --stable).
                 parse(&text).map(Cow::Owned).map_err(|message| {
                     let message = message.replace(&format!("'{text}'"), &format!("'{shown}'"));
+                    let message = hide_quoted(&message, &shown, &varying);
                     Failure::Usage(crate::data::one_line(&message).into_owned())
                 })
             }
         }
+    }
+
+    /// A typed argument's value and, when it holds a value that differs
+    /// from run to run under `--stable`, how the transcript shows it
+    /// (`<len>` for `${len}`): for a message that quotes the value.
+    pub fn resolve_shown<T: Clone + ToString>(
+        &mut self,
+        arg: &Arg<T>,
+    ) -> Result<(T, String), Failure> {
+        let value = self.resolve(arg)?.into_owned();
+        let shown = match arg {
+            Arg::Later(word, _) if self.stable => {
+                let (_, shown, varying) = self.expand_parts(word)?;
+                match varying.is_empty() {
+                    true => value.to_string(),
+                    false => shown,
+                }
+            }
+            _ => value.to_string(),
+        };
+        Ok((value, shown))
     }
 
     /// DATA's bytes, expanding its word now if it waited for run time.
@@ -84,23 +166,62 @@ impl Session {
         let (data, captured) = match arg {
             DataArg::Ready(data) => (Cow::Borrowed(data), false),
             DataArg::Word(word) => {
-                let (bytes, _, captured) = self.expand_data(word)?;
-                (Cow::Owned(Data::Bytes(bytes)), captured)
+                let (bytes, shown, captured) = self.expand_data(word)?;
+                return Ok(ResolvedData {
+                    data: Cow::Owned(Data::Bytes(bytes)),
+                    captured,
+                    shown: Some(shown),
+                });
             }
-            DataArg::Later(arg) => (self.resolve(arg)?, false),
+            DataArg::Later(arg) => {
+                // `--hex ${h}`: a captured value in the word counts as in DATA.
+                let captured = match arg {
+                    Arg::Later(word, _) => self.holds_captured(word)?,
+                    Arg::Ready(_) => false,
+                };
+                (self.resolve(arg)?, captured)
+            }
         };
-        Ok(ResolvedData { data, captured })
+        Ok(ResolvedData {
+            data,
+            captured,
+            shown: None,
+        })
+    }
+
+    /// Whether a word holds a captured value (or, under `--stable`, one
+    /// shown as a placeholder).
+    fn holds_captured(&mut self, word: &Word) -> Result<bool, Failure> {
+        let Word::Template(pieces) = word else {
+            return Ok(false);
+        };
+        for piece in pieces {
+            if let Piece::Var(var) = piece {
+                if self.expand_var(var, Show::Echo)?.captured {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
     }
 
     /// Expands a word as text: the value used, and how the transcript
     /// shows it.
     pub fn expand(&mut self, word: &Word) -> Result<(String, String), Failure> {
+        let (value, shown, _) = self.expand_parts(word)?;
+        Ok((value, shown))
+    }
+
+    /// Expands a word as text, also saying which of its expansions differ
+    /// from run to run under `--stable`.
+    fn expand_parts(&mut self, word: &Word) -> Result<(String, String, Varying), Failure> {
         let pieces = match word {
-            Word::Text(text) => return Ok((text.clone(), text.clone())),
+            Word::Text(text) => return Ok((text.clone(), text.clone(), Vec::new())),
             Word::Template(pieces) => pieces,
         };
         let mut value = String::new();
         let mut shown = String::new();
+        let mut varying = Vec::new();
         for piece in pieces {
             match piece {
                 Piece::Text(text) => {
@@ -122,12 +243,15 @@ impl Session {
                             )));
                         }
                     };
+                    if filled.captured && self.stable && !text.is_empty() {
+                        varying.push((text.clone(), filled.shown.clone()));
+                    }
                     value.push_str(&text);
                     shown.push_str(&filled.shown);
                 }
             }
         }
-        Ok((value, shown))
+        Ok((value, shown, varying))
     }
 
     /// Expands a DATA word: its bytes, how the transcript shows it, and
@@ -191,7 +315,7 @@ impl Session {
                 } else {
                     dir.clone()
                 };
-                Ok(Filled::text(dir, shown))
+                Ok(Filled::varying(dir, shown, self.stable))
             }
             Var::Argument(index) => self.source_argument(*index),
             Var::Outside(name) => Err(Failure::usage(format!(
@@ -203,7 +327,7 @@ impl Session {
                     true => "<tls.cert>".to_string(),
                     false => path.clone(),
                 };
-                Ok(Filled::text(path, shown))
+                Ok(Filled::varying(path, shown, self.stable))
             }
             Var::Variable(name) => self.variable(name, show),
             Var::Length(name) => {
@@ -223,13 +347,7 @@ impl Session {
             }
             Var::Handle { handle, field } => {
                 let (value, shown) = self.handle_field(handle, *field)?;
-                // A port the kernel chose differs from run to run, like a
-                // captured value: under --stable, what is made of it too.
-                let varies = self.stable && value != shown;
-                Ok(Filled {
-                    captured: varies,
-                    ..Filled::text(value, shown)
-                })
+                Ok(Filled::varying(value, shown, self.stable))
             }
         }
     }

@@ -115,7 +115,7 @@ impl Session {
             crate::suggest::did_you_mean(name, self.handles.keys().map(String::as_str))
                 .map(|s| format!(" (did you mean {s}?)"))
                 .unwrap_or_default();
-        Failure::usage(format!("no handle named {name}{suggestion}"))
+        Failure::UnknownHandle(format!("no handle named {name}{suggestion}"))
     }
 
     pub fn handle_mut(&mut self, name: &str) -> Result<&mut Handle, Failure> {
@@ -315,8 +315,10 @@ impl Session {
         if let Ok(peer) = socket.peer_addr() {
             let kind = socket.kind;
             let local = socket.local_addr().ok();
-            self.placeholders
-                .note_peer(name, kind, &peer, local.as_ref());
+            if !self.holds(kind, &peer) {
+                self.placeholders
+                    .note_peer(name, kind, &peer, local.as_ref());
+            }
             if kind.is_stream() {
                 self.history.note_peer(handle.serial, &peer);
             }
@@ -331,8 +333,35 @@ impl Session {
         };
         if let Some(from) = socket.last_from() {
             let kind = socket.kind;
-            self.placeholders.note_sender(name, kind, &from);
+            if !self.holds(kind, &from) {
+                self.placeholders.note_sender(name, kind, &from);
+            }
         }
+    }
+
+    /// Whether a socket of this session is bound to `addr` in `kind`'s
+    /// port space: then it is no peer outside the session, and its port,
+    /// chosen by the script or already named after its handle, needs no
+    /// `<H.from.port>` of its own.
+    fn holds(&self, kind: Kind, addr: &SockAddr) -> bool {
+        let Some(inet) = addr.as_socket() else {
+            return false;
+        };
+        let same = |local: SocketAddr| {
+            local.port() == inet.port()
+                && (local.ip().to_canonical() == inet.ip().to_canonical()
+                    || local.ip().is_unspecified())
+        };
+        self.handles.values().any(|handle| {
+            handle.socket().is_ok_and(|socket| {
+                socket.kind.port_space() == kind.port_space()
+                    && socket
+                        .local_addr()
+                        .ok()
+                        .and_then(|local| local.as_socket())
+                        .is_some_and(same)
+            })
+        })
     }
 
     /// An address as the transcript shows it, with no connection to say

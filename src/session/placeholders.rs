@@ -5,7 +5,10 @@
 //! handle is remembered with a placeholder named after that handle
 //! (`<srv.port>`, `@<u.autobind>`), and every address shown afterwards goes
 //! through [`Placeholders::show_addr`]. Ports are kept per port space, so a
-//! TCP port 5000 and a UDP port 5000 keep their own names.
+//! TCP port 5000 and a UDP port 5000 keep their own names; a number with
+//! no owner in its own space but one in the other (the script bound a UDP
+//! socket to `${t.port}`) is still the kernel's choice, and shows the
+//! other space's placeholder. Port 0 is never a placeholder.
 
 use rustc_hash::FxHashMap;
 use socket2::SockAddr;
@@ -128,7 +131,9 @@ impl Placeholders {
 
     /// The placeholder of a port, if it has one.
     pub fn port(&self, kind: Kind, port: u16, seen: Seen) -> Option<&str> {
-        let owners = self.ports.get(&port_key(kind, port))?;
+        let Some(owners) = self.owners(kind, port) else {
+            return self.other_space(kind, port);
+        };
         let ip = seen
             .local
             .and_then(inet_of)
@@ -145,8 +150,36 @@ impl Placeholders {
     /// the first. Never "whoever got the number last", which would make
     /// the transcript depend on the kernel's choices.
     fn owner(&self, kind: Kind, inet: SocketAddr, seen: Seen) -> Option<&str> {
-        let owners = self.ports.get(&port_key(kind, inet.port()))?;
-        pick(owners, Some(canonical(inet)), seen)
+        match self.owners(kind, inet.port()) {
+            Some(owners) => pick(owners, Some(canonical(inet)), seen),
+            None => self.other_space(kind, inet.port()),
+        }
+    }
+
+    /// The handles that held `port` in `kind`'s port space. Port 0 is
+    /// never a kernel's choice: it is shown as 0.
+    fn owners(&self, kind: Kind, port: u16) -> Option<&[Owner]> {
+        let owners = self.ports.get(&port_key(kind, port))?;
+        (port != 0 && !owners.is_empty()).then_some(owners.as_slice())
+    }
+
+    /// A port no handle holds in its own space, whose number the kernel
+    /// gave a handle in the other (a UDP socket bound to `${t.port}` of a
+    /// TCP listener): the number is still the kernel's choice, so it is
+    /// shown by that handle's placeholder rather than as a number that
+    /// differs on every run. A port with an owner in its own space is
+    /// never named after the other space.
+    fn other_space(&self, kind: Kind, port: u16) -> Option<&str> {
+        let other = match kind.port_space() {
+            "tcp" => "udp",
+            "udp" => "tcp",
+            _ => return None,
+        };
+        let owners = self.ports.get(&format!("{other}:{port}"))?;
+        match port {
+            0 => None,
+            _ => pick(owners, None, Seen::default()),
+        }
     }
 }
 
@@ -245,6 +278,30 @@ mod tests {
         places.note_local("t", tcp(), &v4(5000), None);
         assert_eq!(places.port(udp(), 5000, Seen::default()), Some("<u.port>"));
         assert_eq!(places.port(tcp(), 5000, Seen::default()), Some("<t.port>"));
+    }
+
+    /// A number the kernel chose in one space and the script reused in
+    /// the other is still hidden, yet each space keeps its own owners.
+    #[test]
+    fn a_port_reused_in_the_other_space_keeps_its_placeholder() {
+        let mut places = Placeholders::default();
+        places.note_local("t", tcp(), &v4(41000), None);
+        let shown = places.show_addr(udp(), &v4(41000), Seen::default());
+        assert_eq!(shown.unwrap(), "127.0.0.1:<t.port>");
+        places.note_local("u", udp(), &v4(41000), None);
+        assert_eq!(places.port(udp(), 41000, Seen::default()), Some("<u.port>"));
+        assert_eq!(places.port(tcp(), 41000, Seen::default()), Some("<t.port>"));
+    }
+
+    #[test]
+    fn port_zero_is_never_a_placeholder() {
+        let mut places = Placeholders::default();
+        places.note_sender("u", udp(), &v4(0));
+        places.note_peer("c", tcp(), &v4(0), None);
+        assert_eq!(places.port(udp(), 0, Seen::default()), None);
+        assert_eq!(places.port(tcp(), 0, Seen::default()), None);
+        let shown = places.show_addr(udp(), &v4(0), Seen::default());
+        assert_eq!(shown.unwrap(), "127.0.0.1:0");
     }
 
     #[test]

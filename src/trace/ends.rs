@@ -32,6 +32,10 @@ struct End {
     serial: u64,
     name: String,
     space: Space,
+    /// A raw ICMP socket: it has no port (nor echo identifier) of its own,
+    /// and every ICMP packet of its address is its (it sends what the
+    /// script wrote and receives a copy of every ICMP packet that arrives).
+    raw: bool,
     /// IPv4-mapped addresses written as IPv4, as the packets carry them.
     local: SocketAddr,
     /// Kept after a reset or a close took it from the kernel: the handle
@@ -125,25 +129,42 @@ pub fn pair(a: SocketAddr, b: SocketAddr) -> (SocketAddr, SocketAddr) {
     (a.min(b), a.max(b))
 }
 
-/// The handle of the connection itself.
+/// The handle of the connection itself; for a raw socket connected to a
+/// peer, the addresses without ports.
 fn connection(table: &[End], end: SocketAddr, other: SocketAddr, space: Space) -> Option<&End> {
-    table
-        .iter()
-        .find(|e| e.space == space && e.local == end && e.peer == Some(other))
+    let exact = |e: &&End| !e.raw && e.local == end && e.peer == Some(other);
+    let raw = |e: &&End| {
+        e.raw && e.local.ip() == end.ip() && e.peer.is_some_and(|p| p.ip() == other.ip())
+    };
+    let of_space = || table.iter().filter(move |e| e.space == space);
+    of_space().find(exact).or_else(|| of_space().find(raw))
 }
 
 /// An unconnected socket bound there: a listener, whose connections are
-/// its own until accepted, or a UDP, ping or bound-only TCP socket.
+/// its own until accepted, or a UDP, ping or bound-only TCP socket; else
+/// a raw ICMP socket bound to the address (or to none), whatever the
+/// packet's echo identifier, so a ping socket's own packets stay its own.
 fn unconnected(table: &[End], end: SocketAddr, space: Space) -> Option<&End> {
-    table
-        .iter()
-        .find(|e| e.space == space && e.peer.is_none() && covers(e.local, end))
+    let free = || {
+        table
+            .iter()
+            .filter(move |e| e.space == space && e.peer.is_none())
+    };
+    free()
+        .find(|e| !e.raw && covers(e.local, end))
+        .or_else(|| free().find(|e| e.raw && covers_ip(e.local, end)))
 }
 
 /// Whether a socket bound to `local` receives at `end` (a wildcard address
 /// covers every address of the port).
 fn covers(local: SocketAddr, end: SocketAddr) -> bool {
-    local.port() == end.port() && (local.ip() == end.ip() || local.ip().is_unspecified())
+    local.port() == end.port() && covers_ip(local, end)
+}
+
+/// Whether a socket bound to `local` receives at `end`'s address, whatever
+/// the port.
+fn covers_ip(local: SocketAddr, end: SocketAddr) -> bool {
+    local.ip() == end.ip() || local.ip().is_unspecified()
 }
 
 /// Every internet socket with a port, in the order the handles were made;
@@ -170,21 +191,26 @@ fn read_end(handle: &Handle) -> Option<End> {
     if !matches!(kind.family, Family::Inet | Family::Inet6) {
         return None;
     }
+    let icmp = [libc::IPPROTO_ICMP, libc::IPPROTO_ICMPV6].contains(&kind.protocol);
     let space = match kind.socktype {
         SockType::Stream => Space::Tcp,
         SockType::Dgram if kind.ignores_ports() => Space::Icmp,
         SockType::Dgram => Space::Udp,
-        // A raw socket has no port to tell its packets from others'.
+        // A raw ICMP socket holds the ICMP packets of its address.
+        SockType::Raw if icmp => Space::Icmp,
+        // Another raw socket's packets are not parsed (nor captured).
         SockType::Raw | SockType::SeqPacket => return None,
     };
+    let raw = kind.socktype == SockType::Raw;
     let local = unmapped(handle.local_addr()?.as_socket()?);
-    if local.port() == 0 {
+    if local.port() == 0 && !raw {
         return None;
     }
     Some(End {
         serial: handle.serial,
         name: handle.name.clone(),
         space,
+        raw,
         local,
         peer: handle.peer_addr().and_then(|a| a.as_socket()).map(unmapped),
     })
@@ -199,6 +225,7 @@ mod tests {
             serial: 0,
             name: name.into(),
             space,
+            raw: false,
             local: local.parse().unwrap(),
             peer: peer.map(|p| p.parse().unwrap()),
         }
@@ -258,6 +285,39 @@ mod tests {
         );
         assert_eq!(name("127.0.0.1:40001", "127.0.0.1:5000", Space::Tcp), None);
         assert_eq!(name("127.0.0.1:5000", "127.0.0.1:9", Space::Icmp), None);
+    }
+
+    #[test]
+    fn a_raw_icmp_socket_holds_every_icmp_end_of_its_address_after_ping_sockets() {
+        let raw = |name: &str, local: &str| End {
+            raw: true,
+            ..end(name, Space::Icmp, local, None)
+        };
+        let all = ends(
+            vec![
+                raw("r", "0.0.0.0:1"),
+                end("ping", Space::Icmp, "127.0.0.1:7", None),
+                raw("only12", "127.0.0.12:1"),
+            ],
+            None,
+        );
+        let name = |end, other| named(&all, end, other, Space::Icmp);
+        // Any echo identifier (the port of an ICMP end) is the raw socket's...
+        assert_eq!(name("127.0.0.1:0", "127.0.0.1:0").as_deref(), Some("r"));
+        assert_eq!(name("127.0.0.1:9", "127.0.0.1:0").as_deref(), Some("r"));
+        // ...but a ping socket's own identifier stays the ping socket's.
+        assert_eq!(name("127.0.0.1:7", "127.0.0.1:0").as_deref(), Some("ping"));
+        assert_eq!(name("127.0.0.12:5", "127.0.0.1:0").as_deref(), Some("r"));
+        assert_eq!(named(&all, "127.0.0.1:0", "127.0.0.1:0", Space::Udp), None);
+        let bound = ends(vec![raw("only12", "127.0.0.12:1")], None);
+        assert_eq!(
+            named(&bound, "127.0.0.12:3", "127.0.0.1:0", Space::Icmp).as_deref(),
+            Some("only12")
+        );
+        assert_eq!(
+            named(&bound, "127.0.0.1:3", "127.0.0.12:0", Space::Icmp),
+            None
+        );
     }
 
     #[test]

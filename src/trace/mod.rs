@@ -204,11 +204,8 @@ impl Tracer {
         } else {
             Detail::Full
         };
-        let name = |end: SocketAddr| match end {
-            end if end == from => from_label.as_deref(),
-            _ => to_label.as_deref(),
-        };
-        write_description(&mut self.line, packet, name, detail);
+        let names = [from_label.as_deref(), to_label.as_deref()];
+        write_description(&mut self.line, packet, names, detail);
         true
     }
 }

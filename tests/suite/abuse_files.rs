@@ -28,18 +28,24 @@ fn issue14_fails_enospc_matches_a_full_device() {
 }
 
 #[test]
-fn issue14_a_file_error_is_no_bare_fails_but_an_error_named_by_its_errno() {
-    // A missing --file is a mistake in the script: a bare `fails` does not
-    // swallow it, `fails ENOENT` names it.
+fn issue14_a_file_error_is_a_failure_named_by_its_errno() {
+    // A missing --file fails the command like any other failure: a bare
+    // `fails` accepts it, `fails ENOENT` names it, another errno does not.
     Sock::script("socketpair a b\nfails send a --file nope.bin\n")
         .run()
-        .assert_status(1)
-        .assert_last_line(
-            "t.sock:2: fails: cannot read nope.bin: ENOENT (No such file or directory)",
+        .assert_status(0)
+        .assert_line(
+            "failed as expected: cannot read nope.bin: ENOENT (No such file or directory)",
         );
     Sock::script("socketpair a b\nfails ENOENT send a --file nope.bin\n")
         .run()
         .assert_status(0);
+    Sock::script("socketpair a b\nfails EACCES send a --file nope.bin\n")
+        .run()
+        .assert_status(1)
+        .assert_last_line(
+            "t.sock:2: fails: expected EACCES, but it failed with cannot read nope.bin: ENOENT (No such file or directory)",
+        );
 }
 
 /// A 64 KiB file system, full after 64 KiB of the 200 KiB that arrive.

@@ -327,3 +327,70 @@ fn run_comments_shows_comment_lines_in_place() {
         .run();
     assert!(!plain.stdout.contains('#'), "{}", plain.show());
 }
+
+// ---- global flags on both sides of the subcommand (SPEC §1, §9) ----------
+
+#[test]
+fn set_before_and_after_the_subcommand_both_apply() {
+    let run = Sock::script("print ${a} ${b} ${c}\n")
+        .with_cli([
+            "--set", "a=1", "run", "--set", "b=2", "t.sock", "--set", "c=3",
+        ])
+        .run();
+    run.assert_status(0).assert_line("1 2 3");
+}
+
+#[test]
+fn set_before_and_after_test_reaches_every_script() {
+    let run = Sock::script("print ${a} ${b}\n")
+        .with_cli(["--set", "a=1", "test", "--set", "b=2", "t.sock"])
+        .run();
+    run.assert_status(0).assert_last_line("1 passed, 0 failed");
+}
+
+#[test]
+fn a_switch_before_the_subcommand_holds_when_another_follows_it() {
+    // --stable before run, --set after: neither undoes the other.
+    let run = Sock::script("socket a\nprint ${v}\n")
+        .with_cli(["--stable", "run", "--set", "v=x", "t.sock"])
+        .run();
+    run.assert_status(0)
+        .assert_line("created a: AF_INET SOCK_STREAM, fd <a.fd>")
+        .assert_line("x");
+}
+
+#[test]
+fn a_timeout_after_the_subcommand_wins_over_one_before_it() {
+    let run = Sock::script("socketpair a b\nfails TIMEOUT recv b\n")
+        .with_cli(["--timeout", "30s", "run", "--timeout", "100ms", "t.sock"])
+        .run();
+    run.assert_status(0)
+        .assert_stdout_contains("TIMEOUT (no data within 100ms)");
+}
+
+#[test]
+fn version_after_each_subcommand_exits_0_and_names_the_program() {
+    for mode in ["run", "test", "check"] {
+        let run = Sock::cli([mode, "--version"]).run();
+        run.assert_status(0);
+        assert!(
+            run.stdout.starts_with("sockrepl ") && run.stdout.chars().any(|c| c.is_ascii_digit()),
+            "{mode} --version: {}",
+            run.show()
+        );
+    }
+}
+
+#[test]
+fn every_mode_takes_timeout_and_stable_after_its_name() {
+    Sock::script("print x\n")
+        .with_cli(["check", "--timeout", "1s", "--stable", "t.sock"])
+        .run()
+        .assert_status(0)
+        .assert_line("t.sock: ok (1 command)");
+    Sock::script("print x\n")
+        .with_cli(["test", "--timeout", "1s", "--stable", "t.sock"])
+        .run()
+        .assert_status(0)
+        .assert_last_line("1 passed, 0 failed");
+}

@@ -479,3 +479,42 @@ fn settimeout_zero_is_non_blocking_as_in_python() {
     run.assert_status(1)
         .assert_last_line("t.sock:3: recv: EAGAIN (Resource temporarily unavailable)");
 }
+
+#[test]
+fn bare_fails_accepts_any_failure_but_an_unknown_handle() {
+    let run = Sock::script(
+        "socket a\nsocketpair p q unix-dgram\nfails connect a [::1]:1\nfails recvline p\n\
+         fails socket a\nfails recv nobody\nprint not reached\n",
+    )
+    .run();
+    run.assert_status(1)
+        .assert_outcome(
+            "fails connect a [::1]:1",
+            "failed as expected: ::1 is an IPv6 address but the socket is AF_INET (use tcp6 or udp6)",
+        )
+        .assert_outcome(
+            "fails socket a",
+            "failed as expected: a handle named a already exists (close it first)",
+        )
+        .assert_last_line("t.sock:6: fails: no handle named nobody");
+}
+
+#[test]
+fn bare_fails_does_not_swallow_ctrl_c_or_sigterm() {
+    // An interruption (Ctrl-C, or the SIGTERM of the test runner's time
+    // limit) is no failure of the command: it ends the run under `fails`
+    // as anywhere else.
+    for (signal, status, last) in [
+        (libc::SIGINT, 130, "t.sock:3: fails: interrupted"),
+        (libc::SIGTERM, 143, "t.sock:3: fails: stopped by SIGTERM"),
+    ] {
+        let child =
+            Sock::script("socketpair a b\ntimeout none\nfails recv b\nprint after\n").spawn();
+        child.wait_for_line("> fails recv b", std::time::Duration::from_secs(15));
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        child.signal(signal);
+        let run = child.finish();
+        run.assert_status(status).assert_last_line(last);
+        run.assert_stdout_lacks("after");
+    }
+}

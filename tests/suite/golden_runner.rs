@@ -137,3 +137,48 @@ fn hanging_broken_and_crashing_scripts_fail_while_the_rest_run() {
     assert!(report.contains("ok syntax-blessed.sock"), "{report}");
     assert_eq!(output.last_line(), "3 passed, 3 failed");
 }
+
+#[test]
+fn a_folder_without_scripts_is_0_passed_0_failed_with_status_0() {
+    // Nothing failed, so the summary line is the usual one and the status
+    // is 0; stderr says why nothing ran, and every report is empty.
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs::create_dir(dir.path().join("empty")).expect("mkdir");
+    fs::write(dir.path().join("empty/notes.txt"), "no scripts here\n").expect("write");
+    let run = sockrepl_test(
+        dir.path(),
+        &[
+            "empty",
+            "--report",
+            "gradescope=g.json",
+            "--report",
+            "json=j.json",
+        ],
+    );
+    assert_eq!(run.status, Some(0), "{}", run.show());
+    assert_eq!(run.last_line(), "0 passed, 0 failed", "{}", run.show());
+    assert!(
+        run.stderr.contains("no *.sock files under empty"),
+        "{}",
+        run.show()
+    );
+    let json = fs::read_to_string(dir.path().join("j.json")).expect("json report");
+    assert_eq!(json.trim(), "[]");
+    let grades = fs::read_to_string(dir.path().join("g.json")).expect("gradescope report");
+    assert!(grades.contains("\"score\": 0.0,"), "{grades}");
+    assert!(grades.contains("\"tests\": []"), "{grades}");
+}
+
+#[test]
+fn scripts_in_hidden_folders_run_but_not_those_under_git() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for folder in ["t/.hidden", "t/.git"] {
+        fs::create_dir_all(dir.path().join(folder)).expect("mkdir");
+        fs::write(dir.path().join(folder).join("x.sock"), "print hi\n").expect("write");
+    }
+    let run = sockrepl_test(dir.path(), &["-v", "t"]);
+    assert_eq!(run.status, Some(0), "{}", run.show());
+    assert!(run.stdout.contains("ok t/.hidden/x.sock"), "{}", run.show());
+    assert!(!run.stdout.contains(".git"), "{}", run.show());
+    assert_eq!(run.last_line(), "1 passed, 0 failed");
+}

@@ -32,7 +32,12 @@ fn every_golden_script_and_lesson_matches_its_transcript() {
         "tests/golden".into(),
     ];
     words.extend(suite_scripts(&repo("")));
-    let run = Sock::cli(words).in_dir(repo("")).env("NO_COLOR", "1").run();
+    // Some 280 scripts: 8 s alone, far more next to the rest of the suite.
+    let run = Sock::cli(words)
+        .in_dir(repo(""))
+        .env("NO_COLOR", "1")
+        .guard(std::time::Duration::from_secs(180))
+        .run();
     // all of it, not the tail run.show() keeps: every diff is worth reading
     let report = format!(
         "status {:?}\n--- stdout\n{}--- stderr\n{}",

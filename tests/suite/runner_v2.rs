@@ -235,7 +235,7 @@ fn reports_in_all_four_formats_are_read_back_by_their_consumers() {
             (0.0, 1.0, "failed"),
             (0.0, 0.5, "failed"),
             (2.5, 2.5, "passed"),
-            (0.0, 1.0, "failed")
+            (0.0, 1.0, "skipped")
         ]
     );
     assert!(tests[3]["output"]
@@ -349,6 +349,32 @@ fn a_script_past_its_timeout_fails_and_its_programs_are_ended() {
             );
         }
     }
+}
+
+#[test]
+fn a_real_script_is_stopped_at_its_timeout_by_sigterm_not_a_second_late() {
+    // The runner blocks SIGTERM for its signal thread; a child that
+    // inherited that mask sat out the watchdog's SIGTERM and was killed a
+    // second later without a word. Now the script itself is stopped at
+    // the limit: its transcript says so, and the run ends well before the
+    // SIGKILL grace (1 s) would have passed.
+    let limit = Duration::from_millis(400);
+    let started = Instant::now();
+    let run = test_with(&["--script-timeout", "400ms", "."])
+        .file("hang.sock", b"socketpair a b\ntimeout none\nrecv a\n")
+        .run();
+    let elapsed = started.elapsed();
+    run.assert_status(1).assert_stdout_contains(
+        "failed: hang.sock: ran longer than the 400ms script timeout: ended with its programs",
+    );
+    run.assert_line("  | hang.sock:3: recv: stopped by SIGTERM");
+    assert!(elapsed >= limit, "{elapsed:?}");
+    assert!(
+        elapsed < limit + Duration::from_millis(900),
+        "stopped {:?} after the limit\n{}",
+        elapsed - limit,
+        run.show()
+    );
 }
 
 // ---- 3. --bless and scripts that never started -----------------------------

@@ -560,3 +560,41 @@ fn operations_on_closed_or_wrong_kind_sockets_fail_cleanly() {
         run.assert_no_panic();
     }
 }
+
+// ---- streamed scripts -------------------------------------------------------
+
+/// `run` parses the script again as it runs, sharing the parse of lines
+/// that repeat: a repeated `let` must still set its variable for a later
+/// line, and a sourced file runs as it was checked.
+#[test]
+fn repeated_lines_and_sources_run_as_they_were_checked() {
+    let run = Sock::script(
+        "socketpair a b\nlet v hi\nlet v hi\nsource part.sock\nsendall a ${v}\nexpect b hi\nlet v hi\nsendall a ${v}\nexpect b hi\n",
+    )
+    .file("part.sock", b"let w there\nsendall a ${w}\nexpect b there\n")
+    .run();
+    run.assert_status(0);
+    assert_eq!(
+        run.stdout.matches("ok: 2 bytes as expected").count(),
+        2,
+        "{}",
+        run.show()
+    );
+    assert_eq!(
+        run.stdout.matches("ok: 5 bytes as expected").count(),
+        1,
+        "{}",
+        run.show()
+    );
+}
+
+/// `check` of a long script counts its commands without holding them.
+#[test]
+fn check_counts_the_commands_of_a_long_script() {
+    let text = "print x\n".repeat(100_000) + "repeat 2\nprint y\nend\n";
+    let run = Sock::cli(["check", "long.sock"])
+        .file("long.sock", text.as_bytes())
+        .run();
+    run.assert_status(0);
+    run.assert_stdout_contains("long.sock: ok (100001 commands)");
+}

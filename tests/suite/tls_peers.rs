@@ -90,7 +90,16 @@ impl Peer {
             assert!(Instant::now() < deadline, "a peer ran past {LIMIT:?}");
             thread::sleep(Duration::from_millis(10));
         }
-        self.lines.try_iter().collect::<Vec<_>>().join("\n")
+        // The reader thread may still hold the last lines: read until it
+        // meets the end of the pipe (the channel closes).
+        let mut lines = Vec::new();
+        while let Ok(line) = self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            lines.push(line);
+        }
+        lines.join("\n")
     }
 }
 
