@@ -81,11 +81,13 @@ fn default_name(session: &Session, listener: &str) -> Result<String, Failure> {
 impl crate::export::Export for Accept {
     fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
         let s = out.handle(&self.listener);
-        let count = out.accepted.entry(self.listener.clone()).or_default();
-        *count += 1;
+        // As default_name: the first NAME-N from 1 not in use.
         let name = match &self.new {
             Some(name) => name.clone(),
-            None => format!("{}-{count}", self.listener),
+            None => (1u64..)
+                .map(|n| format!("{}-{n}", self.listener))
+                .find(|name| out.kind_of(name).is_none())
+                .expect("fewer handles than numbers"),
         };
         let kind = out
             .kind_of(&self.listener)

@@ -707,8 +707,9 @@ impl crate::export::Export for Expect {
                 };
                 for name in pattern.group_names() {
                     out.constants.insert(name.clone(), None);
+                    // A group that took no part is empty, as in sockrepl.
                     out.line(format!(
-                        "{} = {m}.group({})",
+                        "{} = {m}.group({}) or b''",
                         crate::export::python::variable(&name),
                         crate::export::python::str_repr(&name)
                     ));

@@ -77,8 +77,6 @@ pub struct Program {
     counter: usize,
     /// Whether the script uses `timeout` (sockets are then tracked).
     pub tracks_timeouts: bool,
-    /// How many connections each listener accepted (`accept`'s default names).
-    pub accepted: HashMap<String, usize>,
     /// Stream handles a `connect` was written for.
     pub connected: HashSet<String>,
     /// Handles bound to a Unix path, removed at their close.
@@ -110,7 +108,6 @@ impl Program {
             command: String::new(),
             counter: 0,
             tracks_timeouts,
-            accepted: HashMap::new(),
             connected: HashSet::new(),
             bound: HashSet::new(),
             uses_newline: false,

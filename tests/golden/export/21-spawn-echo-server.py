@@ -296,7 +296,7 @@ server = spawn(['python3', '../python/echo-server.py', '0'])
 # The server prints "listening on 127.0.0.1:PORT". expect --re reads that
 # line and keeps the port it chose in ${port} (shown as <port>).
 m = expect_re(server, rb'listening on 127\.0\.0\.1:(?P<port>\d+)\n', 65536)
-v_port = m.group('port')
+v_port = m.group('port') or b''
 
 # The lecture's client: s.connect((HOST, PORT)), s.sendall(...), s.recv(...).
 # A server that is still starting would refuse the connection: --retry
