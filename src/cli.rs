@@ -172,6 +172,16 @@ enum Mode {
         #[command(flatten)]
         global: Globals,
     },
+    /// Print the script as a Python 3 program making the same calls (see docs/language.md).
+    #[command(display_name = "sockrepl")]
+    Export {
+        file: String,
+        /// The program's default arguments, ${1} to ${9}.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+        #[command(flatten)]
+        global: Globals,
+    },
     /// Parse only: report syntax errors, run nothing.
     #[command(display_name = "sockrepl")]
     Check {
@@ -186,9 +196,10 @@ impl Mode {
     /// The global flags given after the subcommand.
     fn global_mut(&mut self) -> &mut Globals {
         match self {
-            Mode::Run { global, .. } | Mode::Test { global, .. } | Mode::Check { global, .. } => {
-                global
-            }
+            Mode::Run { global, .. }
+            | Mode::Test { global, .. }
+            | Mode::Check { global, .. }
+            | Mode::Export { global, .. } => global,
         }
     }
 }
@@ -253,7 +264,12 @@ pub fn main() -> i32 {
     }
     // The sandbox, entered before any socket or thread (the test runner
     // passes --sandbox on to each script instead).
-    if cli.global.sandbox && !matches!(cli.mode, Some(Mode::Test { .. } | Mode::Check { .. })) {
+    if cli.global.sandbox
+        && !matches!(
+            cli.mode,
+            Some(Mode::Test { .. } | Mode::Check { .. } | Mode::Export { .. })
+        )
+    {
         match crate::sandbox::enter(&sandbox_config(&cli)) {
             Ok(None) => {}
             Ok(Some(status)) => return status,
@@ -267,7 +283,10 @@ pub fn main() -> i32 {
     // (the test runner passes --netns on to each script instead).
     if cli.global.netns
         && !cli.global.sandbox
-        && !matches!(cli.mode, Some(Mode::Test { .. } | Mode::Check { .. }))
+        && !matches!(
+            cli.mode,
+            Some(Mode::Test { .. } | Mode::Check { .. } | Mode::Export { .. })
+        )
     {
         if let Err(error) = crate::netns::enter() {
             eprintln!("sockrepl: --netns: {error}");
@@ -325,6 +344,7 @@ pub fn main() -> i32 {
             })
         }
         Some(Mode::Check { files, .. }) => check_files(files),
+        Some(Mode::Export { file, args, .. }) => export_file(&cli, file, args),
         None if std::io::stdin().is_terminal() => crate::repl::run(session(&cli)),
         None => run_file(&cli, "-", &[], RunHow::default()),
     }
@@ -567,6 +587,30 @@ fn read_script(file: &str) -> Result<(Vec<u8>, String, Option<PathBuf>), String>
     }
     let text = crate::script::read_script_file(path).map_err(|e| file_error("read", path, &e))?;
     Ok((text, file.to_string(), Some(path.to_path_buf())))
+}
+
+/// `export FILE [ARG...]`: the program on stdout; a script `run` would
+/// reject, or one that cannot be exported, is status 2.
+fn export_file(cli: &Cli, file: &str, args: &[String]) -> i32 {
+    let options = crate::export::Options {
+        args: args.to_vec(),
+        timeout: cli.global.timeout.clone(),
+        sets: cli.global.set.clone(),
+        allow_exec: cli.global.allow_exec,
+        netns: cli.global.netns,
+    };
+    match crate::export::export_file(file, &options) {
+        crate::export::Exported::Program(text) => {
+            print!("{text}");
+            0
+        }
+        crate::export::Exported::Rejected { status, stdout } => {
+            for line in stdout {
+                println!("{line}");
+            }
+            status
+        }
+    }
 }
 
 /// `check FILE...`: syntax errors on stdout, status 2 if any.

@@ -40,6 +40,7 @@ pub mod data;
 pub mod diag;
 pub mod duration;
 pub mod errors;
+pub mod export;
 pub mod flag;
 pub mod framing;
 pub mod golden;

@@ -77,3 +77,25 @@ fn default_name(session: &Session, listener: &str) -> Result<String, Failure> {
         .find(|name| !session.contains(name))
         .expect("a session holds fewer handles than there are numbers"))
 }
+
+impl crate::export::Export for Accept {
+    fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        let s = out.handle(&self.listener);
+        // As default_name: the first NAME-N from 1 not in use.
+        let name = match &self.new {
+            Some(name) => name.clone(),
+            None => (1u64..)
+                .map(|n| format!("{}-{n}", self.listener))
+                .find(|name| out.kind_of(name).is_none())
+                .expect("fewer handles than numbers"),
+        };
+        let kind = out
+            .kind_of(&self.listener)
+            .unwrap_or(crate::export::HandleKind::Socket(crate::kind::Kind::from_short("tcp").expect("tcp")));
+        let conn = out.new_handle(&name, kind);
+        out.line(format!("{conn}, {conn}_addr = {s}.accept()"));
+        out.line(format!("print('accepted', {conn}_addr)"));
+        out.track(&conn);
+        Ok(())
+    }
+}

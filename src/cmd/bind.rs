@@ -95,3 +95,26 @@ fn bind_hint(errno: Errno, addr: &Address, shown: &str) -> Option<String> {
         _ => return None,
     })
 }
+
+impl crate::export::Export for Bind {
+    fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        let s = out.handle(&self.name);
+        let addr = out.addr(&self.addr, &self.name);
+        out.line(format!("{s}.bind({addr})"));
+        let unix = out
+            .socket_kind(&self.name)
+            .is_some_and(|k| k.family == crate::kind::Family::Unix);
+        let path = match &self.addr {
+            Arg::Ready(address) => matches!(address, Address::UnixPath(_)),
+            Arg::Later(..) => unix,
+        };
+        if unix && path {
+            out.helper("unlink_at_exit");
+            out.line(format!(
+                "unlink_at_exit({s}, {s}.getsockname())  # sockrepl removes the file its bind made"
+            ));
+            out.bound.insert(self.name.clone());
+        }
+        Ok(())
+    }
+}

@@ -105,3 +105,25 @@ fn past(status: ExitStatus) -> String {
         ExitStatus::Signaled { .. } => status.to_string().replacen("was ", "been ", 1),
     }
 }
+
+impl crate::export::Export for Close {
+    fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        let s = out.handle(&self.name);
+        match out.kind_of(&self.name) {
+            Some(crate::export::HandleKind::Program) => {
+                out.helper("programs");
+                out.line(format!("end_program({s})"));
+            }
+            Some(crate::export::HandleKind::Tls(_)) => {
+                out.helper("tls_ends");
+                out.line(format!("close_tls({s})  # close_notify, then the TCP close"));
+            }
+            _ => out.line(format!("{s}.close()")),
+        }
+        if out.bound.remove(&self.name) {
+            out.line(format!("unlink_bound({s})"));
+        }
+        out.forget(&self.name);
+        Ok(())
+    }
+}

@@ -250,3 +250,31 @@ fn connect_hint(errno: Errno, addr: &str) -> Option<String> {
         _ => return None,
     })
 }
+
+impl crate::export::Export for Connect {
+    fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        let s = out.handle(&self.name);
+        let addr = out.addr(&self.addr, &self.name);
+        if self.never_fail {
+            out.import("errno");
+            out.line(format!("err = {s}.connect_ex({addr})"));
+            out.line("print(errno.errorcode.get(err, err) if err else 0)");
+            return Ok(());
+        }
+        if let Some(retry) = &self.retry {
+            let seconds = out.seconds(retry);
+            out.helper("connect_retry");
+            out.line(format!("connect_retry({s}, {addr}, {seconds})"));
+        } else {
+            let stream = out.socket_kind(&self.name).is_some_and(|k| k.is_stream());
+            if stream && out.connected.contains(&self.name) {
+                out.line(format!(
+                    "{s}.connect_ex({addr})  # finishes the first connect, made under a timeout, as a blocking one"
+                ));
+            }
+            out.line(format!("{s}.connect({addr})"));
+        }
+        out.connected.insert(self.name.clone());
+        Ok(())
+    }
+}

@@ -66,3 +66,11 @@ impl Run for Exit {
         Ok(Outcome::Exit(*session.resolve(&self.status)?))
     }
 }
+
+impl crate::export::Export for Exit {
+    fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        let status = out.number(&self.status);
+        out.line(format!("sys.exit({status})"));
+        Ok(())
+    }
+}

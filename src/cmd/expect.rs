@@ -650,3 +650,94 @@ impl Run for ExpectEof {
         }
     }
 }
+
+impl crate::export::Export for Expect {
+    fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        let s = out.handle(&self.name);
+        let datagram = out.keeps_boundaries(&self.name);
+        let plain = out.is_plain(&self.name);
+        out.asserts();
+        match &self.expected {
+            Expected::Data { data, .. } => {
+                if let Some(path) = out.data_file(data) {
+                    if !datagram {
+                        out.helper("expect_file");
+                        out.line(format!("expect_file({s}, {path})"));
+                        return Ok(());
+                    }
+                }
+                let expected = out.data(data);
+                let literal = matches!(data, DataArg::Ready(Data::Bytes(_)));
+                let (wanted, length) = match (literal, data) {
+                    (true, DataArg::Ready(Data::Bytes(bytes))) => (expected, bytes.len().to_string()),
+                    _ => {
+                        out.line(format!("expected = {expected}"));
+                        ("expected".to_string(), "len(expected)".to_string())
+                    }
+                };
+                if datagram && plain {
+                    out.line(format!("data, {s}_from = {s}.recvfrom(65536)"));
+                } else if datagram {
+                    out.helper("io");
+                    out.line(format!("data = receive({s}, 65536)"));
+                } else {
+                    out.helper("read_exactly");
+                    out.line(format!("data = recvn({s}, {length})"));
+                }
+                out.line(format!("assert data == {wanted}, data"));
+            }
+            Expected::Pattern { pattern, max, .. } => {
+                let regex = out.pattern(&pattern.source)?;
+                out.import("re");
+                let m = if datagram {
+                    if plain {
+                        out.line(format!("data, {s}_from = {s}.recvfrom(65536)"));
+                    } else {
+                        out.helper("io");
+                        out.line(format!("data = receive({s}, 65536)"));
+                    }
+                    out.line(format!("m = re.fullmatch({regex}, data)"));
+                    out.line("assert m, data");
+                    "m"
+                } else {
+                    let max = out.number(max);
+                    out.helper("expect_re");
+                    out.line(format!("m = expect_re({s}, {regex}, {max})"));
+                    "m"
+                };
+                for name in pattern.group_names() {
+                    out.constants.insert(name.clone(), None);
+                    // A group that took no part is empty, as in sockrepl.
+                    out.line(format!(
+                        "{} = {m}.group({}) or b''",
+                        crate::export::python::variable(&name),
+                        crate::export::python::str_repr(&name)
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl crate::export::Export for ExpectEof {
+    fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        let s = out.handle(&self.name);
+        if out.keeps_boundaries(&self.name) {
+            out.fail(&format!(
+                "expect_eof needs a stream: {} is a datagram socket, which has no end",
+                self.name
+            ));
+            return Ok(());
+        }
+        out.asserts();
+        if out.is_plain(&self.name) {
+            out.line(format!("data = {s}.recv(1)"));
+        } else {
+            out.helper("io");
+            out.line(format!("data = receive({s}, 1, truncated_ok=False)"));
+        }
+        out.line("assert data == b'', data  # the end of stream");
+        Ok(())
+    }
+}

@@ -123,3 +123,36 @@ fn parse_error_name(word: &str) -> Result<ErrorName, SyntaxError> {
         )))
     }
 }
+
+impl crate::export::Export for Fails {
+    fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        out.line("try:");
+        out.w.indent();
+        self.command.export(out)?;
+        out.w.end_block();
+        match &self.expected {
+            Some(ErrorName::Timeout) => {
+                out.line("except TimeoutError:");
+                out.line("    pass  # TIMEOUT, as expected");
+            }
+            Some(ErrorName::Errno(errno)) => {
+                let name = crate::errors::errno_name(*errno);
+                out.import("errno");
+                out.asserts();
+                out.line("except OSError as e:");
+                out.line(format!("    assert e.errno == errno.{name}, e"));
+            }
+            None => {
+                // Every failure but a handle that does not exist (a
+                // NameError) and Ctrl-C (not an Exception), as sockrepl.
+                out.line("except NameError:");
+                out.line("    raise");
+                out.line("except Exception:");
+                out.line("    pass  # a failure, as expected");
+            }
+        }
+        out.line("else:");
+        out.line("    raise AssertionError('expected a failure, but the command succeeded')");
+        Ok(())
+    }
+}

@@ -314,3 +314,31 @@ fn receive_count(
     }
     Ok(bytes)
 }
+
+impl crate::export::Export for Framed {
+    fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        let s = out.handle(&self.name);
+        if out.keeps_boundaries(&self.name) {
+            out.fail(&format!(
+                "a framed receive needs a stream: {} is a datagram socket",
+                self.name
+            ));
+            return Ok(());
+        }
+        let max = out.number(&self.max);
+        match &self.end {
+            End::Delimiter(delimiter) => {
+                let end = out.data(delimiter);
+                out.helper("read_until");
+                out.line(format!("data = recvuntil({s}, {end}, {max})"));
+            }
+            End::Count(count) => {
+                let n = out.number(count);
+                out.helper("read_exactly");
+                out.line(format!("data = recvn({s}, {n})"));
+            }
+        }
+        out.show_data(self.hex, self.capture.as_deref());
+        Ok(())
+    }
+}

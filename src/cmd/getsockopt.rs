@@ -45,3 +45,23 @@ impl Run for GetSockOpt {
         Ok(Outcome::Text(format!("{} = {value}", self.option.name())))
     }
 }
+
+impl crate::export::Export for GetSockOpt {
+    fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        let s = out.handle(&self.name);
+        let option = self.option.python();
+        match self.option {
+            SockOpt::Linger => {
+                out.import("struct");
+                out.line(format!("print(struct.unpack('ii', {s}.getsockopt({option}, 8)))"));
+            }
+            SockOpt::Error => {
+                out.import("errno");
+                out.line(format!("err = {s}.getsockopt({option})"));
+                out.line("print(errno.errorcode.get(err, err) if err else 0)");
+            }
+            _ => out.line(format!("print({s}.getsockopt({option}))")),
+        }
+        Ok(())
+    }
+}

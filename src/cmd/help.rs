@@ -230,6 +230,20 @@ fn terminal_width() -> usize {
     }
 }
 
+impl crate::export::Export for Help {
+    fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        match self.topic {
+            Some(spec) => out.line(format!(
+                "# help {}: in Python, {}",
+                spec.name,
+                spec.python.lines().next().unwrap_or_default()
+            )),
+            None => out.line("# help: in Python, help(socket)"),
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -78,3 +78,16 @@ impl Run for Let {
         vec![self.name.clone()]
     }
 }
+
+impl crate::export::Export for Let {
+    fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        let value = out.data(&self.value);
+        out.line(format!("{} = {value}", crate::export::python::variable(&self.name)));
+        let known = match &self.value {
+            DataArg::Ready(crate::data::Data::Bytes(bytes)) => Some(bytes.clone()),
+            _ => None,
+        };
+        out.constants.insert(self.name.clone(), known);
+        Ok(())
+    }
+}

@@ -60,3 +60,17 @@ impl Run for Listen {
         Ok(Outcome::Listening { local, backlog })
     }
 }
+
+impl crate::export::Export for Listen {
+    fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        let s = out.handle(&self.name);
+        match &self.backlog {
+            None => out.line(format!("{s}.listen()")),
+            Some(backlog) => {
+                let n = out.number(backlog);
+                out.line(format!("{s}.listen({n})"));
+            }
+        }
+        Ok(())
+    }
+}

@@ -6,7 +6,9 @@
 //! [`Run`]). The one list below, [`commands!`], declares each command's
 //! module, makes the [`Command`] enum and its dispatch, and collects the
 //! specs that help, the parser, the shell and the docs check read: adding
-//! a command adds one line here and nothing anywhere else in `src/`.
+//! a command adds one line here and nothing anywhere else in `src/`. Each
+//! command also writes its own Python for `sockrepl export`
+//! ([`crate::export::Export`], dispatched here like [`Run`]).
 
 pub mod sockopt;
 pub mod spec;
@@ -62,6 +64,19 @@ macro_rules! commands {
             fn sets(&self) -> Vec<String> {
                 match self {
                     $($(Command::$variant(command) => command.sets(),)+)+
+                }
+            }
+        }
+
+        /// Every command has its Python (`sockrepl export`): a command
+        /// added without its `impl Export` does not compile.
+        impl crate::export::Export for Command {
+            fn export(
+                &self,
+                out: &mut crate::export::Program,
+            ) -> Result<(), crate::export::Refused> {
+                match self {
+                    $($(Command::$variant(command) => command.export(out),)+)+
                 }
             }
         }

@@ -61,3 +61,12 @@ impl Run for Name {
         Ok(Outcome::Address(Endpoint::on(addr?, socket.kind, local, peer)))
     }
 }
+
+impl crate::export::Export for Name {
+    fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        let s = out.handle(&self.name);
+        let call = if self.peer { "getpeername" } else { "getsockname" };
+        out.line(format!("print({s}.{call}())"));
+        Ok(())
+    }
+}

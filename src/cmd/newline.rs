@@ -51,3 +51,14 @@ impl Run for NewLine {
         )))
     }
 }
+
+impl crate::export::Export for NewLine {
+    fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        out.uses_newline = true;
+        match self.ending {
+            LineEnding::Lf => out.line("NEWLINE = b'\\n'"),
+            LineEnding::CrLf => out.line("NEWLINE = b'\\r\\n'"),
+        }
+        Ok(())
+    }
+}

@@ -130,3 +130,17 @@ fn readiness(handles: &[&Handle]) -> Result<Vec<i16>, Failure> {
     }
     Ok(states)
 }
+
+impl crate::export::Export for Poll {
+    fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        let handles: Vec<String> = self.names.iter().map(|n| out.handle(n)).collect();
+        let timeout = match &self.timeout {
+            Some(timeout) => out.timeout(timeout),
+            None => "socket.getdefaulttimeout()".to_string(),
+        };
+        out.helper("poll_events");
+        let write = if self.write { ", write=True" } else { "" };
+        out.line(format!("poll([{}], {timeout}{write})", handles.join(", ")));
+        Ok(())
+    }
+}

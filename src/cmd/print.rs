@@ -45,3 +45,11 @@ impl Run for Print {
         Ok(Outcome::Text(line.join(" ")))
     }
 }
+
+impl crate::export::Export for Print {
+    fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        let words: Vec<String> = self.words.iter().map(|w| out.text(w)).collect();
+        out.line(format!("print({})", words.join(", ")));
+        Ok(())
+    }
+}

@@ -375,3 +375,41 @@ impl Sink {
         }
     }
 }
+
+impl crate::export::Export for Recv {
+    fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        let s = out.handle(&self.name);
+        let max = out.number(&self.max);
+        let datagram = out.keeps_boundaries(&self.name);
+        let plain = out.is_plain(&self.name);
+        match self.mode {
+            Mode::All if datagram => {
+                out.fail(&format!(
+                    "recvall reads until the end of a stream: {} is a datagram socket",
+                    self.name
+                ));
+                return Ok(());
+            }
+            Mode::All => {
+                out.helper("read_to_end");
+                if let Some(into) = &self.into {
+                    let path = out.path(into);
+                    out.line(format!("print(recvall({s}, {path}), 'bytes')"));
+                    return Ok(());
+                }
+                out.line(format!("data = recvall({s})"));
+            }
+            Mode::RecvFrom | Mode::Recv if datagram && plain => {
+                out.line(format!("data, {s}_from = {s}.recvfrom({max})"));
+            }
+            Mode::RecvFrom => out.line(format!("data, {s}_from = {s}.recvfrom({max})")),
+            Mode::Recv if plain => out.line(format!("data = {s}.recv({max})")),
+            Mode::Recv => {
+                out.helper("io");
+                out.line(format!("data = receive({s}, {max})"));
+            }
+        }
+        out.show_data(self.hex, self.capture.as_deref());
+        Ok(())
+    }
+}

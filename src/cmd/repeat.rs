@@ -107,3 +107,50 @@ impl Run for BlockEnd {
         Ok(Outcome::Nothing)
     }
 }
+
+impl crate::export::Export for Repeat {
+    fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        let count = out.number(&self.count);
+        let turn = out.temporary("turn");
+        out.line(format!("for {turn} in range({count}):"));
+        let header = out.w.lines.len() - 1;
+        out.w.indent();
+        if let Some(name) = &self.counter {
+            out.constants.insert(name.clone(), None);
+            let variable = crate::export::python::variable(name);
+            out.line(format!("{variable} = str({turn}).encode()"));
+        }
+        let before = out.live_handles();
+        out.lines(&self.body)?;
+        if let Some(end) = &self.end {
+            out.comments(&end.comments);
+        }
+        // A handle the body makes and does not close is still there on the
+        // next turn, where sockrepl refuses to make it again.
+        let kept: Vec<String> = out
+            .live_handles()
+            .into_iter()
+            .filter(|name| !before.contains(name))
+            .collect();
+        if let Some(name) = kept.first() {
+            let message = crate::export::python::str_repr(&format!(
+                "{name} is taken: the turn before made it and did not close it"
+            ));
+            let indent = "    ".repeat(out.w.depth());
+            out.helper("fail");
+            out.w.lines.insert(header + 1, format!("{indent}if {turn}:"));
+            out.w.lines.insert(header + 2, format!("{indent}    fail({message})"));
+        } else if self.counter.is_none() {
+            out.w.lines[header] = out.w.lines[header].replacen(&turn, "_", 1);
+        }
+        out.w.end_block();
+        Ok(())
+    }
+}
+
+impl crate::export::Export for BlockEnd {
+    /// The loader folds `end` into its `repeat`: nothing is left to write.
+    fn export(&self, _: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        Ok(())
+    }
+}

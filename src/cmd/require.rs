@@ -104,3 +104,36 @@ fn missing(feature: Feature) -> Option<String> {
     };
     missing.map(str::to_string)
 }
+
+impl crate::export::Export for Require {
+    fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        let (test, what) = match self.feature {
+            Feature::Ipv6 => (
+                "socket.socket(socket.AF_INET6, socket.SOCK_STREAM).bind(('::1', 0))",
+                "no IPv6 on this machine",
+            ),
+            Feature::Raw => (
+                "socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP).close()",
+                "raw sockets need root or CAP_NET_RAW",
+            ),
+            Feature::Unix => (
+                "socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).close()",
+                "no Unix sockets here",
+            ),
+            Feature::Icmp => (
+                "socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP).close()",
+                "ping sockets are not allowed (net.ipv4.ping_group_range)",
+            ),
+            Feature::Capture => (
+                "socket.socket(socket.AF_PACKET, socket.SOCK_RAW).close()",
+                "capturing packets needs root or CAP_NET_RAW",
+            ),
+        };
+        out.line("try:");
+        out.line(format!("    {test}"));
+        out.line("except OSError:");
+        out.line(format!("    print('skipped: {what}')"));
+        out.line("    sys.exit(0)  # a skipped run ends with status 0");
+        Ok(())
+    }
+}

@@ -438,3 +438,48 @@ pub(super) fn send_failure(handle: &Handle, failure: Failure) -> Failure {
         })
     })
 }
+
+impl crate::export::Export for Send {
+    fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        let s = out.handle(&self.name);
+        if out.kind_of(&self.name) == Some(crate::export::HandleKind::Program) {
+            let data = out.data(&self.data);
+            out.helper("programs");
+            out.line(format!("send_program({s}, {data})"));
+            return Ok(());
+        }
+        let datagram = out.keeps_boundaries(&self.name);
+        if let Some(path) = out.data_file(&self.data) {
+            if datagram {
+                out.helper("read_datagram");
+                let data = format!("read_datagram({path})");
+                return send_line(out, &self.name, &s, &self.mode, data);
+            }
+            if matches!(self.mode, Mode::All) {
+                out.line(format!("with open({path}, 'rb') as f:"));
+                out.line(format!("    {s}.sendall(f.read())"));
+                return Ok(());
+            }
+        }
+        let data = out.data(&self.data);
+        send_line(out, &self.name, &s, &self.mode, data)
+    }
+}
+
+fn send_line(
+    out: &mut crate::export::Program,
+    name: &str,
+    s: &str,
+    mode: &Mode,
+    data: String,
+) -> Result<(), crate::export::Refused> {
+    match mode {
+        Mode::Once => out.line(format!("{s}.send({data})")),
+        Mode::All => out.line(format!("{s}.sendall({data})")),
+        Mode::To(addr) => {
+            let addr = out.addr(addr, name);
+            out.line(format!("{s}.sendto({data}, {addr})"));
+        }
+    }
+    Ok(())
+}

@@ -71,3 +71,18 @@ impl Run for SendLine {
         })
     }
 }
+
+impl crate::export::Export for SendLine {
+    fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        let s = out.handle(&self.name);
+        let data = out.data(&self.data);
+        out.uses_newline = true;
+        if out.kind_of(&self.name) == Some(crate::export::HandleKind::Program) {
+            out.helper("programs");
+            out.line(format!("send_program({s}, {data} + NEWLINE)"));
+        } else {
+            out.line(format!("{s}.sendall({data} + NEWLINE)"));
+        }
+        Ok(())
+    }
+}

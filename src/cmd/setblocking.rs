@@ -54,3 +54,13 @@ impl Run for SetBlocking {
         }))
     }
 }
+
+impl crate::export::Export for SetBlocking {
+    fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        let s = out.handle(&self.name);
+        let on = if self.blocking { "True" } else { "False" };
+        out.line(format!("{s}.setblocking({on})"));
+        out.untrack(&s);
+        Ok(())
+    }
+}

@@ -70,3 +70,26 @@ impl Run for SetSockOpt {
     }
 }
 
+impl crate::export::Export for SetSockOpt {
+    fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        let s = out.handle(&self.name);
+        let value = match &self.value {
+            Arg::Ready(OptValue::Bool(on)) => u8::from(*on).to_string(),
+            Arg::Ready(OptValue::Number(n)) => n.to_string(),
+            Arg::Ready(OptValue::Linger(Some(n))) => {
+                out.import("struct");
+                format!("struct.pack('ii', 1, {n})")
+            }
+            Arg::Ready(OptValue::Linger(None)) => {
+                out.import("struct");
+                "struct.pack('ii', 0, 0)".to_string()
+            }
+            Arg::Later(word, _) => {
+                out.helper("number");
+                format!("number({})", out.text(word))
+            }
+        };
+        out.line(format!("{s}.setsockopt({}, {value})", self.option.python()));
+        Ok(())
+    }
+}

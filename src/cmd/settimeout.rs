@@ -56,3 +56,17 @@ impl Run for SetTimeout {
         }))
     }
 }
+
+impl crate::export::Export for SetTimeout {
+    fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        let s = out.handle(&self.name);
+        let timeout = out.timeout(&self.timeout);
+        if out.kind_of(&self.name) == Some(crate::export::HandleKind::Program) {
+            out.line(format!("# settimeout {}: a program's pipe waits the session's timeout here", self.name));
+            return Ok(());
+        }
+        out.line(format!("{s}.settimeout({timeout})"));
+        out.untrack(&s);
+        Ok(())
+    }
+}

@@ -94,3 +94,15 @@ impl Run for Record {
         Err(shell_only(RECORD.name))
     }
 }
+
+impl crate::export::Export for Record {
+    fn export(&self, _: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        Err(crate::export::Refused::new("record works only at the shell's prompt"))
+    }
+}
+
+impl crate::export::Export for SetNotify {
+    fn export(&self, _: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        Err(crate::export::Refused::new("set works only at the shell's prompt"))
+    }
+}

@@ -83,3 +83,23 @@ fn shut_stdin(program: &mut ProgramIo, how: How) -> Result<Outcome, Failure> {
         "closed its stdin: the program reads end of file".to_string(),
     ))
 }
+
+impl crate::export::Export for Shutdown {
+    fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        let s = out.handle(&self.name);
+        if out.kind_of(&self.name) == Some(crate::export::HandleKind::Program) {
+            match self.how {
+                How::Write => out.line(format!("{s}.stdin.close()  # the program reads end of file")),
+                _ => out.fail("a program's output cannot be shut down: shutdown NAME write closes its stdin"),
+            }
+            return Ok(());
+        }
+        let how = match self.how {
+            How::Read => "SHUT_RD",
+            How::Write => "SHUT_WR",
+            How::Both => "SHUT_RDWR",
+        };
+        out.line(format!("{s}.shutdown(socket.{how})"));
+        Ok(())
+    }
+}

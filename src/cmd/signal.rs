@@ -49,3 +49,17 @@ impl Run for SignalCommand {
         Ok(Outcome::Text(format!("sent {}", signal_name(signal))))
     }
 }
+
+impl crate::export::Export for SignalCommand {
+    fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        let p = out.handle(&self.name);
+        out.import("signal");
+        let signal = match &self.signal {
+            Arg::Ready(signal) => format!("signal.{}", signal.as_str()),
+            Arg::Later(word, _) => format!("getattr(signal, {})", out.text(word)),
+        };
+        out.import("os");
+        out.line(format!("os.killpg({p}.pid, {signal})  # to its process group, as sockrepl does"));
+        Ok(())
+    }
+}

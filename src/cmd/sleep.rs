@@ -45,3 +45,12 @@ impl Run for Sleep {
         Ok(Outcome::Nothing)
     }
 }
+
+impl crate::export::Export for Sleep {
+    fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        let seconds = out.seconds(&self.duration);
+        out.import("time");
+        out.line(format!("time.sleep({seconds})"));
+        Ok(())
+    }
+}

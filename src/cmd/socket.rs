@@ -169,3 +169,39 @@ impl Run for SocketPair {
         })
     }
 }
+
+impl crate::export::Export for Socket {
+    fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        let kind = crate::export::HandleKind::Socket(self.kind);
+        let s = out.new_handle(&self.name, kind);
+        out.line(format!("{s} = socket.socket({})", python_kind(self.kind)));
+        out.track(&s);
+        Ok(())
+    }
+}
+
+impl crate::export::Export for SocketPair {
+    fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        let kind = crate::export::HandleKind::Socket(self.kind);
+        let a = out.new_handle(&self.first, kind);
+        let b = out.new_handle(&self.second, kind);
+        out.line(format!("{a}, {b} = socket.socketpair({})", python_kind(self.kind)));
+        out.track(&a);
+        out.track(&b);
+        Ok(())
+    }
+}
+
+/// `socket.AF_INET, socket.SOCK_STREAM[, PROTO]` for a kind.
+fn python_kind(kind: Kind) -> String {
+    let mut text = format!("socket.{}, socket.{}", kind.family_name(), kind.type_name());
+    match kind.protocol {
+        0 => {}
+        libc::IPPROTO_ICMP => text.push_str(", socket.IPPROTO_ICMP"),
+        libc::IPPROTO_ICMPV6 => text.push_str(", socket.IPPROTO_ICMPV6"),
+        libc::IPPROTO_TCP => text.push_str(", socket.IPPROTO_TCP"),
+        libc::IPPROTO_UDP => text.push_str(", socket.IPPROTO_UDP"),
+        number => text.push_str(&format!(", {number}")),
+    }
+    text
+}

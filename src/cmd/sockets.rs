@@ -328,3 +328,13 @@ fn kernel_row(row: TcpRow, kind: Kind, note: Note) -> SocketRow {
         layer: None,
     }
 }
+
+impl crate::export::Export for Sockets {
+    fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        let flags = if self.all { "-tuxanp" } else { "-tanp" };
+        out.line(format!(
+            "# sockets: the kernel's table of these sockets; in a shell: netstat {flags} (or ss {flags})"
+        ));
+        Ok(())
+    }
+}

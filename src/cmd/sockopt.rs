@@ -147,3 +147,17 @@ impl SockOpt {
         })
     }
 }
+
+impl SockOpt {
+    /// The option as Python names it: `socket.SOL_SOCKET, socket.SO_REUSEADDR`.
+    pub fn python(self) -> String {
+        let name = self.name();
+        let level = match self {
+            SockOpt::NoDelay => "IPPROTO_TCP",
+            SockOpt::V6Only => "IPPROTO_IPV6",
+            SockOpt::Ttl => "IPPROTO_IP",
+            _ => "SOL_SOCKET",
+        };
+        format!("socket.{level}, socket.{name}")
+    }
+}

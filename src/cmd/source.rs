@@ -81,3 +81,32 @@ impl Run for Source {
         Err(Failure::usage("source runs only from the interpreter"))
     }
 }
+
+impl crate::export::Export for Source {
+    fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        if let Some(script) = &self.loaded {
+            return out.inline(script);
+        }
+        let Arg::Ready(path) = &self.path else {
+            return Err(crate::export::Refused::new(
+                "its path is known only when the line runs: there is no file to inline",
+            ));
+        };
+        // ARGs that are variables the exporter knows (`let from conn`): as
+        // if written out, so they may name handles.
+        let known: Option<Vec<String>> = self.words.iter().map(|w| out.known_text(w)).collect();
+        if let Some(texts) = known {
+            let script = out.load_source(path, texts.len(), Some(texts))?;
+            return out.inline(&script);
+        }
+        // ARGs known only when the line runs: ${1}... inside the file read them.
+        let args: Vec<String> = self.args.iter().map(|arg| out.data(arg)).collect();
+        let list = out.temporary("source_args");
+        out.line(format!("{list} = [{}]", args.join(", ")));
+        let script = out.load_source(path, self.args.len(), None)?;
+        out.source_args.push(list);
+        let result = out.inline(&script);
+        out.source_args.pop();
+        result
+    }
+}

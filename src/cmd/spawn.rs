@@ -210,3 +210,38 @@ fn spawn_failure(error: &ProgramError, request: &SpawnRequest) -> Failure {
         None => Failure::usage(hint),
     }
 }
+
+impl crate::export::Export for Spawn {
+    fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        let argv: Vec<String> = self.command.iter().map(|arg| out.string_arg(arg)).collect();
+        let cwd = match &self.cwd {
+            Some(cwd) => out.path(cwd),
+            None => "None".to_string(),
+        };
+        let mut env = Vec::new();
+        for pair in &self.env {
+            match pair {
+                Arg::Ready((key, value)) => env.push(format!(
+                    "{}: {}",
+                    crate::export::python::str_repr(key),
+                    crate::export::python::str_repr(value)
+                )),
+                Arg::Later(word, _) => {
+                    let text = out.text(word);
+                    env.push(format!("**dict([{text}.split('=', 1)])"));
+                }
+            }
+        }
+        out.helper("programs");
+        let p = out.new_handle(&self.name, crate::export::HandleKind::Program);
+        let mut call = format!("{p} = spawn([{}]", argv.join(", "));
+        if self.cwd.is_some() {
+            call.push_str(&format!(", cwd={cwd}"));
+        }
+        if !env.is_empty() {
+            call.push_str(&format!(", env={{{}}}", env.join(", ")));
+        }
+        out.line(format!("{call})"));
+        Ok(())
+    }
+}

@@ -53,3 +53,12 @@ pub(super) fn describe(timeout: Option<Duration>) -> String {
         None => "timeout none: blocks forever".to_string(),
     }
 }
+
+impl crate::export::Export for Timeout {
+    fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        let timeout = out.timeout(&self.timeout);
+        out.helper("track");
+        out.line(format!("set_default_timeout({timeout})"));
+        Ok(())
+    }
+}

@@ -424,3 +424,56 @@ fn check_two_ends(client: &Handle, server: &Handle) -> Result<(), Failure> {
     }
     Ok(())
 }
+
+impl crate::export::Export for Tls {
+    fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        let s = out.handle(&self.name);
+        let Some(crate::export::HandleKind::Socket(kind)) = out.kind_of(&self.name) else {
+            out.fail(&format!("{} is not a plain socket: tls needs one", self.name));
+            return Ok(());
+        };
+        out.helper("tls_ends");
+        let alpn = match &self.alpn {
+            None => "None".to_string(),
+            Some(Arg::Ready(list)) => {
+                let items: Vec<String> = list.iter().map(|p| crate::export::python::str_repr(p)).collect();
+                format!("[{}]", items.join(", "))
+            }
+            Some(Arg::Later(word, _)) => format!("{}.split(',')", out.text(word)),
+        };
+        match &self.role {
+            Role::Client { sni, ca, insecure } => {
+                let sni = match sni {
+                    Some(sni) => out.string_arg(sni),
+                    None => "None".to_string(),
+                };
+                let ca = match ca {
+                    Some(ca) => out.path(ca),
+                    None => "None".to_string(),
+                };
+                let insecure = if *insecure { "True" } else { "False" };
+                out.line(format!(
+                    "{s} = tls_client({s}, sni={sni}, alpn={alpn}, ca={ca}, insecure={insecure})"
+                ));
+            }
+            Role::Server { files } => {
+                let (cert, key) = match files {
+                    Some((cert, key)) => (out.path(cert), out.path(key)),
+                    None => ("None".to_string(), "None".to_string()),
+                };
+                out.line(format!("{s} = tls_server({s}, {cert}, {key}, alpn={alpn})"));
+            }
+            Role::With { peer } => {
+                let p = out.handle(peer);
+                let Some(crate::export::HandleKind::Socket(peer_kind)) = out.kind_of(peer) else {
+                    out.fail(&format!("{peer} is not a plain socket: tls needs one"));
+                    return Ok(());
+                };
+                out.line(format!("{s}, {p} = handshake_pair({s}, {p}, alpn={alpn})"));
+                out.set_kind(peer, crate::export::HandleKind::Tls(peer_kind));
+            }
+        }
+        out.set_kind(&self.name, crate::export::HandleKind::Tls(kind));
+        Ok(())
+    }
+}

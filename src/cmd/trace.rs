@@ -86,3 +86,34 @@ fn stop(session: &mut Session) -> Result<Outcome, Failure> {
         None => "trace off".to_string(),
     }))
 }
+
+impl crate::export::Export for Trace {
+    fn export(&self, out: &mut crate::export::Program) -> Result<(), crate::export::Refused> {
+        let on = matches!(self, Trace::On { .. });
+        if on == out.tracing {
+            out.fail(if on { "trace is already on" } else { "trace is not on" });
+            return Ok(());
+        }
+        out.tracing = on;
+        match self {
+            Trace::On { pcap } => {
+                let write = match pcap {
+                    Some(Arg::Ready(path)) => format!(" -w {}", path.display()),
+                    Some(Arg::Later(..)) => " -w FILE".to_string(),
+                    None => String::new(),
+                };
+                out.line(format!(
+                    "# trace on: to watch these packets, run in another terminal: sudo tcpdump -i lo -n{write}"
+                ));
+                out.helper("capture");
+                out.line("check_capture()");
+                if let Some(pcap) = pcap {
+                    let path = out.path(pcap);
+                    out.line(format!("open({path}, 'wb').close()  # the capture file must be writable"));
+                }
+            }
+            Trace::Off => out.line("# trace off: stop the tcpdump"),
+        }
+        Ok(())
+    }
+}

@@ -165,6 +165,13 @@ impl Sock {
         Sock::new(Program::Python(path), Input::None).with_cli(Vec::<String>::new())
     }
 
+    /// `python3 -` with `program` on stdin: a program made by the test
+    /// (`sockrepl export`'s).
+    pub fn python_stdin(program: &str) -> Sock {
+        let stdin = Input::Stdin(program.as_bytes().to_vec());
+        Sock::new(Program::Python(PathBuf::from("-")), stdin).with_cli(Vec::<String>::new())
+    }
+
     fn new(program: Program, input: Input) -> Sock {
         Sock {
             program,

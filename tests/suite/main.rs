@@ -25,6 +25,7 @@ mod cli;
 mod data;
 mod docs;
 mod errors;
+mod export;
 mod fuzz_props;
 mod golden_runner;
 mod golden_suite;
