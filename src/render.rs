@@ -60,8 +60,7 @@ pub fn render(outcome: &Outcome, session: &Session, out: &mut String) {
         },
         Outcome::Sent { sent, of, .. } if sent == of => {
             out.push_str("sent ");
-            push_count(out, *sent, "byte");
-            Ok(())
+            write_count(out, *sent, "byte")
         }
         Outcome::Sent { sent, of, .. } => write!(out, "sent {sent} of {}", Count(*of, "byte")),
         Outcome::SentTo {
@@ -104,8 +103,7 @@ pub fn render(outcome: &Outcome, session: &Session, out: &mut String) {
         }
         Outcome::Expected { count, .. } => {
             out.push_str("ok: ");
-            push_count(out, *count, "byte");
-            out.write_str(" as expected")
+            write_count(out, *count, "byte").and_then(|()| out.write_str(" as expected"))
         }
         Outcome::Matched {
             count,
@@ -162,15 +160,14 @@ struct Count(u64, &'static str);
 
 impl fmt::Display for Count {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut text = String::with_capacity(24);
-        push_count(&mut text, self.0, self.1);
-        f.write_str(&text)
+        write_count(f, self.0, self.1)
     }
 }
 
-/// `1 byte`, `5 bytes`: written straight into the line, without the
-/// formatting machinery, since every send and expect shows one.
-fn push_count(out: &mut String, count: u64, noun: &str) {
+/// `1 byte`, `5 bytes`, digits by hand: into a `String` this is plain
+/// pushes, without the formatting machinery, and every send and expect
+/// shows one.
+fn write_count(out: &mut impl fmt::Write, count: u64, noun: &str) -> fmt::Result {
     let mut digits = [0u8; 20];
     let mut start = digits.len();
     let mut rest = count;
@@ -182,12 +179,13 @@ fn push_count(out: &mut String, count: u64, noun: &str) {
             break;
         }
     }
-    out.push_str(std::str::from_utf8(&digits[start..]).unwrap_or("?"));
-    out.push(' ');
-    out.push_str(noun);
+    out.write_str(std::str::from_utf8(&digits[start..]).unwrap_or("?"))?;
+    out.write_char(' ')?;
+    out.write_str(noun)?;
     if count != 1 {
-        out.push('s');
+        out.write_char('s')?;
     }
+    Ok(())
 }
 
 /// `ok: matched 17 bytes; status = b'200'`; under `--stable` the count of a
