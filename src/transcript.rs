@@ -8,60 +8,92 @@ pub struct Transcript {
     sink: RefCell<Sink>,
 }
 
-enum Sink {
-    Stdout(io::BufWriter<io::Stdout>),
-    Memory(Vec<u8>),
+/// The transcript's bytes: for stdout, those not written yet; for memory,
+/// all of them. A plain buffer, so a line costs one copy (a `BufWriter`
+/// behind `dyn Write` cost more than the round trip's system call).
+struct Sink {
+    buffer: Vec<u8>,
+    to_stdout: bool,
 }
+
+/// How much stdout text is held before it is written without a flush.
+const BATCH: usize = 64 * 1024;
 
 impl Transcript {
     pub fn stdout() -> Self {
-        let writer = io::BufWriter::with_capacity(64 * 1024, io::stdout());
-        Transcript {
-            sink: RefCell::new(Sink::Stdout(writer)),
-        }
+        Transcript::new(true)
     }
 
     pub fn memory() -> Self {
+        Transcript::new(false)
+    }
+
+    fn new(to_stdout: bool) -> Self {
+        let capacity = if to_stdout { BATCH + 4096 } else { 0 };
         Transcript {
-            sink: RefCell::new(Sink::Memory(Vec::new())),
+            sink: RefCell::new(Sink {
+                buffer: Vec::with_capacity(capacity),
+                to_stdout,
+            }),
         }
     }
 
     /// Writes one or more lines (a trailing newline is added).
     pub fn line(&self, text: &str) {
         let mut sink = self.sink.borrow_mut();
-        let writer: &mut dyn Write = match &mut *sink {
-            Sink::Stdout(writer) => writer,
-            Sink::Memory(buffer) => buffer,
-        };
-        // A closed stdout (a pager quit early) must not kill the session.
-        let _ = writer.write_all(terminal_safe(text).as_bytes());
-        let _ = writer.write_all(b"\n");
+        push_terminal_safe(&mut sink.buffer, text);
+        sink.buffer.push(b'\n');
+        sink.write_if_full();
     }
 
     /// Writes text without ending the line (`run --step` leaves the
     /// cursor after the command, where the user's Enter ends the line).
     pub fn text(&self, text: &str) {
         let mut sink = self.sink.borrow_mut();
-        let writer: &mut dyn Write = match &mut *sink {
-            Sink::Stdout(writer) => writer,
-            Sink::Memory(buffer) => buffer,
-        };
-        let _ = writer.write_all(text.as_bytes());
+        sink.buffer.extend_from_slice(text.as_bytes());
+        sink.write_if_full();
     }
 
     pub fn flush(&self) {
-        if let Sink::Stdout(writer) = &mut *self.sink.borrow_mut() {
-            let _ = writer.flush();
-        }
+        self.sink.borrow_mut().write_out();
     }
 
     /// Takes what was written to a memory transcript.
     pub fn take(&self) -> Vec<u8> {
-        match &mut *self.sink.borrow_mut() {
-            Sink::Memory(buffer) => std::mem::take(buffer),
-            Sink::Stdout(_) => Vec::new(),
+        let mut sink = self.sink.borrow_mut();
+        match sink.to_stdout {
+            true => Vec::new(),
+            false => std::mem::take(&mut sink.buffer),
         }
+    }
+}
+
+impl Sink {
+    fn write_if_full(&mut self) {
+        if self.buffer.len() >= BATCH {
+            self.write_out();
+        }
+    }
+
+    /// Writes what stdout has not had yet; a memory transcript keeps it.
+    fn write_out(&mut self) {
+        if !self.to_stdout || self.buffer.is_empty() {
+            return;
+        }
+        let mut stdout = io::stdout().lock();
+        // A closed stdout (a pager quit early) must not kill the session:
+        // what it refused is dropped, as a `BufWriter` dropped it.
+        let _ = stdout.write_all(&self.buffer).and_then(|()| stdout.flush());
+        self.buffer.clear();
+    }
+}
+
+/// Appends `text`, escaped by [`terminal_safe`] when it needs to be.
+fn push_terminal_safe(buffer: &mut Vec<u8>, text: &str) {
+    if printable_ascii(text.as_bytes()) {
+        buffer.extend_from_slice(text.as_bytes());
+    } else {
+        buffer.extend_from_slice(terminal_safe(text).as_bytes());
     }
 }
 
