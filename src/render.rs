@@ -164,22 +164,10 @@ impl fmt::Display for Count {
     }
 }
 
-/// `1 byte`, `5 bytes`, digits by hand: into a `String` this is plain
-/// pushes, without the formatting machinery, and every send and expect
-/// shows one.
+/// `1 byte`, `5 bytes`: plain pushes, without the formatting machinery,
+/// for every send and expect shows one.
 fn write_count(out: &mut impl fmt::Write, count: u64, noun: &str) -> fmt::Result {
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    let mut rest = count;
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    out.write_str(std::str::from_utf8(&digits[start..]).unwrap_or("?"))?;
+    out.write_str(itoa::Buffer::new().format(count))?;
     out.write_char(' ')?;
     out.write_str(noun)?;
     if count != 1 {
