@@ -12,9 +12,12 @@ use crate::tls::{HandshakeInfo, StreamEnd};
 
 /// An address with the kind of socket it belongs to, so that TCP port
 /// 5000 and UDP port 5000 get their own `--stable` placeholders.
+///
+/// The address is boxed: a `SockAddr` is 132 bytes, and every outcome,
+/// most of them a count, would otherwise be moved at that size.
 #[derive(Debug)]
 pub struct Endpoint {
-    pub addr: SockAddr,
+    pub addr: Box<SockAddr>,
     pub kind: Kind,
     /// The connection it was seen on (local address, peer), which says
     /// whose port it is when two handles got the same one.
@@ -24,7 +27,7 @@ pub struct Endpoint {
 impl Endpoint {
     pub fn new(addr: SockAddr, kind: Kind) -> Self {
         Endpoint {
-            addr,
+            addr: Box::new(addr),
             kind,
             seen_on: None,
         }
@@ -33,7 +36,7 @@ impl Endpoint {
     /// An address of the connection (`local`, `peer`), or one seen on it.
     pub fn on(addr: SockAddr, kind: Kind, local: SockAddr, peer: Option<SockAddr>) -> Self {
         Endpoint {
-            addr,
+            addr: Box::new(addr),
             kind,
             seen_on: Some(Box::new((local, peer))),
         }
