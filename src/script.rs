@@ -47,8 +47,8 @@ struct Streamed {
     loader: Loader,
     /// Where the commands start (after a byte order mark).
     start: usize,
-    /// The lines the check parsed, to share again.
-    seen: Seen,
+    /// How to parse it again without reading what the check shared.
+    plan: Plan,
 }
 
 impl Script {
@@ -63,7 +63,7 @@ impl Script {
         // shared from it do not tell the loader what they set.
         loader.lenient = true;
         let parsing = Parsing::new(loader, text, &self.name, &self.dir);
-        Some(parsing.sharing(streamed.seen.clone()))
+        Some(parsing.replaying(&streamed.plan))
     }
 }
 
@@ -335,14 +335,14 @@ impl Loader {
         if path.is_some() {
             self.stack.pop();
         }
-        let (lines, commands, tail, seen) = result?;
+        let (lines, commands, tail, plan) = result?;
         let streamed = before.map(|mut loader| {
             loader.sourced = std::mem::take(&mut self.sourced);
             Streamed {
                 text: text.into_owned(),
                 loader,
                 start,
-                seen,
+                plan,
             }
         });
         Ok(Script {
@@ -363,11 +363,13 @@ impl Loader {
         name: &str,
         dir: &Path,
         streaming: bool,
-    ) -> Result<(Vec<Line>, usize, Comments, Seen), Vec<ScriptError>> {
+    ) -> Result<(Vec<Line>, usize, Comments, Plan), Vec<ScriptError>> {
         let loader = std::mem::replace(self, Loader::new(&[]));
         let mut parsing = Parsing::new(loader, text, name, dir);
         if streaming {
-            parsing = parsing.sharing(Seen::default());
+            // `check` never runs the script: no plan for a second pass.
+            let planning = !parsing.loader.check_only;
+            parsing = parsing.sharing(planning);
         }
         let mut lines = Vec::new();
         let mut commands = 0;
@@ -388,10 +390,10 @@ impl Loader {
             }
         }
         let tail = parsing.tail();
-        let seen = parsing.seen.take().unwrap_or_default();
+        let plan = parsing.plan();
         *self = parsing.loader;
         if errors.is_empty() {
-            Ok((lines, commands, tail, seen))
+            Ok((lines, commands, tail, plan))
         } else {
             errors.sort_by_key(|e| e.line);
             Err(errors)
@@ -689,6 +691,8 @@ impl Blocks {
 /// the blocks left open.
 pub struct Parsing<'t> {
     loader: Loader,
+    /// The whole text, and the part not read yet.
+    text: &'t [u8],
     rest: &'t [u8],
     /// The number of the line read last.
     number: usize,
@@ -702,21 +706,118 @@ pub struct Parsing<'t> {
     read_all: bool,
     /// The text is read to its end; these errors are left to report.
     unclosed: Option<std::vec::IntoIter<usize>>,
-    /// Lines parsed so far, by their text, to share (see [`Parsing::reuse`]).
-    seen: Option<Seen>,
+    /// The first pass of a streamed script: lines shared by their text,
+    /// and the plan for the second pass.
+    sharing: Option<Sharing>,
+    /// The second pass: the first one's plan, followed.
+    replay: Option<Replay<'t>>,
 }
 
-/// The parsed lines of a pass, by their text.
-type Seen = FxHashMap<Box<[u8]>, Arc<Parsed>>;
+/// The parsed lines of a first pass, by their text, and the plan it
+/// writes for the second.
+struct Sharing {
+    by_text: FxHashMap<Box<[u8]>, u32>,
+    parsed: Vec<Arc<Parsed>>,
+    /// `None` when there is no second pass (`check`).
+    steps: Option<Vec<Step>>,
+    /// Whether the last step is a run of lines to parse again.
+    in_text_run: bool,
+    /// Where the text after the last command line starts, and that
+    /// line's number: where a run of lines to parse again begins.
+    resume: (usize, usize),
+}
 
 /// How many different lines a pass remembers: a script's repeated lines
 /// (a generated exercise, a replay) are few, and memory stays bounded.
 const SEEN_LINES: usize = 4096;
 
+/// How the second pass over a streamed script finds its lines: the lines
+/// the first pass shared are taken as they are, without reading their
+/// text again; the others are parsed again from their text.
+#[derive(Debug, Default)]
+struct Plan {
+    steps: Vec<Step>,
+    shared: Vec<Arc<Parsed>>,
+}
+
+/// One step of a [`Plan`], in eight bytes: either the shared line `slot`
+/// as line `number`, or a run of lines to parse again from byte `offset`,
+/// the line before it being `number`. A run ends before the line of the
+/// next step, or at the end of the text. (A script is at most
+/// [`MAX_SCRIPT_BYTES`], so an offset or a line number fits in 31 bits.)
+#[derive(Debug, Clone, Copy)]
+struct Step {
+    number: u32,
+    /// The high bit marks a shared line; the rest is its slot or the offset.
+    at: u32,
+}
+
+const SHARED: u32 = 1 << 31;
+
+impl Step {
+    fn shared(number: usize, slot: u32) -> Self {
+        Step {
+            number: number as u32,
+            at: slot | SHARED,
+        }
+    }
+
+    fn text_from(offset: usize, number_before: usize) -> Self {
+        Step {
+            number: number_before as u32,
+            at: offset as u32,
+        }
+    }
+
+    fn slot(self) -> Option<usize> {
+        (self.at & SHARED != 0).then_some((self.at & !SHARED) as usize)
+    }
+}
+
+/// The second pass's place in the plan.
+struct Replay<'t> {
+    plan: &'t Plan,
+    next: usize,
+    in_text_run: bool,
+}
+
+/// What the second pass does next.
+enum Replayed {
+    /// Take this shared line, as line `number`.
+    Shared(usize, Arc<Parsed>),
+    /// Parse the text again from `offset`, the line before being `number`.
+    Resume(usize, usize),
+    /// Go on parsing the text.
+    Read,
+    Done,
+}
+
+impl Replay<'_> {
+    /// The next step, `last` being the number of the line read last.
+    fn advance(&mut self, last: usize) -> Replayed {
+        let Some(&step) = self.plan.steps.get(self.next) else {
+            return match self.in_text_run {
+                true => Replayed::Read,
+                false => Replayed::Done,
+            };
+        };
+        if self.in_text_run && step.number as usize != last + 1 {
+            return Replayed::Read;
+        }
+        self.next += 1;
+        self.in_text_run = step.slot().is_none();
+        match step.slot() {
+            Some(slot) => Replayed::Shared(step.number as usize, Arc::clone(&self.plan.shared[slot])),
+            None => Replayed::Resume(step.at as usize, step.number as usize),
+        }
+    }
+}
+
 impl<'t> Parsing<'t> {
     fn new(loader: Loader, text: &'t [u8], name: &'t str, dir: &'t Path) -> Self {
         Parsing {
             loader,
+            text,
             rest: text,
             number: 0,
             name,
@@ -726,15 +827,70 @@ impl<'t> Parsing<'t> {
             started: false,
             read_all: false,
             unclosed: None,
-            seen: None,
+            sharing: None,
+            replay: None,
         }
     }
 
     /// Shares the parsed form of lines of the same text (the script's
-    /// own, not a sourced file's), starting with those of `seen`.
-    fn sharing(mut self, seen: Seen) -> Self {
-        self.seen = Some(seen);
+    /// own, not a sourced file's) and, `planning`, writes the plan for a
+    /// second pass.
+    fn sharing(mut self, planning: bool) -> Self {
+        self.sharing = Some(Sharing {
+            by_text: FxHashMap::default(),
+            parsed: Vec::new(),
+            steps: planning.then(Vec::new),
+            in_text_run: false,
+            resume: (0, 0),
+        });
         self
+    }
+
+    /// The second pass over a script, following the first one's plan.
+    fn replaying(mut self, plan: &'t Plan) -> Self {
+        self.replay = Some(Replay {
+            plan,
+            next: 0,
+            in_text_run: false,
+        });
+        self
+    }
+
+    /// The plan the first pass wrote.
+    fn plan(&mut self) -> Plan {
+        let Some(sharing) = self.sharing.take() else {
+            return Plan::default();
+        };
+        Plan {
+            steps: sharing.steps.unwrap_or_default(),
+            shared: sharing.parsed,
+        }
+    }
+
+    /// The next line: its number, its text (empty for a shared line of
+    /// the second pass, which is not read again) and its parse.
+    #[allow(clippy::type_complexity)]
+    fn next_line(
+        &mut self,
+    ) -> Option<(usize, &'t [u8], Result<Option<Arc<Parsed>>, (Option<String>, SyntaxError)>)> {
+        if let Some(replay) = &mut self.replay {
+            match replay.advance(self.number) {
+                Replayed::Shared(number, parsed) => {
+                    self.number = number;
+                    return Some((number, &[], Ok(Some(parsed))));
+                }
+                Replayed::Resume(offset, number) => {
+                    self.rest = &self.text[offset..];
+                    self.number = number;
+                    self.read_all = false;
+                }
+                Replayed::Read => {}
+                Replayed::Done => return None,
+            }
+        }
+        let raw = self.next_raw()?;
+        let parsed = self.parse(raw);
+        Some((self.number, raw, parsed))
     }
 
     /// The line parsed, or the same line parsed before. Only a line with
@@ -743,8 +899,12 @@ impl<'t> Parsing<'t> {
     /// parsed (and the second pass checks no variable: see
     /// [`Script::stream`]).
     fn parse(&mut self, raw: &[u8]) -> Result<Option<Arc<Parsed>>, (Option<String>, SyntaxError)> {
-        if let Some(parsed) = self.seen.as_ref().and_then(|seen| seen.get(raw)) {
-            return Ok(Some(Arc::clone(parsed)));
+        if let Some(sharing) = &self.sharing {
+            if let Some(&slot) = sharing.by_text.get(raw) {
+                let parsed = Arc::clone(&sharing.parsed[slot as usize]);
+                self.note_step(Some(slot));
+                return Ok(Some(parsed));
+            }
         }
         let Some(parsed) = self.loader.parse_line(raw, self.name, self.dir)? else {
             return Ok(None);
@@ -755,14 +915,41 @@ impl<'t> Parsing<'t> {
                 parsed.command,
                 Command::Source(_) | Command::Repeat(_) | Command::BlockEnd(_)
             );
-        if let Some(seen) = self
-            .seen
-            .as_mut()
-            .filter(|seen| shareable && seen.len() < SEEN_LINES)
-        {
-            seen.insert(raw.into(), Arc::clone(&parsed));
-        }
+        let slot = match &mut self.sharing {
+            Some(sharing) if shareable && sharing.parsed.len() < SEEN_LINES => {
+                let slot = sharing.parsed.len() as u32;
+                sharing.by_text.insert(raw.into(), slot);
+                sharing.parsed.push(Arc::clone(&parsed));
+                Some(slot)
+            }
+            _ => None,
+        };
+        self.note_step(slot);
         Ok(Some(parsed))
+    }
+
+    /// Writes the plan's step for the command line just parsed: a shared
+    /// line, unless comments kept before it must be read again with it.
+    fn note_step(&mut self, slot: Option<u32>) {
+        let Some(sharing) = &mut self.sharing else {
+            return;
+        };
+        let Some(steps) = &mut sharing.steps else {
+            return;
+        };
+        match slot.filter(|_| self.comments.is_empty()) {
+            Some(slot) => {
+                steps.push(Step::shared(self.number, slot));
+                sharing.in_text_run = false;
+            }
+            None if sharing.in_text_run => {}
+            None => {
+                let (offset, number) = sharing.resume;
+                steps.push(Step::text_from(offset, number));
+                sharing.in_text_run = true;
+            }
+        }
+        sharing.resume = (self.text.len() - self.rest.len(), self.number);
     }
 
     fn error(&self, line: usize, command: Option<String>, error: SyntaxError) -> ScriptError {
@@ -790,6 +977,7 @@ impl<'t> Parsing<'t> {
             }
             None => {
                 self.read_all = true;
+                self.rest = &rest[rest.len()..];
                 Some(rest)
             }
         }
@@ -811,12 +999,10 @@ impl Iterator for Parsing<'_> {
                 let error = SyntaxError::new("repeat without its end");
                 return Some(Err(self.error(open, Some(open_name()), error)));
             }
-            let Some(raw) = self.next_raw() else {
+            let Some((number, raw, parsed)) = self.next_line() else {
                 self.unclosed = Some(self.blocks.unclosed().into_iter());
                 continue;
             };
-            let number = self.number;
-            let parsed = self.parse(raw);
             let placed = parsed.and_then(|parsed| match parsed {
                 Some(parsed) => {
                     self.started = true;
@@ -1033,5 +1219,87 @@ mod tests {
         assert_eq!(streamed, held);
         let lines: Vec<usize> = streamed.iter().map(|e| e.line).collect();
         assert_eq!(lines, [3, 4, 5], "{streamed:?}");
+    }
+
+    /// The second pass, run from the first one's plan, against a script
+    /// held parsed: the same lines, numbers and comments.
+    fn assert_streams_as_held(text: &[u8], keep_comments: bool) {
+        let held = Loader::new(&[])
+            .keeping_comments(keep_comments)
+            .parse(text, "t.sock", None)
+            .unwrap();
+        let streamed = Loader::new(&[])
+            .keeping_comments(keep_comments)
+            .streaming()
+            .parse(text, "t.sock", None)
+            .unwrap();
+        assert_eq!(streamed.tail, held.tail);
+        let again: Vec<Line> = streamed.stream().unwrap().map(Result::unwrap).collect();
+        assert_eq!(shown(&again), shown(&held.lines), "{:?}", String::from_utf8_lossy(text));
+    }
+
+    #[test]
+    fn past_the_shared_lines_limit_the_rest_is_parsed_again_in_place() {
+        let mut text = String::from("socketpair a b\n");
+        for n in 0..SEEN_LINES + 50 {
+            text.push_str(&format!("print {n}\n\nsendall a x\n# {n}\n"));
+            if n % 1000 == 0 {
+                text.push_str("repeat 2\n  sendall a x\n  print in\nend\n");
+            }
+        }
+        text.push_str("print last");
+        for keep_comments in [false, true] {
+            assert_streams_as_held(text.as_bytes(), keep_comments);
+        }
+    }
+
+    /// A script from these lines, its `repeat` blocks closed, with mixed
+    /// line ends and perhaps none after the last line.
+    fn script_of(tokens: &[(usize, usize)], last_end: bool) -> Vec<u8> {
+        const LINES: [&str; 10] = [
+            "sendall a x",
+            "expect b x",
+            "sendall a ${v}",
+            "# a comment",
+            "",
+            "   ",
+            "let v y",
+            "print 'a b'",
+            "repeat 2 --as i",
+            "end",
+        ];
+        const ENDS: [&str; 3] = ["\n", "\r\n", "\r"];
+        let mut lines = vec!["let v x"];
+        let mut depth = 0;
+        for &(line, _) in tokens {
+            match LINES[line] {
+                "repeat 2 --as i" => depth += 1,
+                "end" if depth == 0 => continue,
+                "end" => depth -= 1,
+                _ => {}
+            }
+            lines.push(LINES[line]);
+        }
+        lines.extend(std::iter::repeat_n("end", depth));
+        let mut text = Vec::new();
+        for (at, line) in lines.iter().enumerate() {
+            text.extend_from_slice(line.as_bytes());
+            let end = tokens.get(at).map_or(0, |&(_, end)| end);
+            if at + 1 < lines.len() || last_end {
+                text.extend_from_slice(ENDS[end].as_bytes());
+            }
+        }
+        text
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_script_streams_as_it_is_held(
+            tokens in proptest::collection::vec((0..10usize, 0..3usize), 0..60),
+            last_end: bool,
+            keep_comments: bool,
+        ) {
+            assert_streams_as_held(&script_of(&tokens, last_end), keep_comments);
+        }
     }
 }
