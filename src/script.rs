@@ -731,6 +731,9 @@ struct Sharing {
 /// (a generated exercise, a replay) are few, and memory stays bounded.
 const SEEN_LINES: usize = 4096;
 
+/// The most steps a plan reserves before its first (8 MiB).
+const PLAN_RESERVE: usize = 1 << 20;
+
 /// How the second pass over a streamed script finds its lines: the lines
 /// the first pass shared are taken as they are, without reading their
 /// text again; the others are parsed again from their text.
@@ -836,10 +839,14 @@ impl<'t> Parsing<'t> {
     /// own, not a sourced file's) and, `planning`, writes the plan for a
     /// second pass.
     fn sharing(mut self, planning: bool) -> Self {
+        // Sized once for a script of short lines: growing by doubling
+        // would copy the plan and touch twice its pages. What is never
+        // written to is never in memory.
+        let steps = (self.text.len() / 8).min(PLAN_RESERVE);
         self.sharing = Some(Sharing {
             by_text: FxHashMap::default(),
             parsed: Vec::new(),
-            steps: planning.then(Vec::new),
+            steps: planning.then(|| Vec::with_capacity(steps)),
             in_text_run: false,
             resume: (0, 0),
         });
