@@ -227,13 +227,13 @@ impl Interpreter {
     }
 
     fn show_outcome(&mut self, outcome: &Outcome) -> End {
-        self.scratch.clear();
-        render(outcome, &self.session, &mut self.scratch);
         // A line of text is a line even when empty: `print ''` (or a bare
         // `print`, as Python's `print()`) writes an empty line.
-        if !self.scratch.is_empty() || matches!(outcome, Outcome::Text(_)) {
-            self.session.out.line(&self.scratch);
-        }
+        let text = matches!(outcome, Outcome::Text(_));
+        let session = &self.session;
+        session
+            .out
+            .line_built(text, |out| render(outcome, session, out));
         match outcome {
             Outcome::Exit(status) => End::Exit(*status),
             Outcome::Skip(_) => End::Skipped,
@@ -277,8 +277,18 @@ impl Interpreter {
     fn echo_line(&mut self, line: &Line) {
         if self.echo || self.source_depth > 0 {
             self.show_comments(&line.comments);
-            self.show_line(line);
-            self.session.out.line(&self.scratch);
+            match &line.echo {
+                // The common line: its echo goes straight to the transcript.
+                Echo::Ready(text) => self.session.out.line_built(true, |out| {
+                    out.push_str("> ");
+                    out.push_str(text);
+                }),
+                Echo::Expand(_) => {
+                    self.scratch.clear();
+                    push_echo(&mut self.scratch, line, &mut self.session);
+                    self.session.out.line(&self.scratch);
+                }
+            }
         }
     }
 
@@ -286,7 +296,8 @@ impl Interpreter {
     /// when Ctrl-C stopped the run there.
     fn step_line(&mut self, script: &Script, line: &Line) -> Option<End> {
         self.show_comments(&line.comments);
-        self.show_line(line);
+        self.scratch.clear();
+        push_echo(&mut self.scratch, line, &mut self.session);
         let same_line = self.step == Some(true);
         if same_line {
             self.session.out.text(&self.scratch);
@@ -353,29 +364,6 @@ impl Interpreter {
             self.echo_line(end);
         }
         End::Completed
-    }
-
-    /// Writes the command line as run into `scratch`: expansions filled
-    /// in, words quoted as needed.
-    fn show_line(&mut self, line: &Line) {
-        self.scratch.clear();
-        self.scratch.push_str("> ");
-        let words = match &line.echo {
-            Echo::Ready(text) => return self.scratch.push_str(text),
-            Echo::Expand(words) => words,
-        };
-        for (index, word) in words.iter().enumerate() {
-            if index > 0 {
-                self.scratch.push(' ');
-            }
-            match word.literal() {
-                Some(text) => push_quoted(&mut self.scratch, text),
-                None => match self.session.show_word(word, Show::Echo) {
-                    Ok(display) => push_quoted(&mut self.scratch, &display),
-                    Err(_) => self.scratch.push_str(&source_text(word)),
-                },
-            }
-        }
     }
 
     fn run_source(&mut self, script: &Script, line: &Line, source: &Source) -> End {
@@ -489,6 +477,29 @@ impl Interpreter {
 
 /// At the shell, how to wait longer than a wait that just timed out: the
 /// handle's own timeout, `poll`'s flag, or the session's default.
+
+/// Appends the command line as run (`> ` and its words, expansions
+/// filled in, quoted as needed) to `out`.
+fn push_echo(out: &mut String, line: &Line, session: &mut Session) {
+    out.push_str("> ");
+    let words = match &line.echo {
+        Echo::Ready(text) => return out.push_str(text),
+        Echo::Expand(words) => words,
+    };
+    for (index, word) in words.iter().enumerate() {
+        if index > 0 {
+            out.push(' ');
+        }
+        match word.literal() {
+            Some(text) => push_quoted(out, text),
+            None => match session.show_word(word, Show::Echo) {
+                Ok(display) => push_quoted(out, &display),
+                Err(_) => out.push_str(&source_text(word)),
+            },
+        }
+    }
+}
+
 fn wait_longer_hint(line: &Line) -> String {
     let spec = crate::cmd::spec(line.command_name());
     if spec.is_some_and(|spec| spec.flag("--timeout").is_some()) {

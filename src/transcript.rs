@@ -12,7 +12,7 @@ pub struct Transcript {
 /// all of them. A plain buffer, so a line costs one copy (a `BufWriter`
 /// behind `dyn Write` cost more than the round trip's system call).
 struct Sink {
-    buffer: Vec<u8>,
+    buffer: String,
     to_stdout: bool,
 }
 
@@ -32,7 +32,7 @@ impl Transcript {
         let capacity = if to_stdout { BATCH + 4096 } else { 0 };
         Transcript {
             sink: RefCell::new(Sink {
-                buffer: Vec::with_capacity(capacity),
+                buffer: String::with_capacity(capacity),
                 to_stdout,
             }),
         }
@@ -40,9 +40,25 @@ impl Transcript {
 
     /// Writes one or more lines (a trailing newline is added).
     pub fn line(&self, text: &str) {
+        self.line_built(true, |buffer| buffer.push_str(text));
+    }
+
+    /// Writes the line that `build` appends, in place: a command's echo
+    /// and outcome are rendered straight into the transcript, not into a
+    /// string copied there. Nothing is written when `build` appends
+    /// nothing, unless `empty_is_a_line`.
+    pub fn line_built(&self, empty_is_a_line: bool, build: impl FnOnce(&mut String)) {
         let mut sink = self.sink.borrow_mut();
-        push_terminal_safe(&mut sink.buffer, text);
-        sink.buffer.push(b'\n');
+        let start = sink.buffer.len();
+        build(&mut sink.buffer);
+        if sink.buffer.len() == start && !empty_is_a_line {
+            return;
+        }
+        if !printable_ascii(&sink.buffer.as_bytes()[start..]) {
+            let built = sink.buffer.split_off(start);
+            sink.buffer.push_str(&terminal_safe(&built));
+        }
+        sink.buffer.push('\n');
         sink.write_if_full();
     }
 
@@ -50,7 +66,7 @@ impl Transcript {
     /// cursor after the command, where the user's Enter ends the line).
     pub fn text(&self, text: &str) {
         let mut sink = self.sink.borrow_mut();
-        sink.buffer.extend_from_slice(text.as_bytes());
+        sink.buffer.push_str(text);
         sink.write_if_full();
     }
 
@@ -63,7 +79,7 @@ impl Transcript {
         let mut sink = self.sink.borrow_mut();
         match sink.to_stdout {
             true => Vec::new(),
-            false => std::mem::take(&mut sink.buffer),
+            false => std::mem::take(&mut sink.buffer).into_bytes(),
         }
     }
 }
@@ -83,17 +99,10 @@ impl Sink {
         let mut stdout = io::stdout().lock();
         // A closed stdout (a pager quit early) must not kill the session:
         // what it refused is dropped, as a `BufWriter` dropped it.
-        let _ = stdout.write_all(&self.buffer).and_then(|()| stdout.flush());
+        let _ = stdout
+            .write_all(self.buffer.as_bytes())
+            .and_then(|()| stdout.flush());
         self.buffer.clear();
-    }
-}
-
-/// Appends `text`, escaped by [`terminal_safe`] when it needs to be.
-fn push_terminal_safe(buffer: &mut Vec<u8>, text: &str) {
-    if printable_ascii(text.as_bytes()) {
-        buffer.extend_from_slice(text.as_bytes());
-    } else {
-        buffer.extend_from_slice(terminal_safe(text).as_bytes());
     }
 }
 
