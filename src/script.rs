@@ -900,6 +900,27 @@ impl<'t> Parsing<'t> {
         Some((self.number, raw, parsed))
     }
 
+    /// The second pass's common line, taken the short way: a shared line
+    /// outside any block, with no comments before it (what the general
+    /// path would make of it too: a shared line is never a block's
+    /// `repeat` or `end`).
+    fn next_shared(&mut self) -> Option<Line> {
+        let replay = self.replay.as_mut()?;
+        if replay.in_text_run || !self.blocks.open.is_empty() || !self.comments.is_empty() {
+            return None;
+        }
+        let step = *replay.plan.steps.get(replay.next)?;
+        let slot = step.slot()?;
+        replay.next += 1;
+        self.number = step.number as usize;
+        self.started = true;
+        Some(Line {
+            number: self.number,
+            comments: Comments::new(),
+            parsed: Arc::clone(&replay.plan.shared[slot]),
+        })
+    }
+
     /// The line parsed, or the same line parsed before. Only a line with
     /// no `$` and no block or source is shared: its parse depends on its
     /// text alone. What it sets is known since the first such line
@@ -1000,6 +1021,9 @@ impl Iterator for Parsing<'_> {
     type Item = Result<Line, ScriptError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if let Some(line) = self.next_shared() {
+            return Some(Ok(line));
+        }
         loop {
             if let Some(unclosed) = &mut self.unclosed {
                 let open = unclosed.next()?;
