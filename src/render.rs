@@ -167,7 +167,11 @@ impl fmt::Display for Count {
 /// `1 byte`, `5 bytes`: plain pushes, without the formatting machinery,
 /// for every send and expect shows one.
 fn write_count(out: &mut impl fmt::Write, count: u64, noun: &str) -> fmt::Result {
-    out.write_str(itoa::Buffer::new().format(count))?;
+    match count {
+        // The common count (a byte, a line) is one digit.
+        0..=9 => out.write_char(char::from(b'0' + count as u8))?,
+        _ => out.write_str(itoa::Buffer::new().format(count))?,
+    }
     out.write_char(' ')?;
     out.write_str(noun)?;
     if count != 1 {
