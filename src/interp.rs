@@ -15,7 +15,7 @@ use crate::outcome::Outcome;
 use crate::parser::DataArg;
 use crate::render::render;
 use crate::script::{
-    display_beside, source_text, Echo, Line, Loader, Parsing, Script, MAX_SOURCE_DEPTH,
+    display_beside, source_text, Echo, Line, Loader, Parsing, Script, ECHO_MARK, MAX_SOURCE_DEPTH,
 };
 use crate::session::expand::Show;
 use crate::session::{Session, SourceArg};
@@ -278,11 +278,8 @@ impl Interpreter {
         if self.echo || self.source_depth > 0 {
             self.show_comments(&line.comments);
             match &line.echo {
-                // The common line: its echo goes straight to the transcript.
-                Echo::Ready(text) => self.session.out.line_built(true, |out| {
-                    out.push_str("> ");
-                    out.push_str(text);
-                }),
+                // The common line: its echo is made and checked already.
+                Echo::Ready(shown) => self.session.out.checked_line(shown),
                 Echo::Expand(_) => {
                     self.scratch.clear();
                     push_echo(&mut self.scratch, line, &mut self.session);
@@ -475,17 +472,14 @@ impl Interpreter {
     }
 }
 
-/// At the shell, how to wait longer than a wait that just timed out: the
-/// handle's own timeout, `poll`'s flag, or the session's default.
-
 /// Appends the command line as run (`> ` and its words, expansions
 /// filled in, quoted as needed) to `out`.
 fn push_echo(out: &mut String, line: &Line, session: &mut Session) {
-    out.push_str("> ");
     let words = match &line.echo {
-        Echo::Ready(text) => return out.push_str(text),
+        Echo::Ready(shown) => return out.push_str(shown.text()),
         Echo::Expand(words) => words,
     };
+    out.push_str(ECHO_MARK);
     for (index, word) in words.iter().enumerate() {
         if index > 0 {
             out.push(' ');
@@ -500,6 +494,8 @@ fn push_echo(out: &mut String, line: &Line, session: &mut Session) {
     }
 }
 
+/// At the shell, how to wait longer than a wait that just timed out: the
+/// handle's own timeout, `poll`'s flag, or the session's default.
 fn wait_longer_hint(line: &Line) -> String {
     let spec = crate::cmd::spec(line.command_name());
     if spec.is_some_and(|spec| spec.flag("--timeout").is_some()) {

@@ -21,6 +21,7 @@ use crate::cmd::{Command, Run, Scope};
 use crate::errors::file_error;
 use crate::lexer::{push_quoted, split_line_with, Context, Piece, Unfilled, Var, Word};
 use crate::parser::{Arg, SyntaxError};
+use crate::transcript::CheckedLine;
 
 /// A parsed script.
 #[derive(Debug)]
@@ -101,9 +102,10 @@ impl std::ops::Deref for Line {
 /// How the transcript echoes a line.
 #[derive(Debug)]
 pub enum Echo {
-    /// Every word is plain text: the echo is ready (one string, not a
-    /// vector of words, per line of a long script).
-    Ready(String),
+    /// Every word is plain text: the echo is ready, `> ` and the words,
+    /// checked for the terminal once (one string, not a vector of words,
+    /// per line of a long script).
+    Ready(CheckedLine),
     /// Some word has a `${...}` that is filled in when the line runs.
     Expand(Vec<Word>),
 }
@@ -118,7 +120,7 @@ impl Line {
     /// quotes): a handle's name, for hints.
     pub fn word(&self, index: usize) -> Option<&str> {
         match &self.echo {
-            Echo::Ready(text) => text.split(' ').nth(index),
+            Echo::Ready(shown) => shown.text()[ECHO_MARK.len()..].split(' ').nth(index),
             Echo::Expand(words) => words.get(index).and_then(Word::literal),
         }
     }
@@ -129,16 +131,19 @@ impl Echo {
         if words.iter().any(|w| w.literal().is_none()) {
             return Echo::Expand(words);
         }
-        let mut text = String::new();
+        let mut text = String::from(ECHO_MARK);
         for (index, word) in words.iter().enumerate() {
             if index > 0 {
                 text.push(' ');
             }
             push_quoted(&mut text, word.literal().unwrap_or_default());
         }
-        Echo::Ready(text)
+        Echo::Ready(CheckedLine::new(&text))
     }
 }
+
+/// What starts a command's echo in the transcript.
+pub const ECHO_MARK: &str = "> ";
 
 /// A syntax error with its place: `FILE:LINE: COMMAND: MESSAGE`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -810,7 +815,9 @@ impl Replay<'_> {
         self.next += 1;
         self.in_text_run = step.slot().is_none();
         match step.slot() {
-            Some(slot) => Replayed::Shared(step.number as usize, Arc::clone(&self.plan.shared[slot])),
+            Some(slot) => {
+                Replayed::Shared(step.number as usize, Arc::clone(&self.plan.shared[slot]))
+            }
             None => Replayed::Resume(step.at as usize, step.number as usize),
         }
     }
@@ -879,7 +886,11 @@ impl<'t> Parsing<'t> {
     #[allow(clippy::type_complexity)]
     fn next_line(
         &mut self,
-    ) -> Option<(usize, &'t [u8], Result<Option<Arc<Parsed>>, (Option<String>, SyntaxError)>)> {
+    ) -> Option<(
+        usize,
+        &'t [u8],
+        Result<Option<Arc<Parsed>>, (Option<String>, SyntaxError)>,
+    )> {
         if let Some(replay) = &mut self.replay {
             match replay.advance(self.number) {
                 Replayed::Shared(number, parsed) => {
@@ -1191,7 +1202,7 @@ mod tests {
             .iter()
             .map(|line| {
                 let echo = match &line.echo {
-                    Echo::Ready(text) => text.clone(),
+                    Echo::Ready(shown) => shown.text().to_string(),
                     Echo::Expand(words) => {
                         words.iter().map(source_text).collect::<Vec<_>>().join(" ")
                     }
@@ -1266,7 +1277,12 @@ mod tests {
             .unwrap();
         assert_eq!(streamed.tail, held.tail);
         let again: Vec<Line> = streamed.stream().unwrap().map(Result::unwrap).collect();
-        assert_eq!(shown(&again), shown(&held.lines), "{:?}", String::from_utf8_lossy(text));
+        assert_eq!(
+            shown(&again),
+            shown(&held.lines),
+            "{:?}",
+            String::from_utf8_lossy(text)
+        );
     }
 
     #[test]

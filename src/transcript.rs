@@ -62,6 +62,13 @@ impl Transcript {
         sink.write_if_full();
     }
 
+    /// Writes a line that was checked when it was made.
+    pub fn checked_line(&self, line: &CheckedLine) {
+        let mut sink = self.sink.borrow_mut();
+        sink.buffer.push_str(&line.0);
+        sink.write_if_full();
+    }
+
     /// Writes text without ending the line (`run --step` leaves the
     /// cursor after the command, where the user's Enter ends the line).
     pub fn text(&self, text: &str) {
@@ -103,6 +110,25 @@ impl Sink {
             .write_all(self.buffer.as_bytes())
             .and_then(|()| stdout.flush());
         self.buffer.clear();
+    }
+}
+
+/// A line passed through [`terminal_safe`] once, when it was made, to be
+/// written any number of times: a script line's echo, shown at every run
+/// of the line.
+#[derive(Debug)]
+pub struct CheckedLine(Box<str>);
+
+impl CheckedLine {
+    pub fn new(text: &str) -> Self {
+        let mut line = terminal_safe(text).into_owned();
+        line.push('\n');
+        CheckedLine(line.into_boxed_str())
+    }
+
+    /// The line as it is shown, without its newline.
+    pub fn text(&self) -> &str {
+        &self.0[..self.0.len() - 1]
     }
 }
 
@@ -166,6 +192,16 @@ mod tests {
             }
         }
         assert!(printable_ascii(b""));
+    }
+
+    #[test]
+    fn a_checked_line_is_made_safe_once_and_written_as_made() {
+        let line = CheckedLine::new("> print \x1b[2J");
+        assert_eq!(line.text(), "> print \\x1b[2J");
+        let transcript = Transcript::memory();
+        transcript.checked_line(&line);
+        transcript.checked_line(&line);
+        assert_eq!(transcript.take(), b"> print \\x1b[2J\n> print \\x1b[2J\n");
     }
 
     #[test]
