@@ -153,22 +153,27 @@ fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Whether every byte is printable ASCII (space to `~`): the common line,
-/// checked eight bytes at a time.
+/// checked eight bytes at a time (the last eight overlapping the ones
+/// before, rather than a byte at a time).
 fn printable_ascii(bytes: &[u8]) -> bool {
+    if bytes.len() < 8 {
+        return bytes.iter().all(|&b| matches!(b, b' '..=b'~'));
+    }
+    let mut chunks = bytes.chunks_exact(8);
+    let all_chunks = chunks.all(printable_word);
+    all_chunks && printable_word(&bytes[bytes.len() - 8..])
+}
+
+/// Whether eight bytes are all printable ASCII.
+fn printable_word(eight: &[u8]) -> bool {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        let x = u64::from_ne_bytes(chunk.try_into().expect("eight bytes"));
-        // A byte below 0x20, or above 0x7e, sets its high bit here.
-        let below_space = x.wrapping_sub(0x20 * ONES) & !x & HIGH;
-        // (0x7f - 0x7e = 1 in each byte carries a byte above 0x7e into bit 7.)
-        let above_tilde = (x.wrapping_add(ONES) | x) & HIGH;
-        if below_space | above_tilde != 0 {
-            return false;
-        }
-    }
-    chunks.remainder().iter().all(|&b| matches!(b, b' '..=b'~'))
+    let x = u64::from_ne_bytes(eight.try_into().expect("eight bytes"));
+    // A byte below 0x20, or above 0x7e, sets its high bit here.
+    let below_space = x.wrapping_sub(0x20 * ONES) & !x & HIGH;
+    // (0x7f - 0x7e = 1 in each byte carries a byte above 0x7e into bit 7.)
+    let above_tilde = (x.wrapping_add(ONES) | x) & HIGH;
+    below_space | above_tilde == 0
 }
 
 impl Drop for Transcript {
@@ -185,10 +190,13 @@ mod tests {
     fn printable_ascii_is_exact_for_every_byte_in_every_position() {
         for byte in 0..=255u8 {
             let printable = (b' '..=b'~').contains(&byte);
-            for at in 0..17 {
-                let mut line = vec![b'a'; 17];
-                line[at] = byte;
-                assert_eq!(printable_ascii(&line), printable, "byte {byte:#x} at {at}");
+            for len in 1..27 {
+                for at in 0..len {
+                    let mut line = vec![b'a'; len];
+                    line[at] = byte;
+                    let got = printable_ascii(&line);
+                    assert_eq!(got, printable, "byte {byte:#x} at {at} of {len}");
+                }
             }
         }
         assert!(printable_ascii(b""));
