@@ -1303,6 +1303,7 @@ mod tests {
     /// A script from these lines, its `repeat` blocks closed, with mixed
     /// line ends and perhaps none after the last line.
     fn script_of(tokens: &[(usize, usize)], last_end: bool) -> Vec<u8> {
+        // The last two open and close a block.
         const LINES: [&str; 10] = [
             "sendall a x",
             "expect b x",
@@ -1313,21 +1314,21 @@ mod tests {
             "let v y",
             "print 'a b'",
             "repeat 2 --as i",
-            "end",
+            crate::cmd::repeat::END.name,
         ];
         const ENDS: [&str; 3] = ["\n", "\r\n", "\r"];
         let mut lines = vec!["let v x"];
         let mut depth = 0;
         for &(line, _) in tokens {
-            match LINES[line] {
-                "repeat 2 --as i" => depth += 1,
-                "end" if depth == 0 => continue,
-                "end" => depth -= 1,
+            match line {
+                8 => depth += 1,
+                9 if depth == 0 => continue,
+                9 => depth -= 1,
                 _ => {}
             }
             lines.push(LINES[line]);
         }
-        lines.extend(std::iter::repeat_n("end", depth));
+        lines.extend(std::iter::repeat_n(LINES[9], depth));
         let mut text = Vec::new();
         for (at, line) in lines.iter().enumerate() {
             text.extend_from_slice(line.as_bytes());
