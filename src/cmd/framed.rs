@@ -211,7 +211,7 @@ impl Run for Framed {
                 self.name
             )));
         }
-        let deadline = session.deadline(handle);
+        let deadline = session.deadline(handle).start();
         let bytes = match (&self.end, &delimiter) {
             (End::Count(_), _) if count > LOOK_COUNT => {
                 receive_count(session, &self.name, count, &count_shown)?
@@ -297,7 +297,7 @@ fn receive_count(
     let mut bytes = vec![0u8; count];
     let mut got = 0;
     while got < count {
-        let step = session.retry(handle, libc::POLLIN, deadline, "the bytes", |h| {
+        let step = session.retry(handle, libc::POLLIN, &deadline, "the bytes", |h| {
             h.receive(&mut bytes[got..], ReceiveMode::default())
         });
         match step {

@@ -26,7 +26,7 @@ use crate::kind::{Kind, SockType};
 use crate::outcome::Endpoint;
 use crate::program::{Program, DEFAULT_GRACE};
 use crate::transcript::Transcript;
-use crate::wait::Deadline;
+use crate::wait::CommandDeadline;
 use history::History;
 use placeholders::{Placeholders, Seen};
 use variables::{LineEnding, Variables};
@@ -232,9 +232,10 @@ impl Session {
         crate::program::terminate_all(&mut running, grace);
     }
 
-    /// When a blocking command on this handle must give up.
-    pub fn deadline(&self, handle: &Handle) -> Deadline {
-        Deadline::after(handle.timeout.resolve(self.default_timeout))
+    /// When a blocking command on this handle must give up: its timeout,
+    /// counted from the command's first wait (see [`CommandDeadline`]).
+    pub fn deadline(&self, handle: &Handle) -> CommandDeadline {
+        CommandDeadline::new(handle.timeout.resolve(self.default_timeout))
     }
 
     /// Runs a call the way a blocking socket would: on EAGAIN, wait for
@@ -244,7 +245,7 @@ impl Session {
         &self,
         handle: &Handle,
         events: i16,
-        deadline: Deadline,
+        deadline: &CommandDeadline,
         what: &str,
         mut call: impl FnMut(&Handle) -> io::Result<T>,
     ) -> Result<T, Failure> {
@@ -254,6 +255,7 @@ impl Session {
                 Ok(value) => return Ok(value),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock && handle.blocking() => {
+                    let deadline = deadline.start();
                     if deadline.expired() {
                         return Err(deadline.timeout(what));
                     }
