@@ -253,28 +253,47 @@ impl Session {
         loop {
             match call(handle) {
                 Ok(value) => return Ok(value),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock && handle.blocking() => {
-                    let deadline = deadline.start();
-                    if deadline.expired() {
-                        return Err(deadline.timeout(what));
-                    }
-                    if polled && handle.io.passes_through() {
-                        // Ready by poll(2) yet still EAGAIN (a unix-dgram
-                        // sender whose receiver is full): wait a little
-                        // rather than spin. (Under TLS a wake-up may bring
-                        // part of a record only: that is no spin.)
-                        let pause = deadline.remaining().unwrap_or(RETRY_PAUSE).min(RETRY_PAUSE);
-                        crate::wait::sleep(pause)?;
-                    }
-                    self.out.flush();
-                    let _label = crate::wait::waiting_for(|| wait_label(handle, events));
-                    handle.io.wait_ready(events, deadline, what)?;
-                    polled = true;
-                }
-                Err(e) => return Err(e.into()),
+                Err(e) => self.before_retry(handle, e, events, deadline, what, &mut polled)?,
             }
         }
+    }
+
+    /// What [`Session::retry`] does after a call failed with `error`: fails,
+    /// or waits (then the call is tried again). Out of line, as the call
+    /// usually succeeds at once.
+    #[cold]
+    #[inline(never)]
+    fn before_retry(
+        &self,
+        handle: &Handle,
+        error: io::Error,
+        events: i16,
+        deadline: &CommandDeadline,
+        what: &str,
+        polled: &mut bool,
+    ) -> Result<(), Failure> {
+        match error.kind() {
+            io::ErrorKind::Interrupted => return Ok(()),
+            io::ErrorKind::WouldBlock if handle.blocking() => {}
+            _ => return Err(error.into()),
+        }
+        let deadline = deadline.start();
+        if deadline.expired() {
+            return Err(deadline.timeout(what));
+        }
+        if *polled && handle.io.passes_through() {
+            // Ready by poll(2) yet still EAGAIN (a unix-dgram
+            // sender whose receiver is full): wait a little
+            // rather than spin. (Under TLS a wake-up may bring
+            // part of a record only: that is no spin.)
+            let pause = deadline.remaining().unwrap_or(RETRY_PAUSE).min(RETRY_PAUSE);
+            crate::wait::sleep(pause)?;
+        }
+        self.out.flush();
+        let _label = crate::wait::waiting_for(|| wait_label(handle, events));
+        handle.io.wait_ready(events, deadline, what)?;
+        *polled = true;
+        Ok(())
     }
 
     /// Remembers a port or autobound name the kernel chose for `handle`, so
