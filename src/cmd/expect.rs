@@ -412,10 +412,10 @@ fn expect_stream(
     while got < expected.len() {
         let want = (expected.len() - got).min(buffer.len());
         let step = session.retry(handle, libc::POLLIN, deadline, "the expected bytes", |h| {
-            h.receive(&mut buffer[..want], ReceiveMode::default())
+            h.receive_bytes(&mut buffer[..want])
         });
         let n = match step {
-            Ok((n, _)) => n,
+            Ok(n) => n,
             Err(Failure::Timeout { after, .. }) => {
                 return Err(expect_timeout(whole, expected, got, after));
             }
@@ -632,8 +632,8 @@ impl Run for ExpectEof {
         }
         let deadline = session.deadline(handle);
         let mut buffer = [0u8; 64];
-        let (n, _) = session.retry(handle, libc::POLLIN, &deadline, "no end of stream", |h| {
-            h.receive(&mut buffer, ReceiveMode::default())
+        let n = session.retry(handle, libc::POLLIN, &deadline, "no end of stream", |h| {
+            h.receive_bytes(&mut buffer)
         })?;
         if n > 0 {
             return Err(Failure::Assertion(format!(
