@@ -103,13 +103,19 @@ impl Session {
         }
     }
 
+    /// The handle named `name`. Inline, as nearly every command asks for
+    /// one and finds it: the failure is built out of line.
+    #[inline]
     pub fn handle(&self, name: &str) -> Result<&Handle, Failure> {
-        self.handles
-            .get(name)
-            .ok_or_else(|| self.no_such_handle(name))
+        match self.handles.get(name) {
+            Some(handle) => Ok(handle),
+            None => Err(self.no_such_handle(name)),
+        }
     }
 
     /// "no handle named con (did you mean conn?)".
+    #[cold]
+    #[inline(never)]
     fn no_such_handle(&self, name: &str) -> Failure {
         let suggestion =
             crate::suggest::did_you_mean(name, self.handles.keys().map(String::as_str))
