@@ -224,17 +224,32 @@ pub(super) fn send_all(
 /// Waits until what the handle held back after its sends (TLS records)
 /// is in the kernel, so the peer can read it while this session waits on
 /// something else. A non-blocking handle tries once: the rest goes with
-/// its next send or receive.
+/// its next send or receive. Inline for the usual case, a handle that
+/// held nothing back.
+#[inline]
 pub(super) fn flush_held(
     session: &Session,
     handle: &Handle,
     deadline: &CommandDeadline,
 ) -> Result<(), Failure> {
+    match handle.io.flush() {
+        Ok(()) => Ok(()),
+        Err(e) => flush_rest(session, handle, deadline, e),
+    }
+}
+
+/// [`flush_held`] once a flush did not take everything: `error` says why.
+#[inline(never)]
+fn flush_rest(
+    session: &Session,
+    handle: &Handle,
+    deadline: &CommandDeadline,
+    mut error: std::io::Error,
+) -> Result<(), Failure> {
     loop {
-        match handle.io.flush() {
-            Ok(()) => return Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+        match error.kind() {
+            std::io::ErrorKind::Interrupted => {}
+            std::io::ErrorKind::WouldBlock => {
                 if !handle.blocking() {
                     return Ok(());
                 }
@@ -242,7 +257,11 @@ pub(super) fn flush_held(
                 let fd = handle.io.poll_fd(libc::POLLOUT);
                 wait_for(fd, libc::POLLOUT, deadline.start(), "no room to send")?;
             }
-            Err(e) => return Err(e.into()),
+            _ => return Err(error.into()),
+        }
+        match handle.io.flush() {
+            Ok(()) => return Ok(()),
+            Err(e) => error = e,
         }
     }
 }
