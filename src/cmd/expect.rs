@@ -160,7 +160,8 @@ impl Expect {
         let (data, captured) = (resolved.data, resolved.captured);
         let handle = session.handle(&self.name)?;
         let deadline = session.deadline(handle);
-        let result = if handle.keeps_boundaries() {
+        let datagram = handle.keeps_boundaries();
+        let result = if datagram {
             let bytes = datagram_bytes(&data)?;
             expect_datagram(session, handle, &bytes, hex, &deadline)
         } else {
@@ -177,7 +178,7 @@ impl Expect {
                 Data::File(path) => expect_file(session, handle, path, &deadline),
             }
         };
-        if handle.keeps_boundaries() && result.is_ok() {
+        if datagram && result.is_ok() {
             session.note_datagram_sender(&self.name);
         }
         let count = match (result, &*data) {
