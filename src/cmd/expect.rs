@@ -405,14 +405,14 @@ fn expect_stream(
     // short one took a memset call).
     let mut small = [0u8; 64];
     let mut medium;
-    let mut large = Vec::new();
+    let mut large;
     let buffer: &mut [u8] = if expected.len() <= small.len() {
         &mut small[..expected.len()]
     } else if expected.len() <= 512 {
         medium = [0u8; 512];
         &mut medium[..expected.len()]
     } else {
-        large.resize(expected.len().min(FILE_CHUNK), 0);
+        large = vec![0u8; expected.len().min(FILE_CHUNK)];
         &mut large
     };
     let mut got = 0;
