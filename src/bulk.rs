@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::errors::Failure;
 use crate::handle::Handle;
 use crate::session::Session;
-use crate::wait::{interrupt_pending, take_interrupt, Deadline};
+use crate::wait::{interrupt_pending, take_interrupt, CommandDeadline};
 
 /// Which way the bytes go, and so which socket timeout bounds a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,7 +23,7 @@ pub enum Direction {
 pub struct Bulk<'a> {
     session: &'a Session,
     handle: &'a Handle,
-    deadline: Deadline,
+    deadline: &'a CommandDeadline,
     direction: Direction,
     what: &'a str,
     /// Whether the socket was switched to blocking for this transfer.
@@ -34,7 +34,7 @@ impl<'a> Bulk<'a> {
     pub fn new(
         session: &'a Session,
         handle: &'a Handle,
-        deadline: Deadline,
+        deadline: &'a CommandDeadline,
         direction: Direction,
         what: &'a str,
     ) -> Self {
@@ -45,6 +45,9 @@ impl<'a> Bulk<'a> {
             && handle
                 .socket()
                 .is_ok_and(|socket| socket.set_nonblocking(false).is_ok());
+        // The transfer may block in the kernel from its first call: its
+        // deadline runs from now.
+        deadline.start();
         // Nothing shown may wait behind a transfer that may block.
         session.out.flush();
         Bulk {
@@ -76,9 +79,10 @@ impl<'a> Bulk<'a> {
                 take_interrupt();
                 return Err(Failure::Interrupted);
             }
-            let left = self.deadline.remaining();
+            let deadline = self.deadline.start();
+            let left = deadline.remaining();
             if left == Some(Duration::ZERO) {
-                return Err(self.deadline.timeout(self.what));
+                return Err(deadline.timeout(self.what));
             }
             // A zero socket timeout means "forever": never set one below 1 ms.
             let limit = left.map(|d| d.max(Duration::from_millis(1)));
@@ -95,7 +99,7 @@ impl<'a> Bulk<'a> {
                 }
                 // The socket timeout ran out: the deadline has passed.
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    return Err(self.deadline.timeout(self.what))
+                    return Err(deadline.timeout(self.what))
                 }
                 Err(e) => return Err(e.into()),
             }

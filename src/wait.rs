@@ -17,7 +17,7 @@
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
@@ -276,6 +276,33 @@ impl Deadline {
     }
 }
 
+/// A command's deadline, started when the command first has to wait: a
+/// command whose calls never block never reads the clock. It is neither
+/// `Copy` nor `Clone`: a command makes one and lends it to every call that
+/// may wait, so the first wait starts it and it bounds all the waits after
+/// that, however many calls the command makes (a stream's bytes arriving
+/// in pieces, a send the kernel takes in parts).
+#[derive(Debug)]
+pub struct CommandDeadline {
+    timeout: Option<Duration>,
+    started: OnceCell<Deadline>,
+}
+
+impl CommandDeadline {
+    /// A deadline `timeout` after the command's first wait.
+    pub fn new(timeout: Option<Duration>) -> Self {
+        CommandDeadline {
+            timeout,
+            started: OnceCell::new(),
+        }
+    }
+
+    /// The deadline, started now if nothing started it yet.
+    pub fn start(&self) -> Deadline {
+        *self.started.get_or_init(|| Deadline::after(self.timeout))
+    }
+}
+
 /// Milliseconds until `at` for poll(2), rounded up so a wait never ends early.
 fn millis_until(at: Instant) -> i32 {
     let left = at.saturating_duration_since(Instant::now());
@@ -361,5 +388,27 @@ pub fn sleep(duration: Duration) -> Result<(), Failure> {
         Err(Failure::Timeout { .. }) => Ok(()),
         Err(other) => Err(other),
         Ok(_) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_deadline_starts_once_and_keeps_its_instant() {
+        let deadline = CommandDeadline::new(Some(Duration::from_millis(50)));
+        let first = deadline.start();
+        std::thread::sleep(Duration::from_millis(20));
+        let second = deadline.start();
+        assert_eq!(first.at, second.at, "a later wait must not restart it");
+        assert!(first.at.is_some());
+    }
+
+    #[test]
+    fn a_command_deadline_without_a_timeout_never_expires() {
+        let deadline = CommandDeadline::new(None);
+        assert!(deadline.start().at.is_none());
+        assert!(!deadline.start().expired());
     }
 }

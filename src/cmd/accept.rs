@@ -49,7 +49,7 @@ impl Run for Accept {
         let listening = listener.socket()?;
         let deadline = session.deadline(listener);
         let (socket, peer) = session
-            .retry(listener, libc::POLLIN, deadline, "no connection", |_| {
+            .retry(listener, libc::POLLIN, &deadline, "no connection", |_| {
                 listening.accept()
             })
             .map_err(|f| {

@@ -46,7 +46,7 @@ impl Run for Bind {
     fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
         let addr = session.resolve(&self.addr)?.into_owned();
         let handle = session.handle(&self.name)?;
-        let (kind, deadline) = (handle.socket()?.kind, session.deadline(handle));
+        let (kind, deadline) = (handle.socket()?.kind, session.deadline(handle).start());
         if let Address::UnixPath(path) = &addr {
             crate::sandbox::check(path, crate::sandbox::Use::Write)?;
         }

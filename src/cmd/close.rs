@@ -78,7 +78,7 @@ fn finish(session: &Session, name: &str) -> Result<Result<(), Failure>, Failure>
         return Ok(Ok(()));
     }
     let deadline = session.deadline(handle);
-    Ok(session.retry(handle, libc::POLLOUT, deadline, "no room for close_notify", |h| {
+    Ok(session.retry(handle, libc::POLLOUT, &deadline, "no room for close_notify", |h| {
         h.io.finish()
     }))
 }

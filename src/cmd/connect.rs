@@ -77,7 +77,7 @@ impl Run for Connect {
     fn apply(&self, session: &mut Session) -> Result<Outcome, Failure> {
         let addr = session.resolve(&self.addr)?.into_owned();
         let handle = session.handle(&self.name)?;
-        let (kind, deadline) = (handle.socket()?.kind, session.deadline(handle));
+        let (kind, deadline) = (handle.socket()?.kind, session.deadline(handle).start());
         if let Address::UnixPath(path) = &addr {
             crate::sandbox::check(path, crate::sandbox::Use::Reach)?;
         }
@@ -182,7 +182,7 @@ impl Connect {
                 return session.retry(
                     handle,
                     libc::POLLOUT,
-                    deadline,
+                    &deadline,
                     "room in the listener's queue",
                     |_| socket.connect(target),
                 );
@@ -192,7 +192,8 @@ impl Connect {
         session.out.flush();
         let what = format!("no answer from {shown}");
         let _label = waiting_for(|| format!("{} to finish its handshake with {shown}", self.name));
-        wait_for(handle.as_fd(), libc::POLLOUT, session.deadline(handle), &what)?;
+        let deadline = session.deadline(handle).start();
+        wait_for(handle.as_fd(), libc::POLLOUT, deadline, &what)?;
         if let Some(error) = socket.take_error()? {
             // As after a blocking connect: the socket may connect again.
             forget_failed_connect(socket);

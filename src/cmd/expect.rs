@@ -16,7 +16,7 @@ use crate::pattern::{as_written, Pattern};
 use crate::session::expand::Show;
 use crate::session::Session;
 use crate::tls::StreamEnd;
-use crate::wait::Deadline;
+use crate::wait::CommandDeadline;
 
 pub const SPECS: &[Spec] = &[EXPECT, EXPECT_EOF];
 
@@ -160,9 +160,10 @@ impl Expect {
         let (data, captured) = (resolved.data, resolved.captured);
         let handle = session.handle(&self.name)?;
         let deadline = session.deadline(handle);
-        let result = if handle.keeps_boundaries() {
+        let datagram = handle.keeps_boundaries();
+        let result = if datagram {
             let bytes = datagram_bytes(&data)?;
-            expect_datagram(session, handle, &bytes, hex, deadline)
+            expect_datagram(session, handle, &bytes, hex, &deadline)
         } else {
             match &*data {
                 Data::Bytes(bytes) => {
@@ -172,12 +173,12 @@ impl Expect {
                         file: None,
                         hex,
                     };
-                    expect_stream(session, handle, bytes, &whole, deadline)
+                    expect_stream(session, handle, bytes, &whole, &deadline)
                 }
-                Data::File(path) => expect_file(session, handle, path, deadline),
+                Data::File(path) => expect_file(session, handle, path, &deadline),
             }
         };
-        if handle.keeps_boundaries() && result.is_ok() {
+        if datagram && result.is_ok() {
             session.note_datagram_sender(&self.name);
         }
         let count = match (result, &*data) {
@@ -215,7 +216,7 @@ impl Expect {
         let handle = session.handle(&self.name)?;
         let deadline = session.deadline(handle);
         let matched = if handle.keeps_boundaries() {
-            let datagram = receive_datagram(session, handle, deadline)?;
+            let datagram = receive_datagram(session, handle, &deadline)?;
             if !pattern.matches_whole(&datagram) {
                 return Err(Failure::Assertion(format!(
                     "the datagram does not match {}: {}",
@@ -227,7 +228,7 @@ impl Expect {
             datagram
         } else {
             let what = format!("bytes matching {}", as_written(&pattern.source));
-            framing::receive_frame(session, handle, max, deadline, &what, |seen, ended| {
+            framing::receive_frame(session, handle, max, deadline.start(), &what, |seen, ended| {
                 pattern.search(seen, ended)
             })
             .map_err(|stopped| pattern_failure(pattern, max, hex, stopped))?
@@ -397,25 +398,31 @@ fn expect_stream(
     handle: &Handle,
     expected: &[u8],
     whole: &Whole,
-    deadline: Deadline,
+    deadline: &CommandDeadline,
 ) -> Result<u64, Failure> {
-    // Most expectations are short: keep their buffer on the stack.
-    let mut small = [0u8; 512];
-    let mut large = Vec::new();
+    // Most expectations are short: keep their buffer on the stack, and
+    // zero only as much of it as they need (zeroing 512 bytes for every
+    // short one took a memset call).
+    let mut small = [0u8; 64];
+    let mut medium;
+    let mut large;
     let buffer: &mut [u8] = if expected.len() <= small.len() {
         &mut small[..expected.len()]
+    } else if expected.len() <= 512 {
+        medium = [0u8; 512];
+        &mut medium[..expected.len()]
     } else {
-        large.resize(expected.len().min(FILE_CHUNK), 0);
+        large = vec![0u8; expected.len().min(FILE_CHUNK)];
         &mut large
     };
     let mut got = 0;
     while got < expected.len() {
         let want = (expected.len() - got).min(buffer.len());
         let step = session.retry(handle, libc::POLLIN, deadline, "the expected bytes", |h| {
-            h.receive(&mut buffer[..want], ReceiveMode::default())
+            h.receive_bytes(&mut buffer[..want])
         });
         let n = match step {
-            Ok((n, _)) => n,
+            Ok(n) => n,
             Err(Failure::Timeout { after, .. }) => {
                 return Err(expect_timeout(whole, expected, got, after));
             }
@@ -534,8 +541,10 @@ fn expect_file(
     session: &Session,
     handle: &Handle,
     path: &Path,
-    deadline: Deadline,
+    deadline: &CommandDeadline,
 ) -> Result<u64, Failure> {
+    // A file's time counts from its opening, as reading it may be slow.
+    deadline.start();
     let mut file = open_data_file(path)?;
     let total = file.metadata().map_err(Failure::from)?.len();
     let mut chunk = vec![0u8; FILE_CHUNK];
@@ -558,7 +567,7 @@ fn expect_file(
 fn receive_datagram(
     session: &Session,
     handle: &Handle,
-    deadline: Deadline,
+    deadline: &CommandDeadline,
 ) -> Result<Vec<u8>, Failure> {
     let mut buffer = vec![0u8; DATAGRAM_BUFFER];
     let datagram = ReceiveMode {
@@ -577,7 +586,7 @@ fn expect_datagram(
     handle: &Handle,
     expected: &[u8],
     hex: bool,
-    deadline: Deadline,
+    deadline: &CommandDeadline,
 ) -> Result<u64, Failure> {
     let actual = receive_datagram(session, handle, deadline)?;
     if actual != expected {
@@ -630,8 +639,8 @@ impl Run for ExpectEof {
         }
         let deadline = session.deadline(handle);
         let mut buffer = [0u8; 64];
-        let (n, _) = session.retry(handle, libc::POLLIN, deadline, "no end of stream", |h| {
-            h.receive(&mut buffer, ReceiveMode::default())
+        let n = session.retry(handle, libc::POLLIN, &deadline, "no end of stream", |h| {
+            h.receive_bytes(&mut buffer)
         })?;
         if n > 0 {
             return Err(Failure::Assertion(format!(
@@ -739,5 +748,60 @@ impl crate::export::Export for ExpectEof {
         }
         out.line("assert data == b'', data  # the end of stream");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handle::HandleTimeout;
+    use crate::kind::Kind;
+    use crate::transcript::Transcript;
+    use socket2::{Domain, Socket, Type};
+    use std::time::Instant;
+
+    /// Bytes that keep coming a piece at a time for longer than the
+    /// timeout: the `expect` still gives up at its timeout, as the
+    /// deadline its first wait started bounds every wait after it (one
+    /// that started again with each piece would wait for all of them).
+    #[test]
+    fn an_expect_whose_bytes_come_in_pieces_times_out_at_its_timeout() {
+        let kind = Kind::from_short("unix").unwrap();
+        let (ours, theirs) = Socket::pair(Domain::UNIX, Type::STREAM, None).unwrap();
+        let mut session = Session::new(Transcript::memory(), false);
+        session.insert_socket("b", ours, kind).unwrap();
+        let timeout = Duration::from_millis(400);
+        session.handle_mut("b").unwrap().timeout = HandleTimeout::After(timeout);
+        // One byte every 100 ms, for 3 s in all.
+        let pieces = 30;
+        let peer = std::thread::spawn(move || {
+            for _ in 0..pieces {
+                if theirs.send_with_flags(b"x", libc::MSG_NOSIGNAL).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        let expect = Expect {
+            name: "b".to_string(),
+            expected: Expected::Data {
+                data: DataArg::Ready(Data::Bytes(vec![b'x'; pieces])),
+                hex: false,
+            },
+        };
+        let started = Instant::now();
+        let result = expect.apply(&mut session);
+        let took = started.elapsed();
+        drop(session); // closes b: the peer's next send fails, and it ends
+        peer.join().unwrap();
+        assert!(
+            matches!(result, Err(Failure::Timeout { after, .. }) if after == timeout),
+            "{result:?}"
+        );
+        assert!(took >= timeout, "gave up after {took:?}, before its timeout");
+        assert!(
+            took < Duration::from_millis(2000),
+            "gave up after {took:?}: each piece started the timeout again"
+        );
     }
 }

@@ -13,7 +13,6 @@ use super::send::read_data_file;
 use crate::data::{bytes_literal, Data};
 use crate::errors::Failure;
 use crate::framing::{self, describe_arrived, find_delimiter, Search, Stop, Stopped};
-use crate::handle::ReceiveMode;
 use crate::outcome::{Outcome, ReceiveKind, Received};
 use crate::parser::{Arg, Args, DataArg, SyntaxError};
 use crate::session::Session;
@@ -211,7 +210,7 @@ impl Run for Framed {
                 self.name
             )));
         }
-        let deadline = session.deadline(handle);
+        let deadline = session.deadline(handle).start();
         let bytes = match (&self.end, &delimiter) {
             (End::Count(_), _) if count > LOOK_COUNT => {
                 receive_count(session, &self.name, count, &count_shown)?
@@ -297,16 +296,16 @@ fn receive_count(
     let mut bytes = vec![0u8; count];
     let mut got = 0;
     while got < count {
-        let step = session.retry(handle, libc::POLLIN, deadline, "the bytes", |h| {
-            h.receive(&mut bytes[got..], ReceiveMode::default())
+        let step = session.retry(handle, libc::POLLIN, &deadline, "the bytes", |h| {
+            h.receive_bytes(&mut bytes[got..])
         });
         match step {
-            Ok((0, _)) => {
+            Ok(0) => {
                 return Err(Failure::Assertion(format!(
                     "the stream ended after {got} of {shown} bytes"
                 )))
             }
-            Ok((n, _)) => got += n,
+            Ok(n) => got += n,
             Err(failure) => {
                 return Err(failure.with_progress(format!("{got} of {shown} bytes had arrived")))
             }

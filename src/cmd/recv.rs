@@ -156,7 +156,7 @@ impl Run for Recv {
             // A datagram's sender is kept for ${H.from}.
             want_from: self.mode == Mode::RecvFrom || datagram,
         };
-        let (size, from) = session.retry(handle, libc::POLLIN, deadline, "no data", |h| {
+        let (size, from) = session.retry(handle, libc::POLLIN, &deadline, "no data", |h| {
             h.receive(&mut buffer, mode)
         })?;
         let from = from.filter(|_| self.mode == Mode::RecvFrom);
@@ -227,7 +227,7 @@ impl Recv {
         let bulk = Bulk::new(
             session,
             handle,
-            deadline,
+            &deadline,
             Direction::Receive,
             "no end of stream",
         );

@@ -15,7 +15,7 @@ use crate::handle::Handle;
 use crate::outcome::{Endpoint, Outcome};
 use crate::parser::{Arg, Args, DataArg, SyntaxError};
 use crate::session::Session;
-use crate::wait::{wait_for, Deadline};
+use crate::wait::{wait_for, CommandDeadline};
 
 pub const SPECS: &[Spec] = &[SEND, SENDALL, SENDTO];
 
@@ -128,11 +128,11 @@ impl Run for Send {
         let deadline = session.deadline(handle);
         let outcome = match (&self.mode, &*data) {
             (Mode::Once, Data::Bytes(bytes)) => {
-                let sent = session.retry(handle, libc::POLLOUT, deadline, "no room to send", |h| {
+                let sent = session.retry(handle, libc::POLLOUT, &deadline, "no room to send", |h| {
                     h.send(bytes)
                 });
                 let sent = sent.map_err(|f| send_failure(handle, f))?;
-                flush_held(session, handle, deadline).map_err(|f| send_failure(handle, f))?;
+                flush_held(session, handle, &deadline).map_err(|f| send_failure(handle, f))?;
                 Outcome::Sent {
                     sent: sent as u64,
                     of: bytes.len() as u64,
@@ -140,7 +140,7 @@ impl Run for Send {
                 }
             }
             (Mode::All, Data::Bytes(bytes)) => {
-                let sent = send_all(session, handle, bytes, deadline)?;
+                let sent = send_all(session, handle, bytes, &deadline)?;
                 Outcome::Sent {
                     sent,
                     of: sent,
@@ -149,7 +149,7 @@ impl Run for Send {
             }
             (mode, Data::File(path)) => {
                 let all = matches!(mode, Mode::All);
-                let (sent, of) = send_file(session, handle, path, all, deadline)?;
+                let (sent, of) = send_file(session, handle, path, all, &deadline)?;
                 Outcome::Sent {
                     sent,
                     of,
@@ -182,12 +182,12 @@ impl Send {
         if let crate::address::Address::UnixPath(path) = &to {
             crate::sandbox::check(path, crate::sandbox::Use::Reach)?;
         }
-        let target = to.resolve(kind, deadline)?;
+        let target = to.resolve(kind, deadline.start())?;
         session.reaching(&target);
         let handle = session.handle(&self.name)?;
         let bytes = datagram_bytes(&data)?;
         let socket = handle.socket()?;
-        let sent = session.retry(handle, libc::POLLOUT, deadline, "no room to send", |_| {
+        let sent = session.retry(handle, libc::POLLOUT, &deadline, "no room to send", |_| {
             socket.send_to(&bytes, &target)
         });
         let sent = sent.map_err(|f| send_failure(handle, f))?;
@@ -204,7 +204,7 @@ pub(super) fn send_all(
     session: &Session,
     handle: &Handle,
     bytes: &[u8],
-    deadline: Deadline,
+    deadline: &CommandDeadline,
 ) -> Result<u64, Failure> {
     let mut offset = 0;
     while offset < bytes.len() {
@@ -224,25 +224,44 @@ pub(super) fn send_all(
 /// Waits until what the handle held back after its sends (TLS records)
 /// is in the kernel, so the peer can read it while this session waits on
 /// something else. A non-blocking handle tries once: the rest goes with
-/// its next send or receive.
+/// its next send or receive. Inline for the usual case, a handle that
+/// held nothing back.
+#[inline]
 pub(super) fn flush_held(
     session: &Session,
     handle: &Handle,
-    deadline: Deadline,
+    deadline: &CommandDeadline,
+) -> Result<(), Failure> {
+    match handle.io.flush() {
+        Ok(()) => Ok(()),
+        Err(e) => flush_rest(session, handle, deadline, e),
+    }
+}
+
+/// [`flush_held`] once a flush did not take everything: `error` says why.
+#[inline(never)]
+fn flush_rest(
+    session: &Session,
+    handle: &Handle,
+    deadline: &CommandDeadline,
+    mut error: std::io::Error,
 ) -> Result<(), Failure> {
     loop {
-        match handle.io.flush() {
-            Ok(()) => return Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+        match error.kind() {
+            std::io::ErrorKind::Interrupted => {}
+            std::io::ErrorKind::WouldBlock => {
                 if !handle.blocking() {
                     return Ok(());
                 }
                 session.out.flush();
                 let fd = handle.io.poll_fd(libc::POLLOUT);
-                wait_for(fd, libc::POLLOUT, deadline, "no room to send")?;
+                wait_for(fd, libc::POLLOUT, deadline.start(), "no room to send")?;
             }
-            Err(e) => return Err(e.into()),
+            _ => return Err(error.into()),
+        }
+        match handle.io.flush() {
+            Ok(()) => return Ok(()),
+            Err(e) => error = e,
         }
     }
 }
@@ -253,8 +272,10 @@ pub(super) fn send_file(
     handle: &Handle,
     path: &Path,
     all: bool,
-    deadline: Deadline,
+    deadline: &CommandDeadline,
 ) -> Result<(u64, u64), Failure> {
+    // A file's time counts from its opening, as reading it may be slow.
+    deadline.start();
     let mut file = open_data_file(path)?;
     let size = file.metadata().map_err(Failure::from)?.len();
     if size == 0 {
@@ -316,7 +337,7 @@ fn send_file_through(
     file: &mut File,
     size: u64,
     all: bool,
-    deadline: Deadline,
+    deadline: &CommandDeadline,
 ) -> Result<(u64, u64), Failure> {
     let mut piece = vec![0u8; THROUGH_CHUNK];
     let mut sent: u64 = 0;

@@ -55,12 +55,12 @@ impl Run for SendLine {
             Data::Bytes(bytes) => {
                 let mut line = bytes.clone();
                 line.extend_from_slice(ending);
-                send_all(session, handle, &line, deadline).map_err(|f| send_failure(handle, f))?
+                send_all(session, handle, &line, &deadline).map_err(|f| send_failure(handle, f))?
             }
             // The file streamed as sendall sends it, then the ending.
             Data::File(path) => {
-                let (sent, _) = send_file(session, handle, path, true, deadline)?;
-                sent + send_all(session, handle, ending, deadline)
+                let (sent, _) = send_file(session, handle, path, true, &deadline)?;
+                sent + send_all(session, handle, ending, &deadline)
                     .map_err(|f| send_failure(handle, f))?
             }
         };

@@ -250,7 +250,7 @@ impl Tls {
         let mut client = TlsConn::client(&client_options, client_ip).map_err(failed)?;
         let mut server = TlsConn::server(&ServerOptions { identity, alpn }).map_err(failed)?;
         let (client_handle, server_handle) = (session.handle(&self.name)?, session.handle(peer)?);
-        let deadline = session.deadline(client_handle);
+        let deadline = session.deadline(client_handle).start();
         session.out.flush();
         let result = handshake_pair(
             &mut client,
@@ -298,7 +298,7 @@ fn handshake(
     conn: &mut TlsConn,
     silent: &str,
 ) -> Result<HandshakeInfo, Failure> {
-    let deadline = session.deadline(handle);
+    let deadline = session.deadline(handle).start();
     let fd = fd_of(handle);
     session.out.flush();
     let wait = |interest: Interest| {

@@ -48,7 +48,7 @@ impl Run for Wait {
         let expected = *session.resolve(&self.expected)?;
         let handle = session.handle(&self.name)?;
         let program = handle.program()?;
-        let deadline = session.deadline(handle);
+        let deadline = session.deadline(handle).start();
         session.out.flush();
         let status = program
             .wait_exit(deadline, "no exit")

@@ -140,6 +140,13 @@ pub trait Io: std::any::Any {
         mode: ReceiveMode,
     ) -> io::Result<(usize, Option<SockAddr>)>;
 
+    /// One receive of bytes alone, with no sender to report: what a
+    /// receive in the default [`ReceiveMode`] gives, without carrying an
+    /// empty address back through every caller.
+    fn receive_bytes(&self, buffer: &mut [u8]) -> io::Result<usize> {
+        self.receive(buffer, ReceiveMode::default()).map(|(n, _)| n)
+    }
+
     /// The bytes that arrived and were not taken, up to `max`, without
     /// taking them; `fresh` asks the kernel again.
     fn look(&self, max: usize, fresh: bool) -> io::Result<View<'_>>;
@@ -371,6 +378,10 @@ impl Handle {
         mode: ReceiveMode,
     ) -> io::Result<(usize, Option<SockAddr>)> {
         self.io.receive(buffer, mode)
+    }
+
+    pub fn receive_bytes(&self, buffer: &mut [u8]) -> io::Result<usize> {
+        self.io.receive_bytes(buffer)
     }
 
     pub fn look(&self, max: usize, fresh: bool) -> io::Result<View<'_>> {

@@ -167,6 +167,11 @@ impl Io for SocketIo {
         Ok(received)
     }
 
+    fn receive_bytes(&self, buffer: &mut [u8]) -> io::Result<usize> {
+        self.peeked.borrow_mut().clear();
+        self.socket.recv_with_flags(as_uninit(buffer), 0)
+    }
+
     fn look(&self, max: usize, fresh: bool) -> io::Result<View<'_>> {
         let asked = fresh || self.peeked.borrow().is_empty();
         let ended = asked && self.peek_queue(max)?;

@@ -162,7 +162,22 @@ impl Session {
     }
 
     /// DATA's bytes, expanding its word now if it waited for run time.
+    /// Inline for DATA written as it is, which most sends and expects are.
+    #[inline]
     pub fn resolve_data<'a>(&mut self, arg: &'a DataArg) -> Result<ResolvedData<'a>, Failure> {
+        match arg {
+            DataArg::Ready(data) => Ok(ResolvedData {
+                data: Cow::Borrowed(data),
+                captured: false,
+                shown: None,
+            }),
+            _ => self.resolve_data_later(arg),
+        }
+    }
+
+    /// [`Session::resolve_data`] for DATA whose word waited for run time.
+    #[inline(never)]
+    fn resolve_data_later<'a>(&mut self, arg: &'a DataArg) -> Result<ResolvedData<'a>, Failure> {
         let (data, captured) = match arg {
             DataArg::Ready(data) => (Cow::Borrowed(data), false),
             DataArg::Word(word) => {

@@ -26,7 +26,7 @@ use crate::kind::{Kind, SockType};
 use crate::outcome::Endpoint;
 use crate::program::{Program, DEFAULT_GRACE};
 use crate::transcript::Transcript;
-use crate::wait::Deadline;
+use crate::wait::CommandDeadline;
 use history::History;
 use placeholders::{Placeholders, Seen};
 use variables::{LineEnding, Variables};
@@ -103,13 +103,19 @@ impl Session {
         }
     }
 
+    /// The handle named `name`. Inline, as nearly every command asks for
+    /// one and finds it: the failure is built out of line.
+    #[inline]
     pub fn handle(&self, name: &str) -> Result<&Handle, Failure> {
-        self.handles
-            .get(name)
-            .ok_or_else(|| self.no_such_handle(name))
+        match self.handles.get(name) {
+            Some(handle) => Ok(handle),
+            None => Err(self.no_such_handle(name)),
+        }
     }
 
     /// "no handle named con (did you mean conn?)".
+    #[cold]
+    #[inline(never)]
     fn no_such_handle(&self, name: &str) -> Failure {
         let suggestion =
             crate::suggest::did_you_mean(name, self.handles.keys().map(String::as_str))
@@ -232,9 +238,10 @@ impl Session {
         crate::program::terminate_all(&mut running, grace);
     }
 
-    /// When a blocking command on this handle must give up.
-    pub fn deadline(&self, handle: &Handle) -> Deadline {
-        Deadline::after(handle.timeout.resolve(self.default_timeout))
+    /// When a blocking command on this handle must give up: its timeout,
+    /// counted from the command's first wait (see [`CommandDeadline`]).
+    pub fn deadline(&self, handle: &Handle) -> CommandDeadline {
+        CommandDeadline::new(handle.timeout.resolve(self.default_timeout))
     }
 
     /// Runs a call the way a blocking socket would: on EAGAIN, wait for
@@ -244,7 +251,7 @@ impl Session {
         &self,
         handle: &Handle,
         events: i16,
-        deadline: Deadline,
+        deadline: &CommandDeadline,
         what: &str,
         mut call: impl FnMut(&Handle) -> io::Result<T>,
     ) -> Result<T, Failure> {
@@ -252,27 +259,47 @@ impl Session {
         loop {
             match call(handle) {
                 Ok(value) => return Ok(value),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock && handle.blocking() => {
-                    if deadline.expired() {
-                        return Err(deadline.timeout(what));
-                    }
-                    if polled && handle.io.passes_through() {
-                        // Ready by poll(2) yet still EAGAIN (a unix-dgram
-                        // sender whose receiver is full): wait a little
-                        // rather than spin. (Under TLS a wake-up may bring
-                        // part of a record only: that is no spin.)
-                        let pause = deadline.remaining().unwrap_or(RETRY_PAUSE).min(RETRY_PAUSE);
-                        crate::wait::sleep(pause)?;
-                    }
-                    self.out.flush();
-                    let _label = crate::wait::waiting_for(|| wait_label(handle, events));
-                    handle.io.wait_ready(events, deadline, what)?;
-                    polled = true;
-                }
-                Err(e) => return Err(e.into()),
+                Err(e) => self.before_retry(handle, e, events, deadline, what, &mut polled)?,
             }
         }
+    }
+
+    /// What [`Session::retry`] does after a call failed with `error`: fails,
+    /// or waits (then the call is tried again). Out of line, as the call
+    /// usually succeeds at once.
+    #[cold]
+    #[inline(never)]
+    fn before_retry(
+        &self,
+        handle: &Handle,
+        error: io::Error,
+        events: i16,
+        deadline: &CommandDeadline,
+        what: &str,
+        polled: &mut bool,
+    ) -> Result<(), Failure> {
+        match error.kind() {
+            io::ErrorKind::Interrupted => return Ok(()),
+            io::ErrorKind::WouldBlock if handle.blocking() => {}
+            _ => return Err(error.into()),
+        }
+        let deadline = deadline.start();
+        if deadline.expired() {
+            return Err(deadline.timeout(what));
+        }
+        if *polled && handle.io.passes_through() {
+            // Ready by poll(2) yet still EAGAIN (a unix-dgram
+            // sender whose receiver is full): wait a little
+            // rather than spin. (Under TLS a wake-up may bring
+            // part of a record only: that is no spin.)
+            let pause = deadline.remaining().unwrap_or(RETRY_PAUSE).min(RETRY_PAUSE);
+            crate::wait::sleep(pause)?;
+        }
+        self.out.flush();
+        let _label = crate::wait::waiting_for(|| wait_label(handle, events));
+        handle.io.wait_ready(events, deadline, what)?;
+        *polled = true;
+        Ok(())
     }
 
     /// Remembers a port or autobound name the kernel chose for `handle`, so
