@@ -379,10 +379,10 @@ impl Loader {
         let mut lines = Vec::new();
         let mut commands = 0;
         let mut errors = Vec::new();
-        for item in parsing.by_ref() {
+        while let Some(item) = parsing.next_checked() {
             commands += usize::from(item.is_ok());
             match item {
-                Ok(line) if !streaming => lines.push(line),
+                Ok(Some(line)) if !streaming => lines.push(line),
                 Ok(_) => {}
                 Err(error) => errors.push(error),
             }
@@ -716,6 +716,9 @@ pub struct Parsing<'t> {
     sharing: Option<Sharing>,
     /// The second pass: the first one's plan, followed.
     replay: Option<Replay<'t>>,
+    /// A line [`Parsing::next_checked`] read and found not seen before,
+    /// for the general path to parse.
+    unseen: Option<&'t [u8]>,
 }
 
 /// The parsed lines of a first pass, by their text, and the plan it
@@ -839,6 +842,7 @@ impl<'t> Parsing<'t> {
             unclosed: None,
             sharing: None,
             replay: None,
+            unseen: None,
         }
     }
 
@@ -906,8 +910,11 @@ impl<'t> Parsing<'t> {
                 Replayed::Done => return None,
             }
         }
-        let raw = self.next_raw()?;
-        let parsed = self.parse(raw);
+        let (raw, looked_up) = match self.unseen.take() {
+            Some(raw) => (raw, true),
+            None => (self.next_raw()?, false),
+        };
+        let parsed = self.parse(raw, looked_up);
         Some((self.number, raw, parsed))
     }
 
@@ -932,13 +939,59 @@ impl<'t> Parsing<'t> {
         })
     }
 
+    /// The next line as the first pass checks it: `Ok(None)` for a line
+    /// seen before outside any block, with no comments before it, whose
+    /// parse is shared already and is not built again; otherwise the line,
+    /// as [`Iterator::next`] gives it.
+    fn next_checked(&mut self) -> Option<Result<Option<Line>, ScriptError>> {
+        if self.seen_again() {
+            return Some(Ok(None));
+        }
+        self.next().map(|item| item.map(Some))
+    }
+
+    /// Whether the next line is a line seen before, outside any block and
+    /// with no comments before it: then it is read and its step written.
+    /// Any other line read is left in `unseen`.
+    fn seen_again(&mut self) -> bool {
+        if self.sharing.is_none()
+            || self.unclosed.is_some()
+            || !self.blocks.open.is_empty()
+            || !self.comments.is_empty()
+        {
+            return false;
+        }
+        let Some(raw) = self.next_raw() else {
+            return false;
+        };
+        let seen = self
+            .sharing
+            .as_ref()
+            .and_then(|s| s.by_text.get(raw).copied());
+        match seen {
+            Some(slot) => {
+                self.note_step(Some(slot));
+                self.started = true;
+                true
+            }
+            None => {
+                self.unseen = Some(raw);
+                false
+            }
+        }
+    }
+
     /// The line parsed, or the same line parsed before. Only a line with
     /// no `$` and no block or source is shared: its parse depends on its
     /// text alone. What it sets is known since the first such line
     /// parsed (and the second pass checks no variable: see
     /// [`Script::stream`]).
-    fn parse(&mut self, raw: &[u8]) -> Result<Option<Arc<Parsed>>, (Option<String>, SyntaxError)> {
-        if let Some(sharing) = &self.sharing {
+    fn parse(
+        &mut self,
+        raw: &[u8],
+        looked_up: bool,
+    ) -> Result<Option<Arc<Parsed>>, (Option<String>, SyntaxError)> {
+        if let Some(sharing) = self.sharing.as_ref().filter(|_| !looked_up) {
             if let Some(&slot) = sharing.by_text.get(raw) {
                 let parsed = Arc::clone(&sharing.parsed[slot as usize]);
                 self.note_step(Some(slot));
