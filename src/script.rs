@@ -131,14 +131,21 @@ impl Echo {
         if words.iter().any(|w| w.literal().is_none()) {
             return Echo::Expand(words);
         }
-        let mut text = String::from(ECHO_MARK);
+        // Sized for the words, a space or quotes around each, and the
+        // line's end, so the echo is made without growing.
+        let size: usize = words
+            .iter()
+            .map(|w| w.literal().map_or(0, str::len) + 3)
+            .sum();
+        let mut text = String::with_capacity(ECHO_MARK.len() + size + 1);
+        text.push_str(ECHO_MARK);
         for (index, word) in words.iter().enumerate() {
             if index > 0 {
                 text.push(' ');
             }
             push_quoted(&mut text, word.literal().unwrap_or_default());
         }
-        Echo::Ready(CheckedLine::new(&text))
+        Echo::Ready(CheckedLine::new(text))
     }
 }
 

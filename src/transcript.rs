@@ -117,13 +117,16 @@ impl Sink {
 /// written any number of times: a script line's echo, shown at every run
 /// of the line.
 #[derive(Debug)]
-pub struct CheckedLine(Box<str>);
+pub struct CheckedLine(String);
 
 impl CheckedLine {
-    pub fn new(text: &str) -> Self {
-        let mut line = terminal_safe(text).into_owned();
+    pub fn new(text: String) -> Self {
+        let mut line = match terminal_safe(&text) {
+            std::borrow::Cow::Borrowed(_) => text,
+            std::borrow::Cow::Owned(safe) => safe,
+        };
         line.push('\n');
-        CheckedLine(line.into_boxed_str())
+        CheckedLine(line)
     }
 
     /// The line as it is shown, without its newline.
@@ -204,7 +207,7 @@ mod tests {
 
     #[test]
     fn a_checked_line_is_made_safe_once_and_written_as_made() {
-        let line = CheckedLine::new("> print \x1b[2J");
+        let line = CheckedLine::new("> print \x1b[2J".to_string());
         assert_eq!(line.text(), "> print \\x1b[2J");
         let transcript = Transcript::memory();
         transcript.checked_line(&line);
