@@ -114,7 +114,9 @@ pub fn over_limit() -> Option<Failure> {
             limit >> 20
         )));
     }
-    if OVER_CPU.swap(false, Ordering::SeqCst) {
+    // A plain load first: a swap is a locked write, and this runs after
+    // every command.
+    if OVER_CPU.load(Ordering::Relaxed) && OVER_CPU.swap(false, Ordering::SeqCst) {
         return Some(Failure::usage(format!(
             "over its CPU time limit ({}s, --limit-cpu): the sandbox ends the script",
             CPU_SECONDS.load(Ordering::Relaxed)
