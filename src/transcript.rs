@@ -73,7 +73,7 @@ impl Transcript {
     /// cursor after the command, where the user's Enter ends the line).
     pub fn text(&self, text: &str) {
         let mut sink = self.sink.borrow_mut();
-        sink.buffer.push_str(text);
+        sink.buffer.push_str(&terminal_safe(text));
         sink.write_if_full();
     }
 
@@ -213,6 +213,13 @@ mod tests {
         transcript.checked_line(&line);
         transcript.checked_line(&line);
         assert_eq!(transcript.take(), b"> print \\x1b[2J\n> print \\x1b[2J\n");
+    }
+
+    #[test]
+    fn text_without_a_line_end_goes_through_the_guard_too() {
+        let transcript = Transcript::memory();
+        transcript.text("> print \x1b]0;x\x07");
+        assert_eq!(transcript.take(), b"> print \\x1b]0;x\\x07");
     }
 
     #[test]
