@@ -15,7 +15,7 @@
 //! ECN flags) and keeps what the script decides: flags, relative numbers,
 //! lengths.
 
-use std::fmt::{self, Write};
+use std::fmt::Write;
 use std::net::SocketAddr;
 
 use super::packet::{IcmpMessage, IpVersion, Packet, TcpFlags, TcpSegment, Transport};
@@ -34,7 +34,7 @@ pub enum Detail {
 pub fn describe<N, S>(packet: &Packet, name: N, detail: Detail) -> String
 where
     N: Fn(SocketAddr) -> Option<S>,
-    S: fmt::Display,
+    S: AsRef<str>,
 {
     let mut line = String::with_capacity(64);
     let (from, to) = packet.ends();
@@ -52,7 +52,7 @@ pub fn write_description<S>(
     names: [Option<S>; 2],
     detail: Detail,
 ) where
-    S: fmt::Display,
+    S: AsRef<str>,
 {
     let (from, to) = packet.ends();
     let [from_name, to_name] = names;
@@ -69,9 +69,10 @@ pub fn write_description<S>(
     }
 }
 
-fn write_end<S: fmt::Display>(line: &mut String, end: SocketAddr, name: Option<S>) {
+fn write_end<S: AsRef<str>>(line: &mut String, end: SocketAddr, name: Option<S>) {
+    // The common end, a handle's name, is pushed, not formatted.
     let _ = match name {
-        Some(handle) => write!(line, "{handle}"),
+        Some(handle) => line.write_str(handle.as_ref()),
         None if end.port() == 0 => write!(line, "{}", end.ip()),
         None => write!(line, "{end}"),
     };
@@ -84,16 +85,23 @@ fn write_tcp(line: &mut String, segment: &TcpSegment, detail: Detail) {
         Detail::Stable => segment.flags.without(TcpFlags::ECE | TcpFlags::CWR),
     };
     write_flags(line, flags);
-    let _ = write!(line, " seq={}", segment.relative_seq);
+    push_field(line, " seq=", segment.relative_seq);
     if let Some(ack) = segment.relative_ack {
-        let _ = write!(line, " ack={ack}");
+        push_field(line, " ack=", ack);
     }
     if segment.payload_len > 0 {
-        let _ = write!(line, " len={}", segment.payload_len);
+        push_field(line, " len=", segment.payload_len);
     }
     if detail == Detail::Full {
-        let _ = write!(line, " win={}", segment.scaled_window);
+        push_field(line, " win=", segment.scaled_window);
     }
+}
+
+/// ` seq=1`: a segment line has four of these, and a traced round trip
+/// shows several segments, so without the formatting machinery.
+fn push_field(line: &mut String, label: &str, value: impl itoa::Integer) {
+    line.push_str(label);
+    line.push_str(itoa::Buffer::new().format(value));
 }
 
 /// `SYN`, `SYN-ACK`, `FIN-PSH-ACK`...; `none` for a segment with no flag.
