@@ -37,7 +37,40 @@ pub struct SocketIo {
     /// them: a framed receive finds its delimiter here without another
     /// system call. Only this process reads the socket, and every read
     /// goes through the handle, so the copy stays true.
-    peeked: RefCell<Vec<u8>>,
+    peeked: RefCell<Peeked>,
+}
+
+/// What a peek saw of the receive queue, less what was taken since: the
+/// view is `bytes[start..]`. Taking a line moves `start`, so a run of
+/// `recvline`s over one peek costs each line its own length, not a move
+/// of everything behind it.
+#[derive(Default)]
+struct Peeked {
+    bytes: Vec<u8>,
+    start: usize,
+}
+
+impl Peeked {
+    fn view(&self) -> &[u8] {
+        &self.bytes[self.start..]
+    }
+
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.start = 0;
+    }
+
+    fn is_empty(&self) -> bool {
+        self.start == self.bytes.len()
+    }
+
+    /// The first `count` bytes of the view were taken.
+    fn consume(&mut self, count: usize) {
+        self.start = (self.start + count).min(self.bytes.len());
+        if self.is_empty() {
+            self.clear();
+        }
+    }
 }
 
 impl Deref for SocketIo {
@@ -58,7 +91,7 @@ impl SocketIo {
             port_chosen: false,
             reading_shut: false,
             last_from: RefCell::new(None),
-            peeked: RefCell::new(Vec::new()),
+            peeked: RefCell::new(Peeked::default()),
         }
     }
 
@@ -70,14 +103,12 @@ impl SocketIo {
     /// Peeks at up to `max` bytes of the receive queue into the view;
     /// `true` when the stream has ended (the peer closed, nothing queued).
     fn peek_queue(&self, max: usize) -> io::Result<bool> {
-        let mut view = self.peeked.borrow_mut();
+        let mut peeked = self.peeked.borrow_mut();
+        peeked.clear();
+        let view = &mut peeked.bytes;
         view.resize(max, 0);
-        let result = receive_from_socket(
-            &self.socket,
-            &mut view,
-            ReceiveMode::default(),
-            libc::MSG_PEEK,
-        );
+        let result =
+            receive_from_socket(&self.socket, view, ReceiveMode::default(), libc::MSG_PEEK);
         match result {
             Ok((n, _)) => {
                 view.truncate(n);
@@ -100,8 +131,11 @@ impl SocketIo {
 
     /// Takes `count` bytes off the queue, returning them from the view.
     fn take_peeked(&self, count: usize) -> io::Result<Vec<u8>> {
-        let mut view = self.peeked.borrow_mut();
-        debug_assert!(count <= view.len(), "only bytes already seen are taken");
+        let mut peeked = self.peeked.borrow_mut();
+        debug_assert!(
+            count <= peeked.view().len(),
+            "only bytes already seen are taken"
+        );
         let mut taken = vec![0u8; count];
         let mut got = 0;
         while got < count {
@@ -113,7 +147,7 @@ impl SocketIo {
             got += n;
         }
         // The kernel gave the bytes the view showed; keep the rest of the view.
-        view.drain(..count);
+        peeked.consume(count);
         Ok(taken)
     }
 
@@ -176,7 +210,10 @@ impl Io for SocketIo {
         let asked = fresh || self.peeked.borrow().is_empty();
         let ended = asked && self.peek_queue(max)?;
         Ok(View {
-            bytes: std::cell::Ref::map(self.peeked.borrow(), |v| &v[..v.len().min(max)]),
+            bytes: std::cell::Ref::map(self.peeked.borrow(), |p| {
+                let view = p.view();
+                &view[..view.len().min(max)]
+            }),
             fresh: asked,
             ended,
         })
