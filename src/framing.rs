@@ -88,16 +88,25 @@ pub fn receive_frame(
         };
         let ended = view.ended || peer_done;
         fresh = view.fresh;
-        seen.truncate(taken);
-        seen.extend_from_slice(&view.bytes);
-        drop(view);
-        let count = seen.len();
-        let search = find(&seen, ended);
+        // Nothing taken yet: the frame so far is the view itself, searched
+        // where it is, so a line costs its own length, not the view's.
+        let (count, search) = if taken == 0 {
+            (view.bytes.len(), find(&view.bytes, ended))
+        } else {
+            seen.truncate(taken);
+            seen.extend_from_slice(&view.bytes);
+            (seen.len(), find(&seen, ended))
+        };
         let accept = match search {
             Search::Found(n) => Some(n),
             Search::Candidate(n) if ended || count >= limit || settled_at == Some(count) => Some(n),
             _ => None,
         };
+        if taken == 0 {
+            seen.clear();
+            seen.extend_from_slice(&view.bytes[..accept.map_or(count, |n| n.min(count))]);
+        }
+        drop(view);
         if let Some(n) = accept {
             return match handle.take(n - taken) {
                 Ok(_) => {
