@@ -518,6 +518,15 @@ fn command_words_strategy() -> impl Strategy<Value = Vec<Word>> {
     })
 }
 
+/// The case a random run found: an expanded word that reads as an option
+/// (`--` then `${1}`) is kept a template, so no flag lookup takes it.
+#[test]
+fn an_expanded_word_that_reads_as_an_option_stays_a_template() {
+    checks::check_argument_expansion("--", "file", "");
+    checks::check_argument_expansion("-", "-x", "");
+    checks::check_argument_expansion("a", "--b", "");
+}
+
 proptest! {
     // Failures are kept as named regression tests below, not in a seed file.
     #![proptest_config(ProptestConfig { cases: 2_000, failure_persistence: None, ..ProptestConfig::default() })]
