@@ -822,14 +822,22 @@ impl Replay<'_> {
         if self.in_text_run && step.number as usize != last + 1 {
             return Replayed::Read;
         }
-        self.next += 1;
-        self.in_text_run = step.slot().is_none();
-        match step.slot() {
-            Some(slot) => {
-                Replayed::Shared(step.number as usize, Arc::clone(&self.plan.shared[slot]))
-            }
-            None => Replayed::Resume(step.at as usize, step.number as usize),
+        if let Some((number, parsed)) = self.take_shared() {
+            return Replayed::Shared(number, parsed);
         }
+        self.next += 1;
+        self.in_text_run = true;
+        Replayed::Resume(step.at as usize, step.number as usize)
+    }
+
+    /// The next step, taken if it is a shared line: its number and parse.
+    #[inline]
+    fn take_shared(&mut self) -> Option<(usize, Arc<Parsed>)> {
+        let step = *self.plan.steps.get(self.next)?;
+        let slot = step.slot()?;
+        self.next += 1;
+        self.in_text_run = false;
+        Some((step.number as usize, Arc::clone(&self.plan.shared[slot])))
     }
 }
 
@@ -934,15 +942,13 @@ impl<'t> Parsing<'t> {
         if replay.in_text_run || !self.blocks.open.is_empty() || !self.comments.is_empty() {
             return None;
         }
-        let step = *replay.plan.steps.get(replay.next)?;
-        let slot = step.slot()?;
-        replay.next += 1;
-        self.number = step.number as usize;
+        let (number, parsed) = replay.take_shared()?;
+        self.number = number;
         self.started = true;
         Some(Line {
-            number: self.number,
+            number,
             comments: Comments::new(),
-            parsed: Arc::clone(&replay.plan.shared[slot]),
+            parsed,
         })
     }
 
@@ -971,13 +977,8 @@ impl<'t> Parsing<'t> {
         let Some(raw) = self.next_raw() else {
             return false;
         };
-        let seen = self
-            .sharing
-            .as_ref()
-            .and_then(|s| s.by_text.get(raw).copied());
-        match seen {
-            Some(slot) => {
-                self.note_step(Some(slot));
+        match self.seen_slot(raw) {
+            Some(_) => {
                 self.started = true;
                 true
             }
@@ -986,6 +987,16 @@ impl<'t> Parsing<'t> {
                 false
             }
         }
+    }
+
+    /// The slot of a line parsed before with this text, its step written;
+    /// `None` for a line not seen before. (Inlined in both callers: the
+    /// first pass runs it on every line.)
+    #[inline(always)]
+    fn seen_slot(&mut self, raw: &[u8]) -> Option<usize> {
+        let slot = *self.sharing.as_ref()?.by_text.get(raw)?;
+        self.note_step(Some(slot));
+        Some(slot as usize)
     }
 
     /// The line parsed, or the same line parsed before. Only a line with
@@ -998,12 +1009,9 @@ impl<'t> Parsing<'t> {
         raw: &[u8],
         looked_up: bool,
     ) -> Result<Option<Arc<Parsed>>, (Option<String>, SyntaxError)> {
-        if let Some(sharing) = self.sharing.as_ref().filter(|_| !looked_up) {
-            if let Some(&slot) = sharing.by_text.get(raw) {
-                let parsed = Arc::clone(&sharing.parsed[slot as usize]);
-                self.note_step(Some(slot));
-                return Ok(Some(parsed));
-            }
+        if let Some(slot) = (!looked_up).then(|| self.seen_slot(raw)).flatten() {
+            let sharing = self.sharing.as_ref().expect("a seen line was shared");
+            return Ok(Some(Arc::clone(&sharing.parsed[slot])));
         }
         let Some(parsed) = self.loader.parse_line(raw, self.name, self.dir)? else {
             return Ok(None);
