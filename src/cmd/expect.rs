@@ -400,17 +400,13 @@ fn expect_stream(
     whole: &Whole,
     deadline: &CommandDeadline,
 ) -> Result<u64, Failure> {
-    // Most expectations are short: keep their buffer on the stack, and
-    // zero only as much of it as they need (zeroing 512 bytes for every
-    // short one took a memset call).
+    // Most expectations are short: keep their buffer on the stack, small
+    // enough to zero without a memset call; a longer one gets a buffer
+    // of its size.
     let mut small = [0u8; 64];
-    let mut medium;
     let mut large;
     let buffer: &mut [u8] = if expected.len() <= small.len() {
         &mut small[..expected.len()]
-    } else if expected.len() <= 512 {
-        medium = [0u8; 512];
-        &mut medium[..expected.len()]
     } else {
         large = vec![0u8; expected.len().min(FILE_CHUNK)];
         &mut large

@@ -175,7 +175,8 @@ impl Session {
         }
     }
 
-    /// [`Session::resolve_data`] for DATA whose word waited for run time.
+    /// [`Session::resolve_data`] in full, out of line: it is called for
+    /// DATA whose word waited for run time.
     #[inline(never)]
     fn resolve_data_later<'a>(&mut self, arg: &'a DataArg) -> Result<ResolvedData<'a>, Failure> {
         let (data, captured) = match arg {
